@@ -1,0 +1,206 @@
+"""Safe arithmetic expressions in the latent variables, e.g. ``"z1**2 * tanh(z2)"``.
+
+The text is parsed with :mod:`ast` and every node is checked against a whitelist before it is
+compiled into a tree of torch operations; nothing is ever passed to ``eval``. Allowed:
+
+* numbers (int or float literals), the constants ``pi`` and ``e``;
+* the variable ``z`` (single-index) or ``z1 … z9`` (multi-index; ``z1`` is the first latent);
+* ``+ - * / **``, unary ``-``/``+``, comparisons ``< <= > >=`` (1.0 where true, else 0.0,
+  chains such as ``0.5 < abs(z) < 1.6`` included);
+* the functions in :data:`FUNCTIONS` (``h(k, x)`` and ``He(k, x)`` take an integer literal
+  degree ``k``).
+
+Anything else (attribute access, subscripts, lambdas, calls of non-whitelisted names, strings,
+keyword arguments, ...) raises ``ValueError`` naming the offending token and listing what is
+allowed.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from indexlab.hermite import MAX_DEGREE, hermite_h
+
+_UNARY: dict[str, Callable] = {
+    "abs": torch.abs,
+    "sign": torch.sign,
+    "exp": torch.exp,
+    "log": torch.log,
+    "sqrt": torch.sqrt,
+    "sin": torch.sin,
+    "cos": torch.cos,
+    "tan": torch.tan,
+    "tanh": torch.tanh,
+    "sinh": torch.sinh,
+    "cosh": torch.cosh,
+    "atan": torch.atan,
+    "erf": torch.erf,
+    "sigmoid": torch.sigmoid,
+    "relu": torch.relu,
+    "step": lambda x: (x > 0).to(x.dtype),
+}
+_BINARY: dict[str, Callable] = {"minimum": torch.minimum, "maximum": torch.maximum}
+_DEGREE_FUNCS = ("h", "He")
+FUNCTIONS: tuple[str, ...] = (*_UNARY, *_BINARY, "clip", *_DEGREE_FUNCS)
+CONSTANTS = {"pi": math.pi, "e": math.e}
+_VAR = re.compile(r"^z([1-9])?$")
+
+_ALLOWED_TEXT = (
+    "allowed: numbers, variables z or z1..z9, constants pi and e, operators + - * / ** and "
+    "comparisons < <= > >=, and the functions " + ", ".join(FUNCTIONS) + " (h(k, x) and "
+    "He(k, x) with an integer degree k)"
+)
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A parsed expression: ``fn`` maps latents ``z`` of shape ``(n, r)`` to ``(n,)``."""
+
+    text: str
+    r: int
+    fn: Callable[[torch.Tensor], torch.Tensor]
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        return self.fn(z)
+
+
+def _reject(node: ast.AST, text: str, why: str) -> ValueError:
+    token = ast.get_source_segment(text, node) or type(node).__name__
+    return ValueError(f"expression {text!r} is rejected at {token!r}: {why}; {_ALLOWED_TEXT}")
+
+
+def _degree(node: ast.AST, text: str) -> int:
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int)
+        and not isinstance(node.value, bool)
+        and 0 <= node.value <= MAX_DEGREE
+    ):
+        return node.value
+    raise _reject(node, text, f"the degree must be an integer literal in 0..{MAX_DEGREE}")
+
+
+def _compile(node: ast.AST, text: str, variables: set) -> Callable:
+    """Turn a checked AST node into a closure ``z -> tensor``; record variable names used."""
+    if isinstance(node, ast.Expression):
+        return _compile(node.body, text, variables)
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise _reject(node, text, "only int and float literals are allowed")
+        value = float(node.value)
+        return lambda z: value
+    if isinstance(node, ast.Name):
+        if node.id in CONSTANTS:
+            value = CONSTANTS[node.id]
+            return lambda z: value
+        match = _VAR.match(node.id)
+        if match is None:
+            raise _reject(node, text, f"unknown name {node.id!r}")
+        variables.add(node.id)
+        col = int(match.group(1)) - 1 if match.group(1) else 0
+        return lambda z: z[:, col]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _compile(node.operand, text, variables)
+        if isinstance(node.op, ast.USub):
+            return lambda z: -inner(z)
+        return inner
+    if isinstance(node, ast.BinOp):
+        ops = {
+            ast.Add: lambda a, b: a + b,
+            ast.Sub: lambda a, b: a - b,
+            ast.Mult: lambda a, b: a * b,
+            ast.Div: lambda a, b: a / b,
+            ast.Pow: lambda a, b: a**b,
+        }
+        if type(node.op) not in ops:
+            raise _reject(node, text, f"operator {type(node.op).__name__} is not allowed")
+        op = ops[type(node.op)]
+        left = _compile(node.left, text, variables)
+        right = _compile(node.right, text, variables)
+        return lambda z: op(left(z), right(z))
+    if isinstance(node, ast.Compare):
+        cmp = {ast.Lt: torch.lt, ast.LtE: torch.le, ast.Gt: torch.gt, ast.GtE: torch.ge}
+        for op in node.ops:
+            if type(op) not in cmp:
+                raise _reject(node, text, f"comparison {type(op).__name__} is not allowed")
+        parts = [_compile(n, text, variables) for n in [node.left, *node.comparators]]
+        fns = [cmp[type(op)] for op in node.ops]
+
+        def compare(z: torch.Tensor) -> torch.Tensor:
+            values = [_as_tensor(p(z), z) for p in parts]
+            result = torch.ones_like(z[:, 0], dtype=torch.bool)
+            for fn, a, b in zip(fns, values[:-1], values[1:], strict=True):
+                result = result & fn(a, b)
+            return result.to(z.dtype)
+
+        return compare
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            raise _reject(node.func, text, "only the whitelisted functions may be called")
+        if node.keywords:
+            raise _reject(node, text, "keyword arguments are not allowed")
+        name, args = node.func.id, node.args
+        if any(isinstance(a, ast.Starred) for a in args):
+            raise _reject(node, text, "starred arguments are not allowed")
+        arity = 1 if name in _UNARY else 3 if name == "clip" else 2
+        if len(args) != arity:
+            raise _reject(node, text, f"{name} takes {arity} argument(s), got {len(args)}")
+        if name in _DEGREE_FUNCS:
+            k = _degree(args[0], text)
+            inner = _compile(args[1], text, variables)
+            scale = math.sqrt(math.factorial(k)) if name == "He" else 1.0
+            return lambda z: scale * hermite_h(_as_tensor(inner(z), z), k)
+        compiled = [_compile(a, text, variables) for a in args]
+        if name in _UNARY:
+            fn = _UNARY[name]
+            return lambda z: fn(_as_tensor(compiled[0](z), z))
+        if name == "clip":
+            return lambda z: torch.clamp(
+                _as_tensor(compiled[0](z), z),
+                min=_as_tensor(compiled[1](z), z),
+                max=_as_tensor(compiled[2](z), z),
+            )
+        fn = _BINARY[name]
+        return lambda z: fn(_as_tensor(compiled[0](z), z), _as_tensor(compiled[1](z), z))
+    raise _reject(node, text, f"{type(node).__name__} is not allowed")
+
+
+def _as_tensor(value, z: torch.Tensor) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value
+    return torch.full_like(z[:, 0], float(value))
+
+
+def parse_expression(text: str) -> Expression:
+    """Parse ``text`` into an :class:`Expression`; raise ``ValueError`` on anything unsafe.
+
+    The number of latents ``r`` is 1 for ``z`` and the largest index used for ``z1..z9``
+    (``z`` and ``zi`` cannot be mixed).
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"expression {text!r} is empty; {_ALLOWED_TEXT}")
+    if len(text) > 2000:
+        raise ValueError(f"expression of length {len(text)} is too long: at most 2000 characters")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"expression {text!r} is not valid syntax ({exc.msg}); {_ALLOWED_TEXT}")
+    variables: set[str] = set()
+    fn = _compile(tree, text.strip(), variables)
+    if "z" in variables and len(variables) > 1:
+        raise ValueError(
+            f"expression {text!r} mixes z with z1..z9: use z alone (single-index) or z1..zr"
+        )
+    indices = [int(v[1:]) for v in variables if v != "z"]
+    r = max(indices) if indices else 1
+
+    def evaluate(z: torch.Tensor) -> torch.Tensor:
+        return _as_tensor(fn(z), z)
+
+    return Expression(text=text.strip(), r=r, fn=evaluate)

@@ -1,0 +1,260 @@
+"""Link functions ``y = g(z)``, ``z = U x ∈ R^r``: a named registry, expressions, label noise.
+
+A :class:`Link` describes the conditional law of the label given the latent ``z``:
+
+* deterministic: ``y = g(z) + σ ε`` with ``ε ~ N(0, 1)`` (``σ = noise``, default 0);
+* binary (randomised): ``y ∈ {−1, +1}`` with ``P(y = 1 | z) = (1 + f(z))/2``, ``|f| ≤ 1``,
+  then ``+ σ ε`` if ``noise > 0``.
+
+In both cases ``mean(z) = E[y | z]`` (``g`` or ``f``), which is what the information exponent
+sees; the theory module uses the full law for the generative exponent.
+
+Registry (spec ``single-index.md`` §6 and ``multi-index.md`` §5.2): ``he1``..``he8`` (the
+normalised ``h_k``), ``relu``, ``abs``, ``sign``, ``tanh``, ``phase_retrieval`` (``z²``),
+``z_exp`` (``z e^{−z²}``), ``z2_exp`` (``z² e^{−z²}``, ``s* = 4``), ``genexp3`` and ``genexp4``
+(binary, generative exponent exactly 3 and 4), ``genexp_smooth1``..``genexp_smooth6`` (the smooth
+randomised construction of §6.1), and the multi-index ``he4+he4``, ``he2+he4``, ``he3*z2``,
+``z1*z2``, ``staircase``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import cache
+
+import numpy as np
+import torch
+from scipy.optimize import brentq
+
+from indexlab.expressions import parse_expression
+from indexlab.hermite import gauss_hermite, hermite_h, hermite_he
+
+MeanFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Link:
+    """The conditional law of ``y`` given the latent ``z ∈ R^r`` (see the module docstring).
+
+    Attributes:
+        name: registry name or expression text (plus ``+noise(σ)`` when noisy).
+        mean: ``E[y | z]`` as a function of a tensor of shape ``(n, r)``, returning ``(n,)``.
+        r: number of latent directions.
+        binary: labels are ``±1`` with ``P(y = 1 | z) = (1 + mean(z))/2``.
+        noise: standard deviation ``σ`` of additive Gaussian label noise.
+        information_exponent, generative_exponent: values known from the literature (or
+            ``None``); :mod:`indexlab.theory` computes both and tests check they agree.
+        breakpoints: latent values where ``mean`` jumps or kinks (single-index), used as
+            quadrature panel edges; found automatically when not given.
+        description: one line for tables.
+    """
+
+    name: str
+    mean: MeanFn
+    r: int = 1
+    binary: bool = False
+    noise: float = 0.0
+    information_exponent: int | None = None
+    generative_exponent: int | None = None
+    breakpoints: tuple[float, ...] = ()
+    description: str = ""
+
+    def __call__(self, z, generator: torch.Generator | None = None):
+        """Draw labels ``y`` for latents ``z`` of shape ``(n, r)`` (NumPy or torch)."""
+        as_numpy = not isinstance(z, torch.Tensor)
+        zt = torch.as_tensor(np.asarray(z, dtype=np.float64)) if as_numpy else z
+        if zt.ndim == 1 and self.r == 1:
+            zt = zt[:, None]
+        if zt.ndim != 2 or zt.shape[1] != self.r:
+            raise ValueError(
+                f"link {self.name!r} needs latents of shape (n, {self.r}); got {tuple(zt.shape)}"
+            )
+        y = self.mean(zt)
+        if self.binary:
+            u = torch.rand(y.shape, generator=generator, dtype=y.dtype, device=y.device)
+            y = torch.where(u < (1.0 + y) / 2.0, 1.0, -1.0).to(y.dtype)
+        if self.noise > 0:
+            eps = torch.randn(y.shape, generator=generator, dtype=y.dtype, device=y.device)
+            y = y + self.noise * eps
+        return y.numpy() if as_numpy else y
+
+    def mean_numpy(self, z: np.ndarray) -> np.ndarray:
+        """``E[y | z]`` in float64 NumPy; ``z`` of shape ``(n,)`` (r = 1) or ``(n, r)``."""
+        zt = torch.as_tensor(np.asarray(z, dtype=np.float64))
+        if zt.ndim == 1:
+            zt = zt[:, None]
+        return self.mean(zt).numpy()
+
+    @property
+    def is_random(self) -> bool:
+        return self.binary or self.noise > 0
+
+
+def with_noise(link: Link, sigma: float) -> Link:
+    """The same link with additive Gaussian label noise ``σ`` (replacing any previous noise).
+
+    Gaussian noise leaves ``E[y|z]`` and hence ``k*`` unchanged, and (Gaussian convolution
+    being injective) it also leaves ``s*`` unchanged, so known exponents are kept.
+    """
+    sigma = _check_noise(sigma)
+    if sigma == link.noise:
+        return link
+    base = link.name.split("+noise(")[0]
+    name = base if sigma == 0 else f"{base}+noise({sigma:g})"
+    return replace(link, noise=sigma, name=name)
+
+
+def _check_noise(sigma) -> float:
+    try:
+        value = float(sigma)
+    except (TypeError, ValueError):
+        raise ValueError(f"noise={sigma!r} is not a number: use a finite float >= 0") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"noise={sigma!r} is not allowed: use a finite float >= 0")
+    return value
+
+
+def _single(fn: Callable[[torch.Tensor], torch.Tensor]) -> MeanFn:
+    return lambda z: fn(z[:, 0])
+
+
+_GENEXP3_CUT = math.sqrt(2.0 * math.log(2.0))  # φ(c) = φ(0)/2 makes E[y z] = 0 (spec §6, row 15)
+_GENEXP4_LOW = 0.5
+
+
+@cache
+def _genexp4_high() -> float:
+    """``t₂ > 1`` with ``t₂ φ(t₂) = t₁ φ(t₁)``, so ``E[1{t₁<|z|<t₂} He₂(z)] = 0`` (row 16)."""
+    target = _GENEXP4_LOW * math.exp(-_GENEXP4_LOW**2 / 2)
+    return brentq(lambda t: t * math.exp(-t * t / 2) - target, 1.0, 5.0, xtol=1e-15)
+
+
+def _genexp3(z: torch.Tensor) -> torch.Tensor:
+    return torch.sign(z) * torch.sign(z.abs() - _GENEXP3_CUT)
+
+
+def _genexp4(z: torch.Tensor) -> torch.Tensor:
+    inside = (z.abs() > _GENEXP4_LOW) & (z.abs() < _genexp4_high())
+    return 2.0 * inside.to(z.dtype) - 1.0
+
+
+@cache
+def smooth_generative_coefficients(s: int) -> tuple[np.ndarray, float]:
+    """Coefficients of the smooth randomised link with generative exponent ``s`` (spec §6.1).
+
+    ``f_s(z) = c · e^{−z²/4} (He_s(z) + Σ_{i<s, i ≡ s mod 2} q_i He_i(z))``, where the ``q_i``
+    solve ``E[f_s He_j] = 0`` for every ``j < s`` of the parity of ``s`` (other parities vanish
+    by symmetry) and ``c = 1 / sup|e^{−z²/4}(…)|`` so that ``|f_s| ≤ 1``. Returns the full
+    coefficient vector ``(q_0, …, q_{s−1}, 1)`` and ``c``.
+    """
+    rule = gauss_hermite(120)
+    z, w = rule.nodes, rule.weights * np.exp(-(rule.nodes**2) / 4)
+    He = hermite_he(z, s)
+    low = [i for i in range(s) if (s - i) % 2 == 0]
+    q = np.zeros(s + 1)
+    q[s] = 1.0
+    if low:
+        A = np.array([[np.sum(w * He[:, i] * He[:, j]) for i in low] for j in low])
+        b = -np.array([np.sum(w * He[:, s] * He[:, j]) for j in low])
+        q[low] = np.linalg.solve(A, b)
+    grid = np.linspace(-20, 20, 400_001)
+    sup = np.max(np.abs(np.exp(-(grid**2) / 4) * (hermite_he(grid, s) @ q)))
+    return q, 1.0 / sup
+
+
+def _smooth_genexp(s: int) -> MeanFn:
+    def mean(u: torch.Tensor) -> torch.Tensor:
+        q, c = smooth_generative_coefficients(s)
+        poly = hermite_he(u, s) @ torch.as_tensor(q, dtype=u.dtype, device=u.device)
+        return c * torch.exp(-(u**2) / 4) * poly
+
+    return mean
+
+
+def _registry() -> dict[str, Link]:
+    links: dict[str, Link] = {}
+
+    def add(name, mean, k, s, r=1, binary=False, breakpoints=(), description=""):
+        links[name] = Link(
+            name=name,
+            mean=mean,
+            r=r,
+            binary=binary,
+            information_exponent=k,
+            generative_exponent=s,
+            breakpoints=tuple(breakpoints),
+            description=description,
+        )
+
+    for k in range(1, 9):
+        add(f"he{k}", _single(lambda u, k=k: hermite_h(u, k)), k, 1 if k % 2 else 2,
+            description=f"h_{k}(z) = He_{k}(z)/sqrt({k}!)")
+    add("relu", _single(torch.relu), 1, 1, breakpoints=(0.0,), description="max(z, 0)")
+    add("abs", _single(torch.abs), 2, 2, breakpoints=(0.0,), description="|z|")
+    add("sign", _single(torch.sign), 1, 1, breakpoints=(0.0,), description="sign(z)")
+    add("tanh", _single(torch.tanh), 1, 1, description="tanh(z)")
+    add("phase_retrieval", _single(lambda u: u * u), 2, 2, description="z^2")
+    add("z_exp", _single(lambda u: u * torch.exp(-u * u)), 1, 1, description="z exp(-z^2)")
+    add("z2_exp", _single(lambda u: u * u * torch.exp(-u * u)), 4, 4,
+        description="z^2 exp(-z^2) (k* = s* = 4, deterministic)")
+    add("genexp3", _single(_genexp3), 3, 3, binary=True,
+        breakpoints=(-_GENEXP3_CUT, 0.0, _GENEXP3_CUT),
+        description="±1 label sign(z) sign(|z| - sqrt(2 ln 2)) (k* = s* = 3)")
+    add("genexp4", _single(_genexp4), 4, 4, binary=True,
+        breakpoints=(-_genexp4_high(), -_GENEXP4_LOW, _GENEXP4_LOW, _genexp4_high()),
+        description="±1 label 2·1{0.5 < |z| < 1.6083} - 1 (k* = s* = 4)")
+    for s in range(1, 7):
+        add(f"genexp_smooth{s}", _single(_smooth_genexp(s)), s, s, binary=True,
+            description=f"±1 label, P(y=1|z) = (1 + f_{s}(z))/2, smooth f_{s} (k* = s* = {s})")
+    add("he4+he4", lambda z: hermite_h(z[:, 0], 4) + hermite_h(z[:, 1], 4), 4, 2, r=2,
+        description="h_4(z1) + h_4(z2)")
+    add("he2+he4", lambda z: hermite_h(z[:, 0], 2) + hermite_h(z[:, 1], 4), 2, 2, r=2,
+        description="h_2(z1) + h_4(z2)")
+    add("he3*z2", lambda z: hermite_h(z[:, 0], 3) * z[:, 1], 4, 2, r=2,
+        description="h_3(z1) z2")
+    add("z1*z2", lambda z: z[:, 0] * z[:, 1], 2, 2, r=2, description="z1 z2")
+    add("staircase", lambda z: z[:, 0] + z[:, 0] * z[:, 1] + z[:, 0] * z[:, 1] * z[:, 2],
+        1, 1, r=3, description="z1 + z1 z2 + z1 z2 z3 (merged staircase)")
+    return links
+
+
+REGISTRY: dict[str, Link] = _registry()
+
+
+def registry_names() -> list[str]:
+    """All registry names, in registry order."""
+    return list(REGISTRY)
+
+
+def link_from_expression(text: str) -> Link:
+    """A deterministic link from a whitelisted expression (see :mod:`indexlab.expressions`)."""
+    expr = parse_expression(text)
+    return Link(name=expr.text, mean=expr.fn, r=expr.r, description=expr.text)
+
+
+def get_link(link: str | Link, noise: float = 0.0) -> Link:
+    """Resolve a registry name, an expression or a :class:`Link`, then apply ``noise``.
+
+    Raises ``ValueError`` naming the bad value when it is neither a registry name nor a valid
+    expression.
+    """
+    if isinstance(link, Link):
+        resolved = link
+    elif isinstance(link, str):
+        key = link.strip()
+        if key in REGISTRY:
+            resolved = REGISTRY[key]
+        else:
+            try:
+                resolved = link_from_expression(key)
+            except ValueError as exc:
+                raise ValueError(
+                    f"unknown link {link!r}: not a registry name (one of "
+                    f"{', '.join(REGISTRY)}) and not a valid expression: {exc}"
+                ) from None
+    else:
+        raise ValueError(f"link={link!r} is not allowed: use a registry name, an expression "
+                         "in z (or z1..zr), or an indexlab.links.Link")
+    return with_noise(resolved, noise) if noise else resolved
