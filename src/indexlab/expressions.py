@@ -190,7 +190,9 @@ def parse_expression(text: str) -> Expression:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ValueError(f"expression {text!r} is not valid syntax ({exc.msg}); {_ALLOWED_TEXT}")
+        raise ValueError(
+            f"expression {text!r} is not valid syntax ({exc.msg}); {_ALLOWED_TEXT}"
+        ) from None
     variables: set[str] = set()
     fn = _compile(tree, text.strip(), variables)
     if "z" in variables and len(variables) > 1:

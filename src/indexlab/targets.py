@@ -122,14 +122,15 @@ class Target:
         return X @ U.transpose(-1, -2)
 
     def _draw(self, n: int, generators: Sequence[torch.Generator]):
-        Xs, ys = [], []
-        U = self.directions.to(device=self.device, dtype=self.dtype)
+        """One replica stream per generator; ``X`` is filled in place (no stacking copy)."""
+        X = torch.empty(len(generators), n, self.d, device=self.device, dtype=self.dtype)
         for i, g in enumerate(generators):
-            X = torch.randn(n, self.d, generator=g, device=self.device, dtype=self.dtype)
-            z = X @ U[i].T
-            Xs.append(X)
-            ys.append(self.link(z, generator=g))
-        return torch.stack(Xs), torch.stack(ys)
+            torch.randn(n, self.d, generator=g, out=X[i])
+        z = self.latents(X)
+        if not self.link.is_random:
+            return X, self.link(z.reshape(-1, self.r)).reshape(len(generators), n)
+        y = torch.stack([self.link(z[i], generator=g) for i, g in enumerate(generators)])
+        return X, y
 
     def _shape(self, X: torch.Tensor, y: torch.Tensor):
         return (X[0], y[0]) if self.squeeze else (X, y)
@@ -167,7 +168,9 @@ class Target:
     def default_chunk(self) -> int:
         return max(1, _CHUNK_ELEMENTS // (self.d * self.replicas))
 
-    def stream(self, n: int, chunk: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def stream(
+        self, n: int, chunk: int | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield ``(X, y)`` chunks of at most ``chunk`` samples per replica, ``n`` in total.
 
         The concatenation of the chunks has the same law as ``sample(n)``; memory is
@@ -233,7 +236,8 @@ def _check_directions(directions, R: int, r: int, d: int) -> torch.Tensor:
         U = U.expand(R, *U.shape).clone()
     if tuple(U.shape) != (R, r, d):
         raise ValueError(
-            f"directions of shape {tuple(U.shape)} are not allowed: use ({r}, {d}) or ({R}, {r}, {d})"
+            f"directions of shape {tuple(U.shape)} are not allowed: "
+            f"use ({r}, {d}) or ({R}, {r}, {d})"
         )
     gram = U @ U.transpose(-1, -2)
     err = float((gram - torch.eye(r, dtype=torch.float64)).abs().max())

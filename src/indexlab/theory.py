@@ -19,9 +19,12 @@ Definitions (spec ``single-index.md`` §0 and §3, ``multi-index.md`` §5):
 
 How the conditional expectations are computed (deterministic, no Monte Carlo): the latent
 ``z`` is discretised by a quadrature rule (composite Gauss–Legendre for ``r = 1`` with the
-link's jumps as panel edges; a product rule for ``r ≥ 2``), label noise ``ε`` by a 40-point
-Gauss–Hermite rule and binary labels by their two outcomes with weights ``(1 ± m(z))/2``.
-This turns the joint law of ``(y, z)`` into weighted atoms. If the label takes at most 64
+link's jumps as panel edges, or equal-mass nodes where labels are binned; a product rule for
+``r ≥ 2``) and binary labels by their two outcomes with weights ``(1 ± m(z))/2``. This turns
+the joint law of the noiseless label and ``z`` into weighted atoms. Additive Gaussian label
+noise is then exact: the atoms are deposited on a fine label grid (``σ/16``) and convolved
+with the noise density, ``E[φ(z) | y] = Σ_a w_a φ(z_a) φ_σ(y − y_a) / Σ_a w_a φ_σ(y − y_a)``.
+Without noise, if the label takes at most 64
 distinct values the atoms are grouped exactly (exact ``ζ_k`` for binary links). Otherwise the
 atoms are sorted by ``y`` and split into ``B`` bins of equal probability (ties never split, so
 symmetric links keep their exact zeros), and ``ζ_k`` is the weighted mean of ``h_k`` in each
@@ -133,26 +136,25 @@ class ConditionalMeans:
     exact: bool
 
 
-def _latent_rule(link: Link, atoms: float, discrete: bool):
+def _latent_rule(link: Link, atoms: float, accurate: bool):
     """Quadrature over ``z`` with about ``atoms`` nodes in total.
 
-    Discrete labels are grouped exactly, so an accurate composite rule (jumps as panel edges)
-    is used; continuous labels are binned, so every atom gets the same mass (quantile rule).
+    Binary labels are grouped exactly and noisy labels are smoothed by convolution, so both use
+    an accurate rule (composite, jumps as panel edges); noiseless continuous labels are binned,
+    so every atom gets the same mass (quantile rule).
     """
-    if discrete and link.r == 1:
-        return composite_rule(panel_width=0.005, breakpoints=_breakpoints(link))
-    if discrete:
+    if accurate and link.r == 1:
+        return composite_rule(panel_width=0.001, breakpoints=_breakpoints(link))
+    if accurate:
         return product_rule(gauss_hermite(60 if link.r <= 3 else 20), link.r)
-    per_axis = max(20, int(round(atoms ** (1.0 / link.r))))
+    per_axis = max(20, round(atoms ** (1.0 / link.r)))
     return product_rule(quantile_rule(per_axis), link.r)
 
 
 def _label_atoms(link: Link, atoms: float):
-    """Atoms ``(y, weight, z)`` representing the joint law of label and latent."""
-    discrete = link.binary and link.noise == 0
-    n_eps = 40 if link.noise > 0 else 1
+    """Atoms ``(y, weight, z)`` representing the joint law of the noiseless label and latent."""
     n_branch = 2 if link.binary else 1
-    rule = _latent_rule(link, atoms / (n_eps * n_branch), discrete)
+    rule = _latent_rule(link, atoms / n_branch, accurate=link.binary or link.noise > 0)
     z = rule.nodes if rule.nodes.ndim == 2 else rule.nodes[:, None]
     m = link.mean_numpy(z)
     if link.binary:
@@ -162,13 +164,44 @@ def _label_atoms(link: Link, atoms: float):
         z = np.concatenate([z, z])
     else:
         y, w = m, rule.weights
-    if link.noise > 0:
-        eps = quantile_rule(n_eps, standardise=True)
-        y = (y[:, None] + link.noise * eps.nodes[None, :]).ravel()
-        w = (w[:, None] * eps.weights[None, :]).ravel()
-        z = np.repeat(z, n_eps, axis=0)
     keep = w > 0
     return y[keep], w[keep], z[keep]
+
+
+def _smoothed_by_noise(y0, w, phi, sigma: float, cells_per_sigma: int = 16):
+    """Conditional means for ``y = y0 + σ ε`` by Gaussian convolution on a fine label grid.
+
+    The noiseless atoms are deposited on a uniform grid of width ``δ = σ/16`` by linear
+    (cloud-in-cell) weighting, then the mass ``m`` and the sums ``Σ w φ_j`` are convolved with
+    the ``N(0, σ²)`` kernel: ``E[φ_j | y] = (F_j ∗ φ_σ)(y) / (m ∗ φ_σ)(y)``, exact up to the
+    ``O((δ/σ)²)`` deposit error; the label law of the cell is ``(m ∗ φ_σ)``.
+    """
+    from scipy.signal import fftconvolve
+
+    order = np.argsort(y0)
+    cum = np.cumsum(w[order])
+    lo_hi = y0[order][np.searchsorted(cum, cum[-1] * np.array([1e-12, 1 - 1e-12]))]
+    lo, hi = lo_hi[0] - 8 * sigma, lo_hi[1] + 8 * sigma
+    delta = max(sigma / cells_per_sigma, (hi - lo) / 4e6)
+    n = math.ceil((hi - lo) / delta) + 2
+    pos = np.clip((y0 - lo) / delta, 0.0, n - 1.000001)
+    left = np.floor(pos).astype(np.int64)
+    frac = pos - left
+
+    def deposit(values):
+        return (np.bincount(left, weights=values * (1 - frac), minlength=n)
+                + np.bincount(left + 1, weights=values * frac, minlength=n))
+
+    half = math.ceil(8 * sigma / delta)
+    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * delta / sigma) ** 2)
+    kernel /= kernel.sum()
+    den = fftconvolve(deposit(w), kernel, mode="same")
+    nums = np.stack([fftconvolve(deposit(w * phi[:, j]), kernel, mode="same")
+                     for j in range(phi.shape[1])], axis=1)
+    ok = den > 1e-300 * max(den.max(), 1e-300)
+    grid = lo + delta * np.arange(n)
+    return ConditionalMeans(p=den[ok] / den[ok].sum(), y=grid[ok], means=nums[ok] / den[ok, None],
+                            exact=False)
 
 
 def conditional_means(link: str | Link, features, atoms: float = 2e6, bins: int = _BINS):
@@ -179,6 +212,8 @@ def conditional_means(link: str | Link, features, atoms: float = 2e6, bins: int 
     link = _resolve(link)
     y, w, z = _label_atoms(link, atoms)
     phi = np.asarray(features(z), dtype=np.float64)
+    if link.noise > 0:
+        return _smoothed_by_noise(y, w, phi, link.noise)
     values, index = np.unique(y, return_inverse=True)
     if values.size <= _DISCRETE_MAX:
         exact = True
