@@ -44,7 +44,7 @@ def main() -> None:
     gen = torch.Generator(device=args.device).manual_seed(0)
 
     def ours() -> None:
-        for X, _ in target.stream(args.n, chunk=chunk):
+        for _chunk in target.stream(args.n, chunk=chunk):
             pass
 
     def reference() -> None:
