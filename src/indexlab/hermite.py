@@ -84,8 +84,18 @@ def hermite_he(x, K: int):
 
 
 def hermite_h(x, k: int):
-    """The single normalised polynomial ``h_k(x) = He_k(x)/√(k!)`` (same shape as ``x``)."""
-    return hermite_normalized(x, k)[..., k]
+    """The single normalised polynomial ``h_k(x) = He_k(x)/√(k!)`` (same shape as ``x``).
+
+    Same recurrence as :func:`hermite_normalized`, keeping only two terms (no stacking).
+    """
+    _check_degree(k)
+    x = x if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+    prev, cur = x * 0 + 1, x * 1
+    if k == 0:
+        return prev
+    for j in range(1, k):
+        prev, cur = cur, (x * cur - math.sqrt(j) * prev) / math.sqrt(j + 1)
+    return cur
 
 
 def gauss_hermite(n: int) -> Rule:

@@ -1,8 +1,35 @@
 """Learners: one module per algorithm family, each a config dataclass with ``fit``.
 
 See :mod:`indexlab.learners.base` for the contract every learner follows.
+
+* :mod:`~indexlab.learners.online_sgd`: ``OnlineSGD``, ``SmoothedSGD`` (baselines);
+* :mod:`~indexlab.learners.unified`: ``Unified``, ``SparseUnified`` (Chen et al.);
+* :mod:`~indexlab.learners.batch_reuse`: ``BatchReuseSGD``;
+* :mod:`~indexlab.learners.spherical`: the shared online engine and the second stage.
 """
 
 from indexlab.learners.base import DataSource, Trace, as_replicated, data_source
+from indexlab.learners.batch_reuse import BatchReuseSGD
+from indexlab.learners.online_sgd import OnlineSGD, SmoothedSGD
+from indexlab.learners.unified import SparseUnified, Unified
 
-__all__ = ["DataSource", "Trace", "as_replicated", "data_source"]
+LEARNERS = {
+    "online_sgd": OnlineSGD,
+    "smoothed_sgd": SmoothedSGD,
+    "unified": Unified,
+    "sparse_unified": SparseUnified,
+    "batch_reuse_sgd": BatchReuseSGD,
+}
+
+__all__ = [
+    "LEARNERS",
+    "BatchReuseSGD",
+    "DataSource",
+    "OnlineSGD",
+    "SmoothedSGD",
+    "SparseUnified",
+    "Trace",
+    "Unified",
+    "as_replicated",
+    "data_source",
+]

@@ -40,6 +40,11 @@ class DataSource:
     dtype: torch.dtype
     device: torch.device
     target: Target | None = None
+    replica_ids: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.replica_ids:
+            self.replica_ids = tuple(range(self.replicas))
 
 
 def _check_budget(n) -> int:
@@ -81,7 +86,7 @@ def data_source(data, y=None, n: int | None = None, chunk: int | None = None) ->
                 yield (Xc[None], yc[None]) if data.squeeze else (Xc, yc)
 
         return DataSource(from_target(), data.replicas, data.d, n, data.squeeze, data.dtype,
-                          data.device, target=data)
+                          data.device, target=data, replica_ids=data.replica_ids)
     if y is None:
         raise ValueError("fit(X) needs labels: fit(X, y), or fit(target, n=...)")
     X, y, squeeze = as_replicated(data, y)

@@ -1,0 +1,43 @@
+"""Online SGD baselines on the sphere: vanilla (Ben Arous, Gheissari, Jagannath 2021) and
+landscape-smoothed (Damian, Nichani, Ge, Lee 2023). Spec ``single-index.md`` §2.
+
+Both use the engine of :mod:`indexlab.learners.spherical` with the raw labels (``T(y) = y``)
+and ``σ = h_{k*}`` (the known-link setting of BGJ/DNGL) by default:
+
+* :class:`OnlineSGD`: ``w ← normalise(w + η y σ'(⟨w,x⟩) P_w^⊥ x)`` (correlation loss), needing
+  ``n ≍ d`` (k*=1), ``d log d`` (k*=2), ``d^{k*−1}`` (k*≥3). Default search step (§2.1):
+  ``η = c/d``, ``c/(d log d)``, ``c d^{−k*/2}`` with ``c = 1``.
+* :class:`SmoothedSGD`: the same on the smoothed loss ``L_λ`` with ``λ = d^{1/4}`` during the
+  search phase (exact smoothed gradient, :mod:`indexlab.smoothing`), needing ``d^{k*/2}``.
+  Default step (§2.2): ``η = 0.1 λ^{2k−2} d^{−k/2}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from indexlab.learners.unified import SphericalSGD
+
+
+@dataclass
+class OnlineSGD(SphericalSGD):
+    """Vanilla spherical online SGD on the first layer (the ``d^{k*−1}`` baseline)."""
+
+    label_transform: object = "identity"
+    smoothing: float | str | None = 0.0
+    lr_constant: float = 1.0
+    exponent_kind: str = field(default="information", repr=False)
+
+
+@dataclass
+class SmoothedSGD(SphericalSGD):
+    """Online SGD on the smoothed correlation loss (the ``d^{k*/2}`` CSQ-optimal baseline)."""
+
+    label_transform: object = "identity"
+    smoothing: float | str | None = "auto"
+    exponent_kind: str = field(default="information", repr=False)
+
+    def _smoothing(self, s: int, d: int) -> float:
+        if self.smoothing == "auto":
+            return d**0.25 if s >= 2 else 0.0
+        return super()._smoothing(s, d)

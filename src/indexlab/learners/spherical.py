@@ -1,0 +1,182 @@
+"""The online engine shared by the spherical single-index learners, and their second stage.
+
+Every first-layer learner of spec ``single-index.md`` §1–§4 is an instance of the per-sample
+update ``w ← normalise(w + η ψ(⟨w,x⟩, y) P_w^⊥ x)`` (§0, "the unified per-sample update"). The
+engine runs it for ``R`` replicas × ``m`` neurons at once on minibatches of ``B`` fresh samples,
+with the linear-scaling rule: one minibatch step uses the averaged direction
+``(1/B) Σ_i ψ_i P_w^⊥ x_i`` and step ``B·η_t`` (drift and normalisation drag then match ``B``
+single steps to first order). The per-sample step follows a two-phase schedule (§1.2, §2.2):
+a constant search step ``η_1`` for the first ``L_1`` samples, then the decaying descent step
+``η_t = 1/(1/η_1 + κ (t − L_1))`` (Robbins–Monro), which averages the noise out so that
+``1 − ⟨w, θ⟩ = O(d/n)``.
+
+A replica whose weights or loss become NaN/inf is marked diverged and frozen (its weights are
+kept as NaN); the others run on.
+
+The second stage (§1.2, stage 2) freezes ``W``, draws biases ``b_j ~ Unif[−2, 2]`` and fits the
+output layer of ``f(x) = (1/m) Σ_j a_j ReLU(⟨w_j,x⟩ + b_j) + c`` by ridge regression on fresh
+samples, the ridge chosen on a 20% validation split.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from indexlab.learners.base import DataSource, Trace, log_checkpoints
+from indexlab.metrics import max_overlap, mean_overlap
+from indexlab.nn import ACTIVATIONS, Network, relu_features, ridge_fit
+
+# step(W, X, t_labels, eta_batch, searching) -> (new W, per-replica loss)
+StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float, bool],
+                  tuple[torch.Tensor, torch.Tensor]]
+
+RIDGES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Per-sample step schedule: ``η_1`` for ``search`` samples, then ``1/(1/η_1 + κ t')``."""
+
+    lr: float
+    search: int
+    decay: float
+    batch: int
+
+    def step_at(self, t: int) -> float:
+        if t < self.search or self.decay == 0:
+            return self.lr
+        return 1.0 / (1.0 / self.lr + self.decay * (t - self.search))
+
+
+def normalise_rows(W: torch.Tensor) -> torch.Tensor:
+    return W / W.norm(dim=-1, keepdim=True)
+
+
+def replica_generator(seed: int, replica: int, purpose: int) -> torch.Generator:
+    """A CPU generator that depends only on ``(seed, replica, purpose)``."""
+    state = np.random.SeedSequence(entropy=seed, spawn_key=(replica, 1000 + purpose))
+    return torch.Generator().manual_seed(int(state.generate_state(1, dtype=np.uint64)[0] >> 1))
+
+
+def random_sphere(replicas, m: int, d: int, seed: int, dtype, device) -> torch.Tensor:
+    """``W (R, m, d)`` with rows uniform on ``S^{d−1}``; replica ``j`` depends on ``(seed, j)``."""
+    rows = []
+    for j in replicas:
+        g = replica_generator(seed, j, 0)
+        rows.append(torch.randn(m, d, generator=g, dtype=torch.float64))
+    return normalise_rows(torch.stack(rows)).to(device=device, dtype=dtype)
+
+
+def spherical_step(W, X, psi):
+    """``W ← normalise(W + G)`` with ``G_j = (1/B) Σ_i ψ_ij (x_i − a_ij w_j)`` pre-scaled by η."""
+    A = X @ W.transpose(1, 2)  # (R, B, m)
+    G = psi.transpose(1, 2) @ X / X.shape[1]
+    G = G - (psi * A).mean(dim=1).unsqueeze(-1) * W
+    return normalise_rows(W + G)
+
+
+@contextmanager
+def threads_for(work: float, device: torch.device):
+    """Run tiny CPU kernels single-threaded: below ~1M multiply-adds per step the intra-op
+    thread pool costs more than it saves (and collapses when the cores are shared)."""
+    if device.type != "cpu" or work >= 1 << 20:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_online(
+    source: DataSource,
+    W: torch.Tensor,
+    step: StepFn,
+    labels: Callable[[torch.Tensor], torch.Tensor],
+    schedule: Schedule,
+    reference: torch.Tensor | None,
+    trace: Trace,
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Run ``step`` over the data in minibatches; returns ``(W, diverged (R,), samples)``.
+
+    ``labels`` maps raw labels to the transformed ``T(y)`` once per chunk. ``reference``
+    (``(R, d)`` true directions, when known) adds overlaps to the trace.
+    """
+    B = schedule.batch
+    with threads_for(W.numel() * B, W.device):
+        return _loop(source, W, step, labels, schedule, reference, trace)
+
+
+def _loop(source, W, step, labels, schedule, reference, trace):
+    diverged = torch.zeros(W.shape[0], dtype=torch.bool, device=W.device)
+    checkpoints = log_checkpoints(source.n)
+    next_cp = 0
+    seen = 0
+    loss = torch.zeros(W.shape[0], dtype=W.dtype, device=W.device)
+    B = schedule.batch
+    for Xc, yc in source.chunks:
+        Xc = Xc.to(W.dtype)
+        Tc = labels(yc).to(W.dtype)
+        full = (Xc.shape[1] // B) * B
+        # contiguous (steps, R, B, d) blocks: strided minibatch views make bmm ~5x slower
+        blocks = Xc[:, :full].reshape(Xc.shape[0], -1, B, Xc.shape[2]).transpose(0, 1)
+        blocks, t_blocks = blocks.contiguous(), Tc[:, :full].reshape(Tc.shape[0], -1, B)
+        batches = [(blocks[i], t_blocks[:, i]) for i in range(blocks.shape[0])]
+        if full < Xc.shape[1]:
+            batches.append((Xc[:, full:].contiguous(), Tc[:, full:]))
+        for X, T in batches:
+            eta = schedule.step_at(seen) * X.shape[1]
+            W_new, loss = step(W, X, T, eta, seen < schedule.search)
+            W = torch.where(diverged[:, None, None], W, W_new)
+            seen += X.shape[1]
+            if next_cp < len(checkpoints) and seen >= checkpoints[next_cp]:
+                bad = ~torch.isfinite(W).all(dim=2).all(dim=1) | ~torch.isfinite(loss)
+                diverged |= bad
+                metrics = {"loss": torch.where(diverged, torch.nan, loss)}
+                if reference is not None:
+                    metrics["overlap"] = max_overlap(W, reference)
+                    metrics["overlap_mean"] = mean_overlap(W, reference)
+                trace.record(seen, **metrics)
+                while next_cp < len(checkpoints) and seen >= checkpoints[next_cp]:
+                    next_cp += 1
+    diverged |= ~torch.isfinite(W).all(dim=2).all(dim=1) | ~torch.isfinite(loss)
+    return W, diverged, seen
+
+
+def fit_second_layer(
+    W: torch.Tensor,
+    diverged: torch.Tensor,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    seed: int,
+    replicas,
+    ridges: tuple[float, ...] = RIDGES,
+) -> Network:
+    """Freeze ``W``, draw ``b ~ Unif[−2, 2]``, fit ``a`` and the intercept by ridge (see module)."""
+    R, m, _ = W.shape
+    b = torch.stack([torch.rand(m, generator=replica_generator(seed, j, 1), dtype=torch.float64)
+                     for j in replicas])
+    b = (b * 4 - 2).to(W.device, W.dtype)
+    safe_W = torch.where(diverged[:, None, None], torch.zeros_like(W), W)
+    Phi = relu_features(safe_W, b, X.to(W.dtype))
+    y = torch.where(diverged[:, None], torch.zeros_like(y), y)
+    coef, offset, _ = ridge_fit(Phi, y, ridges)
+    nan = torch.full_like(coef, math.nan)
+    coef = torch.where(diverged[:, None], nan, coef)
+    return Network(W=W, a=(coef * m).to(W.dtype), b=b, activation=ACTIVATIONS["relu"],
+                   offset=torch.where(diverged, math.nan, offset).to(W.dtype))
+
+
+def collect(source_chunks, n: int | None = None):
+    """Concatenate chunks ``(R, b, d)`` into one dataset (used for the small second stage)."""
+    Xs, ys = zip(*source_chunks, strict=True)
+    X, y = torch.cat(Xs, dim=1), torch.cat(ys, dim=1)
+    return (X, y) if n is None else (X[:, :n], y[:, :n])
