@@ -78,7 +78,9 @@ def get_activation(name: str | Activation) -> Activation:
     if isinstance(name, Activation):
         return name
     if name not in ACTIVATIONS:
-        raise ValueError(f"activation={name!r} is not allowed: use one of {', '.join(ACTIVATIONS)}")
+        raise ValueError(
+            f"activation={name!r} is not allowed: use one of {', '.join(ACTIVATIONS)}"
+        )
     return ACTIVATIONS[name]
 
 

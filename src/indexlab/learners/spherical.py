@@ -161,7 +161,7 @@ def fit_second_layer(
     ridges: tuple[float, ...] = RIDGES,
 ) -> Network:
     """Freeze ``W``, draw ``b ~ Unif[−2, 2]``, fit ``a`` and the intercept by ridge (see module)."""
-    R, m, _ = W.shape
+    m = W.shape[1]
     b = torch.stack([torch.rand(m, generator=replica_generator(seed, j, 1), dtype=torch.float64)
                      for j in replicas])
     b = (b * 4 - 2).to(W.device, W.dtype)

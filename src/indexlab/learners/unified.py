@@ -152,7 +152,9 @@ class SphericalSGD:
                              "up to degree 8: give exponent=...")
         return value
 
-    def _transform(self, s: int, link: Link | None, sample_y: torch.Tensor) -> tuple[Transform, float]:
+    def _transform(
+        self, s: int, link: Link | None, sample_y: torch.Tensor
+    ) -> tuple[Transform, float]:
         """The label transform and its signal ``λ_s = E[T(y) h_s(z)]`` (1 if unknown)."""
         if callable(self.label_transform):
             return self.label_transform, float(getattr(self.label_transform, "lam", 1.0))
@@ -260,7 +262,7 @@ class SphericalSGD:
     def _fit_first_layer(self, source: DataSource, link: Link | None, reference):
         d = source.d
         s = self._exponent(link)
-        first_X, first_y = self._first_chunk(source)
+        _, first_y = self._first_chunk(source)
         T, signal = self._transform(s, link, first_y[0, :10_000])
         act = get_activation(self.activation or f"he{s}")
         lam = self._smoothing(s, d)
@@ -346,7 +348,7 @@ class SparseUnified(Unified):
             raise ValueError(f"screen_fraction={self.screen_fraction!r}: use a number in (0, 1)")
         s = self._exponent(link)
         n_screen = max(1, int(self.screen_fraction * source.n))
-        first_X, first_y = self._first_chunk(source)
+        _, first_y = self._first_chunk(source)
         T, _ = self._transform(s, link, first_y[0, :10_000])
         R, d = source.replicas, source.d
         score = torch.zeros(R, d, dtype=torch.float64, device=source.device)
