@@ -94,7 +94,10 @@ class Loss:
 
 
 def huber_loss(delta: float = 1.0) -> Loss:
-    """Huber: ``½r²`` for ``|r| ≤ δ``, ``δ(|r| − δ/2)`` beyond, ``r = f − y``; ``ℓ' = clip(r, ±δ)``."""
+    """Huber: ``½r²`` for ``|r| ≤ δ``, ``δ(|r| − δ/2)`` beyond (``r = f − y``).
+
+    Its derivative is ``ℓ' = clip(r, −δ, δ)``.
+    """
     if not delta > 0:
         raise ValueError(f"huber delta={delta!r} is not allowed: use a number > 0")
 
