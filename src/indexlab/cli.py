@@ -1,7 +1,7 @@
 """The ``indexlab`` command line (Typer + Rich).
 
 Commands: ``exponents`` (Hermite coefficients, k*, s*, α_c and predicted sample complexities
-of a link) and ``links`` (the registry).
+of a link), ``fit`` (train a learner on a target and report) and ``links`` (the registry).
 """
 
 from __future__ import annotations
@@ -120,6 +120,84 @@ def _print_report(report: dict) -> None:
         pred.add_row(name, p["formula"], f"{p['base']}^{p['exponent']:g}",
                      f"{p['samples']:.3g}", p["source"])
     console.print(pred)
+
+
+@app.command()
+def fit(
+    link: Annotated[str, typer.Option(help="registry name or expression (as for exponents)")],
+    d: Annotated[int, typer.Option("--d", help="input dimension")],
+    n: Annotated[int, typer.Option("--n", help="first-layer sample budget per replica")],
+    learner: Annotated[str, typer.Option(help="online_sgd, smoothed_sgd, unified, "
+                                         "sparse_unified, batch_reuse_sgd")] = "unified",
+    replicas: Annotated[int, typer.Option(help="independent replicas R")] = 8,
+    seed: Annotated[int, typer.Option(help="seed of directions, data and init")] = 0,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    noise: Annotated[float, typer.Option(help="additive Gaussian label noise σ")] = 0.0,
+    sparsity: Annotated[int | None, typer.Option(help="k-sparse hidden direction")] = None,
+    width: Annotated[int | None, typer.Option(help="neurons m")] = None,
+    lr: Annotated[float | None, typer.Option(help="search-phase step (default: spec)")] = None,
+    batch: Annotated[int | None, typer.Option(help="minibatch size")] = None,
+    float64: Annotated[bool, typer.Option("--float64", help="compute in float64")] = False,
+    plot: Annotated[str | None, typer.Option(help="save overlap-vs-samples plot here")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Train LEARNER on a target and report overlaps, test error, samples and time."""
+    import torch
+
+    from indexlab.experiments.single_run import (
+        fit_and_summarise,
+        make_learner,
+        make_target,
+        plot_overlap_trace,
+    )
+
+    hyper = {k: v for k, v in dict(width=width, lr=lr, batch=batch, seed=seed).items()
+             if v is not None}
+    if sparsity is not None and learner == "sparse_unified":
+        hyper["sparsity"] = sparsity
+    try:
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} is not available: no CUDA device found")
+        torch.manual_seed(seed)
+        target = make_target(link, d, sparsity=sparsity, noise=noise, replicas=replicas,
+                             seed=seed, device=device,
+                             dtype=torch.float64 if float64 else torch.float32)
+        model = make_learner(learner, **hyper)
+        report = fit_and_summarise(target, model, n)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    if plot:
+        plot_overlap_trace(model, plot, title=f"{learner} on {target.link.name}, d = {d}")
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    _print_fit(report, plot)
+
+
+def _fmt(mean, sd) -> str:
+    if mean is None:
+        return "—"
+    return f"{mean:.4f} ± {sd:.4f}"
+
+
+def _print_fit(report: dict, plot: str | None) -> None:
+    table = Table(title=escape(f"{report['learner']} on {report['link']} "
+                               f"(d = {report['d']}, R = {report['replicas']})"))
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    if "overlap_mean" in report:
+        table.add_row("overlap, best neuron (mean ± sd)",
+                      _fmt(report["overlap_mean"], report["overlap_sd"]))
+        neuron = report["overlap_neuron_mean"]
+        table.add_row("overlap, neuron average", "—" if neuron is None else f"{neuron:.4f}")
+    table.add_row("normalised test MSE", _fmt(report["test_mse_mean"], report["test_mse_sd"]))
+    table.add_row("samples per replica", f"{report['samples']:,}")
+    table.add_row("seconds", f"{report['seconds']:.2f}")
+    table.add_row("diverged replicas", f"{report['diverged_count']} / {report['replicas']}")
+    console.print(table)
+    if plot:
+        console.print(f"overlap plot saved to {escape(plot)}")
 
 
 @app.command()

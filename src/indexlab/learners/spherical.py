@@ -13,7 +13,9 @@ a constant search step ``η_1`` for the first ``L_1`` samples, then the decaying
 A replica whose weights or loss become NaN/inf is marked diverged and frozen (its weights are
 kept as NaN); the others run on.
 
-The second stage (§1.2, stage 2) freezes ``W``, draws biases ``b_j ~ Unif[−2, 2]`` and fits the
+The second stage (§1.2, stage 2) freezes ``W``, draws biases ``b_j ~ Unif[−2, 2]``, flips every
+other neuron (``w_j → −w_j``; the first stage leaves all neurons on the same side of ``θ*`` for
+odd transforms, and ReLU features of one orientation cannot follow the other tail) and fits the
 output layer of ``f(x) = (1/m) Σ_j a_j ReLU(⟨w_j,x⟩ + b_j) + c`` by ridge regression on fresh
 samples, the ridge chosen on a 20% validation split.
 """
@@ -159,12 +161,18 @@ def fit_second_layer(
     seed: int,
     replicas,
     ridges: tuple[float, ...] = RIDGES,
+    bias_range: float = 2.0,
 ) -> Network:
     """Freeze ``W``, draw ``b ~ Unif[−2, 2]``, fit ``a`` and the intercept by ridge (see module)."""
     m = W.shape[1]
     b = torch.stack([torch.rand(m, generator=replica_generator(seed, j, 1), dtype=torch.float64)
                      for j in replicas])
-    b = (b * 4 - 2).to(W.device, W.dtype)
+    b = (b * 2 * bias_range - bias_range).to(W.device, W.dtype)
+    # alternate orientations: neurons aligned with +θ only would leave ReLU(z + b) blind to
+    # the z < −bias_range tail, so every other neuron is flipped (w_j → −w_j) for this stage
+    signs = torch.ones(m, dtype=W.dtype, device=W.device)
+    signs[1::2] = -1
+    W = W * signs[None, :, None]
     safe_W = torch.where(diverged[:, None, None], torch.zeros_like(W), W)
     Phi = relu_features(safe_W, b, X.to(W.dtype))
     y = torch.where(diverged[:, None], torch.zeros_like(y), y)

@@ -53,17 +53,18 @@ Transform = Callable[[torch.Tensor], torch.Tensor]
 
 def agnostic_transform(y: torch.Tensor, degree: int = 8, seed: int = 0) -> Transform:
     """Spec §1.2 stage 0: ``T(y) = τ(F̂(y))``, ``τ(u) = Σ_{l≤M} β_l P_l(2u − 1)``,
-    ``β ~ N(0, I_M/M)``, with ``F̂`` the empirical CDF of the labels ``y`` (1-D sample).
+    ``β ~ N(0, I_M/M)``, with ``F̂`` the empirical CDF of held-out labels ``y`` of shape
+    ``(R, n0)`` — one CDF per replica, so replicas stay independent.
 
     Bounded, needs no knowledge of the link; a random ``τ`` correlates with ``ζ_s`` almost surely.
-    The result is centred and scaled to unit variance on the sample.
+    Each replica's result is centred and scaled to unit variance on its sample.
     """
-    ys = torch.sort(y.reshape(-1).to(torch.float64)).values
+    ys = torch.sort(y.to(torch.float64), dim=-1).values
     beta = torch.randn(degree, generator=torch.Generator().manual_seed(seed),
                        dtype=torch.float64) / math.sqrt(degree)
 
     def raw(v: torch.Tensor) -> torch.Tensor:
-        u = torch.searchsorted(ys, v.to(torch.float64).contiguous(), right=True) / len(ys)
+        u = torch.searchsorted(ys, v.to(torch.float64).contiguous(), right=True) / ys.shape[-1]
         t = 2 * u - 1
         p_prev, p = torch.ones_like(t), t
         out = beta[0] * p
@@ -73,8 +74,9 @@ def agnostic_transform(y: torch.Tensor, degree: int = 8, seed: int = 0) -> Trans
         return out
 
     ref = raw(ys)
-    mean, sd = ref.mean(), ref.std().clamp_min(1e-12)
-    return lambda v: ((raw(v.to("cpu")) - mean) / sd).to(v.device, v.dtype)
+    mean = ref.mean(dim=-1, keepdim=True)
+    sd = ref.std(dim=-1, keepdim=True).clamp_min(1e-12)
+    return lambda v: ((raw(v.to(ys.device)) - mean) / sd).to(v.device, v.dtype)
 
 
 @dataclass
@@ -263,7 +265,7 @@ class SphericalSGD:
         d = source.d
         s = self._exponent(link)
         _, first_y = self._first_chunk(source)
-        T, signal = self._transform(s, link, first_y[0, :10_000])
+        T, signal = self._transform(s, link, first_y[:, :10_000])
         act = get_activation(self.activation or f"he{s}")
         lam = self._smoothing(s, d)
         lr = self.lr if self.lr is not None else self.default_lr(s, d, lam, signal)
@@ -349,7 +351,7 @@ class SparseUnified(Unified):
         s = self._exponent(link)
         n_screen = max(1, int(self.screen_fraction * source.n))
         _, first_y = self._first_chunk(source)
-        T, _ = self._transform(s, link, first_y[0, :10_000])
+        T, _ = self._transform(s, link, first_y[:, :10_000])
         R, d = source.replicas, source.d
         score = torch.zeros(R, d, dtype=torch.float64, device=source.device)
         seen, pending = 0, None

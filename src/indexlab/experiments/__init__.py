@@ -1,0 +1,1 @@
+"""Experiments: running learners on targets, summaries and plots (sweeps come later)."""

@@ -1,0 +1,114 @@
+"""One learner on one target: fit, measure, summarise (what ``indexlab fit`` prints).
+
+Summary keys (all over replicas, diverged replicas excluded from means):
+``overlap_mean``/``overlap_sd`` — best-neuron overlap ``max_j |cos(w_j, θ*)|`` (single-index);
+``overlap_neuron_mean`` — neuron-averaged overlap; ``test_mse_mean``/``test_mse_sd`` — normalised
+test error ``E(f̂ − y)²/Var y`` on the target's fixed test set (``null`` without a predictor);
+``samples`` — samples drawn per replica (both stages); ``seconds`` — wall time of ``fit``;
+``diverged`` — per-replica flags; ``diverged_count``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+
+from indexlab.learners import LEARNERS
+from indexlab.metrics import mean_overlap, prediction_mse
+from indexlab.targets import MultiIndex, SingleIndex, Target
+
+
+def _stats(values: torch.Tensor, keep: torch.Tensor) -> tuple[float | None, float | None]:
+    v = values[keep & torch.isfinite(values)].to(torch.float64)
+    if v.numel() == 0:
+        return None, None
+    sd = float(v.std()) if v.numel() > 1 else 0.0
+    return float(v.mean()), sd
+
+
+def make_target(link: str, d: int, *, r: int | None = None, sparsity: int | None = None,
+                noise: float = 0.0, replicas: int = 8, seed: int = 0, device: str = "cpu",
+                dtype: torch.dtype = torch.float32) -> Target:
+    """A single-index target for ``r`` in (None, 1) with a one-direction link, else multi-index."""
+    from indexlab.links import get_link
+
+    resolved = get_link(link, noise=noise)
+    common = dict(replicas=replicas, seed=seed, device=device, dtype=dtype)
+    if resolved.r == 1 and (r is None or r == 1):
+        return SingleIndex(resolved, d, sparsity=sparsity, **common)
+    return MultiIndex(resolved, d, r=r, sparsity=sparsity, **common)
+
+
+def make_learner(name: str, **hyper: Any):
+    """Instantiate a learner by its snake_case name; unknown names list the allowed ones."""
+    if name not in LEARNERS:
+        raise ValueError(f"learner={name!r} is not allowed: use one of {', '.join(LEARNERS)}")
+    cls = LEARNERS[name]
+    fields = set(getattr(cls, "__dataclass_fields__", {}))
+    unknown = sorted(k for k in hyper if k not in fields)
+    if unknown:
+        raise ValueError(f"hyperparameter(s) {', '.join(unknown)} not known to {name!r}; "
+                         f"allowed: {', '.join(sorted(f for f in fields if f != 'exponent_kind'))}")
+    return cls(**hyper)
+
+
+def fit_and_summarise(target: Target, learner, n: int, n_test: int = 10_000) -> dict[str, Any]:
+    """Fit ``learner`` on ``target`` with budget ``n`` and return the summary dict."""
+    start = time.perf_counter()
+    learner.fit(target, n=n)
+    seconds = time.perf_counter() - start
+    diverged = learner.diverged_.cpu()
+    keep = ~diverged
+    out: dict[str, Any] = {"learner": type(learner).__name__, "link": target.link.name,
+                           "d": target.d, "r": target.r, "n": n, "replicas": target.replicas}
+    if target.r == 1:
+        theta = target.directions[:, 0]
+        out["overlap_mean"], out["overlap_sd"] = _stats(learner.overlap(theta).cpu(), keep)
+        W = learner.directions_
+        nm = mean_overlap(W, theta.to(W.device, W.dtype)).cpu()
+        out["overlap_neuron_mean"], _ = _stats(nm, keep)
+    mse = None
+    if getattr(learner, "network_", None) is not None:
+        mse = prediction_mse(learner.predict, target, n_test).cpu()
+    out["test_mse_mean"], out["test_mse_sd"] = _stats(mse, keep) if mse is not None else (None,
+                                                                                           None)
+    out["samples"] = int(learner.samples_)
+    out["seconds"] = seconds
+    out["diverged"] = [bool(v) for v in diverged]
+    out["diverged_count"] = int(diverged.sum())
+    out["hyperparameters"] = {k: (v if isinstance(v, (int, float, str)) else str(v))
+                              for k, v in getattr(learner, "hyper_", {}).items()}
+    return out
+
+
+def plot_overlap_trace(learner, path: str, title: str = "") -> None:
+    """Overlap vs samples (log x), replicas' mean ± sd, saved to ``path`` (PNG/PDF by suffix)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trace = learner.trace_
+    if "overlap" not in trace.keys():
+        raise ValueError("the trace has no overlaps (fit a target with known directions)")
+    samples = trace.samples
+    values = trace["overlap"]  # (T, R)
+    mean = [math.nan if not len(row) else float(torch.tensor(row).nanmean()) for row in values]
+    sd = [float(torch.tensor(row)[torch.isfinite(torch.tensor(row))].std())
+          if torch.isfinite(torch.tensor(row)).sum() > 1 else 0.0 for row in values]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
+    ax.plot(samples, mean, marker="o", ms=3, label="best neuron, mean over replicas")
+    ax.fill_between(samples, [m - s for m, s in zip(mean, sd, strict=True)],
+                    [m + s for m, s in zip(mean, sd, strict=True)], alpha=0.25, label="± sd")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("samples n")
+    ax.set_ylabel("overlap |⟨w, θ*⟩|")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
