@@ -38,8 +38,8 @@ def test_he4_unified_reaches_09_within_100_d_log_d():
     """He₄ (s* = 2, λ₂² = 0.775), d = 64, budget 100 d log d = 26 616.
 
     Online Oja-type dynamics with T = ζ₂/λ₂ escape in ~d log d/(4 c λ₂) samples; the first
-    trace point with mean overlap ≥ 0.9 must come before the budget (measured: ≈ 7 000, i.e.
-    ≈ 26 d log d) and the final mean overlap is ≥ 0.9 (measured 0.99).
+    trace point with mean overlap ≥ 0.9 must come before the budget (measured: 6 400, i.e.
+    ≈ 24 d log d) and the final mean overlap is ≥ 0.9 (measured 0.99).
     """
     d = 64
     n = int(100 * d * math.log(d))

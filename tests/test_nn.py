@@ -57,7 +57,8 @@ def test_smoothed_h3_slope_matches_the_spec_closed_form():
     rho = (1 + lam**2) ** -0.5
     a = torch.tensor([0.3, -1.2, 2.0], dtype=torch.float64)
     x2 = torch.tensor([48.0, 55.0, 51.0], dtype=torch.float64)
-    expected = (rho**3 * (3 * a**2 + 3 * lam**2 * (x2 - 3 * a**2) / (d - 1)) - 3 * rho) / math.sqrt(6)
+    inner = 3 * a**2 + 3 * lam**2 * (x2 - 3 * a**2) / (d - 1)
+    expected = (rho**3 * inner - 3 * rho) / math.sqrt(6)
     assert torch.allclose(smoothed_hermite(3, lam, d).slope(a, x2 - a**2), expected, atol=1e-14)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from indexlab.hermite import hermite_h, hermite_normalized
+from indexlab.hermite import hermite_h
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -43,7 +43,7 @@ def _hermite_activation(k: int) -> Activation:
     return Activation(
         name=f"he{k}",
         f=lambda u: hermite_h(u, k),
-        df=lambda u: math.sqrt(k) * hermite_normalized(u, k - 1)[..., k - 1],
+        df=lambda u: math.sqrt(k) * hermite_h(u, k - 1),
         hermite_degree=k,
     )
 

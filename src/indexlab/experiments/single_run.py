@@ -92,7 +92,7 @@ def plot_overlap_trace(learner, path: str, title: str = "") -> None:
     import matplotlib.pyplot as plt
 
     trace = learner.trace_
-    if "overlap" not in trace.keys():
+    if "overlap" not in trace:
         raise ValueError("the trace has no overlaps (fit a target with known directions)")
     samples = trace.samples
     values = trace["overlap"]  # (T, R)

@@ -128,3 +128,6 @@ class Trace:
 
     def keys(self) -> list[str]:
         return list(self.values)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.values

@@ -79,11 +79,11 @@ class BatchReuseSGD(SphericalSGD):
         def project(W, G):
             return G - (G * W).sum(dim=-1, keepdim=True) * W
 
-        def step(W, X, y, eta, searching):
+        def step(W, X, y, eta, searching, want_loss):
             g1, e = residual_gradient(W, X, y)
             W_tilde = W + eta_in * project(W, g1)
             g2, _ = residual_gradient(W_tilde, X, y)
-            loss = 0.5 * e.pow(2).mean(dim=(1, 2))
+            loss = 0.5 * e.pow(2).mean(dim=(1, 2)) if want_loss else None
             return normalise_rows(W + eta * project(W, g2)), loss
 
         return run_online(source, W0, step, lambda v: v, schedule, reference, self.trace_)

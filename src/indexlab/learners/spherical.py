@@ -34,9 +34,9 @@ from indexlab.learners.base import DataSource, Trace, log_checkpoints
 from indexlab.metrics import max_overlap, mean_overlap
 from indexlab.nn import ACTIVATIONS, Network, relu_features, ridge_fit
 
-# step(W, X, t_labels, eta_batch, searching) -> (new W, per-replica loss)
-StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float, bool],
-                  tuple[torch.Tensor, torch.Tensor]]
+# step(W, X, t_labels, eta_batch, searching, want_loss) -> (new W, per-replica loss or None)
+StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float, bool, bool],
+                  tuple[torch.Tensor, torch.Tensor | None]]
 
 RIDGES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 
@@ -123,6 +123,7 @@ def _loop(source, W, step, labels, schedule, reference, trace):
     next_cp = 0
     seen = 0
     loss = torch.zeros(W.shape[0], dtype=W.dtype, device=W.device)
+    any_diverged = False
     B = schedule.batch
     for Xc, yc in source.chunks:
         Xc = Xc.to(W.dtype)
@@ -136,12 +137,16 @@ def _loop(source, W, step, labels, schedule, reference, trace):
             batches.append((Xc[:, full:].contiguous(), Tc[:, full:]))
         for X, T in batches:
             eta = schedule.step_at(seen) * X.shape[1]
-            W_new, loss = step(W, X, T, eta, seen < schedule.search)
-            W = torch.where(diverged[:, None, None], W, W_new)
+            at_checkpoint = next_cp < len(checkpoints) and seen + X.shape[1] >= checkpoints[
+                next_cp]
+            W_new, batch_loss = step(W, X, T, eta, seen < schedule.search, at_checkpoint)
+            W = torch.where(diverged[:, None, None], W, W_new) if any_diverged else W_new
             seen += X.shape[1]
-            if next_cp < len(checkpoints) and seen >= checkpoints[next_cp]:
+            if at_checkpoint:
+                loss = batch_loss
                 bad = ~torch.isfinite(W).all(dim=2).all(dim=1) | ~torch.isfinite(loss)
                 diverged |= bad
+                any_diverged = bool(diverged.any())
                 metrics = {"loss": torch.where(diverged, torch.nan, loss)}
                 if reference is not None:
                     metrics["overlap"] = max_overlap(W, reference)

@@ -203,16 +203,21 @@ class SphericalSGD:
                                  f"loss={loss.name!r}")
             smooth = smoothed_hermite(act.hermite_degree, lam, d)
 
-        def step(W, X, T, eta, searching):
+        correlation = loss.name == "correlation"
+
+        def step(W, X, T, eta, searching, want_loss):
             A = X @ W.transpose(1, 2)  # (R, B, m)
-            out = act(A)
+            Tm = T.unsqueeze(-1)
+            out = act(A) if want_loss or not correlation else None
             if smooth is not None and searching:
                 A64 = A.to(torch.float64)
                 Rn = (X.to(torch.float64) ** 2).sum(-1, keepdim=True) - A64**2
-                psi = (T.unsqueeze(-1).to(torch.float64) * smooth.slope(A64, Rn)).to(W.dtype)
+                psi = (Tm.to(torch.float64) * smooth.slope(A64, Rn)).to(W.dtype)
+            elif correlation:
+                psi = Tm * act.df(A)  # −ℓ'(f, T) = T
             else:
-                psi = -loss.grad(out, T.unsqueeze(-1)) * act.df(A)
-            value = loss.value(out, T.unsqueeze(-1)).mean(dim=(1, 2))
+                psi = -loss.grad(out, Tm) * act.df(A)
+            value = loss.value(out, Tm).mean(dim=(1, 2)) if want_loss else None
             return spherical_step(W, X, eta * psi), value
 
         return step
