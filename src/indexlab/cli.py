@@ -126,9 +126,16 @@ def _print_report(report: dict) -> None:
 def fit(
     link: Annotated[str, typer.Option(help="registry name or expression (as for exponents)")],
     d: Annotated[int, typer.Option("--d", help="input dimension")],
-    n: Annotated[int, typer.Option("--n", help="first-layer sample budget per replica")],
+    n: Annotated[int, typer.Option("--n", help="sample budget per replica")],
     learner: Annotated[str, typer.Option(help="online_sgd, smoothed_sgd, unified, "
-                                         "sparse_unified, batch_reuse_sgd")] = "unified",
+                                         "sparse_unified, batch_reuse_sgd, layerwise, "
+                                         "power_iteration, one_step")] = "unified",
+    r: Annotated[int | None, typer.Option("--r", help="hidden dimension (multi-index)")] = None,
+    n1: Annotated[int | None, typer.Option(help="stage-1 samples (layerwise family)")] = None,
+    n2: Annotated[int | None, typer.Option(help="stage-2 samples (layerwise family)")] = None,
+    loss: Annotated[str | None, typer.Option(help="loss: square, correlation, huber, "
+                                             "logistic")] = None,
+    t1: Annotated[int | None, typer.Option(help="stage-1 GD steps (layerwise family)")] = None,
     replicas: Annotated[int, typer.Option(help="independent replicas R")] = 8,
     seed: Annotated[int, typer.Option(help="seed of directions, data and init")] = 0,
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
@@ -151,24 +158,30 @@ def fit(
         plot_overlap_trace,
     )
 
-    hyper = {k: v for k, v in dict(width=width, lr=lr, batch=batch, seed=seed).items()
-             if v is not None}
+    hyper = {k: v for k, v in dict(width=width, lr=lr, batch=batch, seed=seed, loss=loss,
+                                   t1=t1).items() if v is not None}
+    fit_kwargs = {k: v for k, v in dict(n1=n1, n2=n2).items() if v is not None}
     if sparsity is not None and learner == "sparse_unified":
         hyper["sparsity"] = sparsity
     try:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device={device!r} is not available: no CUDA device found")
         torch.manual_seed(seed)
-        target = make_target(link, d, sparsity=sparsity, noise=noise, replicas=replicas,
+        target = make_target(link, d, r=r, sparsity=sparsity, noise=noise, replicas=replicas,
                              seed=seed, device=device,
                              dtype=torch.float64 if float64 else torch.float32)
         model = make_learner(learner, **hyper)
-        report = fit_and_summarise(target, model, n)
+        if fit_kwargs and not hasattr(model, "stage_one"):
+            raise ValueError("--n1/--n2 apply to the layerwise family only; use --n")
+        report = fit_and_summarise(target, model, None if fit_kwargs else n, **fit_kwargs)
     except ValueError as exc:
         _fail(str(exc))
         return
     if plot:
-        plot_overlap_trace(model, plot, title=f"{learner} on {target.link.name}, d = {d}")
+        try:
+            plot_overlap_trace(model, plot, title=f"{learner} on {target.link.name}, d = {d}")
+        except ValueError as exc:
+            _fail(f"{exc}; the results above were computed")
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -191,6 +204,11 @@ def _print_fit(report: dict, plot: str | None) -> None:
                       _fmt(report["overlap_mean"], report["overlap_sd"]))
         neuron = report["overlap_neuron_mean"]
         table.add_row("overlap, neuron average", "—" if neuron is None else f"{neuron:.4f}")
+    if "subspace_distance_mean" in report:
+        table.add_row("subspace distance (mean ± sd)",
+                      _fmt(report["subspace_distance_mean"], report["subspace_distance_sd"]))
+        cosines = ", ".join(f"{c:.3f}" for c in report["principal_cosines_mean"] if c is not None)
+        table.add_row("principal cosines (mean)", cosines or "—")
     table.add_row("normalised test MSE", _fmt(report["test_mse_mean"], report["test_mse_sd"]))
     table.add_row("samples per replica", f"{report['samples']:,}")
     table.add_row("seconds", f"{report['seconds']:.2f}")

@@ -1,8 +1,10 @@
 """One learner on one target: fit, measure, summarise (what ``indexlab fit`` prints).
 
-Summary keys (all over replicas, diverged replicas excluded from means):
+Summary keys (all over replicas, diverged replicas excluded from means; the overlap keys for
+single-index targets, the subspace keys for learners that estimate a subspace):
 ``overlap_mean``/``overlap_sd`` — best-neuron overlap ``max_j |cos(w_j, θ*)|`` (single-index);
-``overlap_neuron_mean`` — neuron-averaged overlap; ``test_mse_mean``/``test_mse_sd`` — normalised
+``overlap_neuron_mean`` — neuron-averaged overlap; ``subspace_distance_mean``/``_sd`` —
+``‖P_Û − P_U‖_F/√(2r)``; ``principal_cosines_mean`` — mean ``cos θ_i``; ``test_mse_mean``/``test_mse_sd`` — normalised
 test error ``E(f̂ − y)²/Var y`` on the target's fixed test set (``null`` without a predictor);
 ``samples`` — samples drawn per replica (both stages); ``seconds`` — wall time of ``fit``;
 ``diverged`` — per-replica flags; ``diverged_count``.
@@ -17,7 +19,12 @@ from typing import Any
 import torch
 
 from indexlab.learners import LEARNERS
-from indexlab.metrics import mean_overlap, prediction_mse
+from indexlab.metrics import (
+    mean_overlap,
+    prediction_mse,
+    principal_angles,
+    subspace_distance,
+)
 from indexlab.targets import MultiIndex, SingleIndex, Target
 
 
@@ -55,10 +62,11 @@ def make_learner(name: str, **hyper: Any):
     return cls(**hyper)
 
 
-def fit_and_summarise(target: Target, learner, n: int, n_test: int = 10_000) -> dict[str, Any]:
+def fit_and_summarise(target: Target, learner, n: int | None, n_test: int = 10_000,
+                      **fit_kwargs: Any) -> dict[str, Any]:
     """Fit ``learner`` on ``target`` with budget ``n`` and return the summary dict."""
     start = time.perf_counter()
-    learner.fit(target, n=n)
+    learner.fit(target, n=n, **fit_kwargs)
     seconds = time.perf_counter() - start
     diverged = learner.diverged_.cpu()
     keep = ~diverged
@@ -70,6 +78,13 @@ def fit_and_summarise(target: Target, learner, n: int, n_test: int = 10_000) -> 
         W = learner.directions_
         nm = mean_overlap(W, theta.to(W.device, W.dtype)).cpu()
         out["overlap_neuron_mean"], _ = _stats(nm, keep)
+    if getattr(learner, "subspace_", None) is not None:
+        U = target.directions.to(learner.subspace_)
+        dist = subspace_distance(learner.subspace_, U).cpu()
+        out["subspace_distance_mean"], out["subspace_distance_sd"] = _stats(dist, keep)
+        cosines = torch.cos(principal_angles(learner.subspace_, U)).cpu()  # (R, r)
+        out["principal_cosines_mean"] = [_stats(cosines[:, i], keep)[0]
+                                         for i in range(cosines.shape[1])]
     mse = None
     if getattr(learner, "network_", None) is not None:
         mse = prediction_mse(learner.predict, target, n_test).cpu()

@@ -1,0 +1,339 @@
+"""Layer-wise gradient descent for multi-index models, its power-iteration reading, and the
+one-step baseline. Spec ``multi-index.md`` §1–§2.
+
+Zhang, Wang, Fu, Lee, *Neural Networks Learn Generic Multi-Index Models Near
+Information-Theoretic Limit* (ICLR 2026): for ``y = g(Ux)``, ``U ∈ R^{r×d}``, a two-layer
+network trained layer-wise recovers ``span(Uᵀ)`` with ``Õ(d)`` samples when the first layer is
+trained for a super-constant number of steps. The algorithm (§1.2):
+
+* symmetric initialisation: ``w_j = w_{j+m/2} = ε0 v_j`` (``v_j`` uniform on the sphere),
+  ``a_j = +a0``, ``a_{j+m/2} = −a0``, ``b = 0``, so ``f_Θ ≡ 0``; ``σ`` with ``σ'(0) = 0``,
+  ``σ''(0) = 1`` (default ``log cosh``);
+* stage 1: ``T1`` steps of full-batch GD on ``W`` only, with weight decay ``β1``:
+  ``w_j ← w_j − η1 (∇_{w_j} L̂_{D1} + β1 w_j)``, ``L̂ = (1/n1) Σ ℓ(f_Θ(x_i) + t0, y_i)``;
+  ``t0`` is a fixed output offset with ``Σ_i ℓ'(t0, y_i) = 0`` (the spec's centring,
+  ``center=True``), so the isotropic part of the gradient vanishes;
+* stage 2: biases redrawn ``b ~ N(0, 1)``, rows normalised, ``W`` frozen, the output layer
+  fitted by ridge on a fresh dataset ``D2`` (closed form, ridge chosen on a validation split).
+
+Why stage 1 is power iteration (§1.3): while ``‖w_j‖`` is small, ``f_Θ ≈ 0`` and
+``σ'(u) ≈ u``, so ``∇_{w_j} L̂ ≈ (a_j/m) Σ̂_ℓ w_j`` with ``Σ̂_ℓ = (1/n) Σ_i ℓ'(t0, y_i) x_i x_iᵀ``
+and the step is ``w_j ← ((1 − η1β1) I − η1 (a_j/m) Σ̂_ℓ) w_j``. With the default
+``η1β1 = 1`` and ``η1 a0/m = 1/‖Σ̂_ℓ‖_op`` every neuron runs exactly ``w ← ∓Σ̂_ℓ w/‖Σ̂_ℓ‖`` —
+:class:`PowerIteration` is the explicit counterpart. ``Σ̂_ℓ = Uᵀ S U + E`` with ``S`` the
+``r × r`` signal (eigenvalues ``λ_k``) and ``E`` Wigner-like noise of edge ``2s``,
+``s = sqrt(E[ψ²] d/n1)``; ``T1 ≳ log(d/r)/(2 log ρ)``, ``ρ = min|λ_k|/(2s)``, steps are needed
+to suppress the noise, and ``T1 = o(log d)`` keeps the weakest direction (attenuated by
+``κ^{−T1}``) alive. Default ``T1 = ⌈log(d/r)/(2 log ρ̂)⌉ + 1`` with ``ρ̂`` from the spectrum of
+``Σ̂_ℓ`` (top ``r`` |eigenvalues| against the bulk edge ``2ŝ``), clipped to
+``[2, ⌈√(log d)⌉ + 4]`` (§1.4).
+
+:class:`OneStepGD` (Damian, Lee, Soltanolkotabi, COLT 2022, §2): labels preprocessed
+``y ← y − ᾱ − β̂·x`` (constant and linear Hermite parts removed), ReLU, unit-norm symmetric
+init with biases ``N(0,1)``, one step with ``η1 β1 = 1`` (the init is erased, ``w_j ∝ Ĥ v_j``),
+then the same second stage: the ``Θ̃(d²)``-sample baseline, i.e. the ``T1 = 1`` point of the
+same family.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from indexlab.learners.base import as_replicated
+from indexlab.learners.spherical import replica_generator
+from indexlab.metrics import subspace_distance, top_subspace
+from indexlab.nn import Network, get_activation, get_loss, ridge_fit
+from indexlab.targets import Target
+
+RIDGES = (1e-4, 1e-3, 1e-2, 1e-1)
+
+
+def output_offset(y: torch.Tensor, loss, iters: int = 60) -> torch.Tensor:
+    """``t0`` per replica with ``mean_i ℓ'(t0, y_i) = 0`` (bisection; ``ℓ'`` increasing in t)."""
+    lo = y.min(dim=1).values - 1.0
+    hi = y.max(dim=1).values + 1.0
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        up = loss.grad(mid.unsqueeze(1).expand_as(y), y).mean(dim=1) > 0
+        hi = torch.where(up, mid, hi)
+        lo = torch.where(up, lo, mid)
+    return (lo + hi) / 2
+
+
+def label_matrix_matvec(X: torch.Tensor, rho: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+    """``Σ̂ V`` for ``Σ̂ = (1/n) Σ_i ρ_i x_i x_iᵀ`` without forming it: ``Xᵀ diag(ρ) X V / n``.
+
+    ``X (R, n, d)``, ``ρ (R, n)``, ``V (R, d, k)`` → ``(R, d, k)``; cost ``O(n d k)``.
+    """
+    return X.transpose(1, 2) @ (rho.unsqueeze(-1) * (X @ V)) / X.shape[1]
+
+
+def spectrum_estimate(X, rho, r: int, iters: int = 30, seed: int = 0):
+    """Top-``(r+4)`` |eigenvalues| of ``Σ̂`` by block subspace iteration (``O(n d r)`` each)."""
+    R, _, d = X.shape
+    g = torch.Generator().manual_seed(seed)
+    k = min(d, r + 4)
+    V = torch.randn(R, d, k, generator=g, dtype=torch.float64).to(X.device, X.dtype)
+    for _ in range(iters):
+        V, _ = torch.linalg.qr(label_matrix_matvec(X, rho, V))
+    H = V.transpose(1, 2) @ label_matrix_matvec(X, rho, V)
+    return torch.linalg.eigvalsh((H + H.transpose(1, 2)) / 2).abs().sort(dim=1,
+                                                                         descending=True).values
+
+
+def default_t1(X, rho, r: int) -> int:
+    """``⌈log(d/r)/(2 log ρ̂)⌉ + 1`` clipped to ``[2, ⌈√log d⌉ + 4]`` (median over replicas).
+
+    ``ρ̂ = |λ_r| / (2 ŝ)`` with the bulk edge ``2ŝ``, ``ŝ = sqrt(mean ρ_i² · d/n)``.
+    """
+    n, d = X.shape[1], X.shape[2]
+    eig = spectrum_estimate(X, rho, r)
+    edge = 2 * torch.sqrt((rho.to(torch.float64) ** 2).mean(dim=1) * d / n)
+    ratio = (eig[:, r - 1].to(torch.float64) / edge).clamp_min(1.0 + 1e-6)
+    t1 = torch.ceil(math.log(max(d / r, 2.0)) / (2 * torch.log(ratio))) + 1
+    upper = math.ceil(math.sqrt(math.log(d))) + 4
+    return int(t1.median().clamp(2, upper))
+
+
+@dataclass
+class LayerwiseGD:
+    """Layer-wise GD (see the module docstring). Hyperparameters, ``None`` = default:
+
+    r: subspace dimension to report (the target's when fitting a target);
+    width: even number of neurons ``m`` (default 512); activation (default ``logcosh``);
+    loss: stage-1 loss (``huber`` δ = 1, or any of :mod:`indexlab.nn`); t1: steps ``T1``;
+    init_scale ``ε0`` (1e-3); lr ``η1`` (default ``m/(a0 ‖Σ̂‖_op)``); weight_decay ``β1``
+    (default ``1/η1``); center: fit the offset ``t0``; n1_fraction: share of ``n`` for stage 1
+    (rest for stage 2); preprocess: ``"none"`` or ``"dls"`` (remove the constant and linear
+    parts of ``y``, as in DLS22); stage1_bias: ``"zero"`` or ``"normal"``; seed.
+    """
+
+    r: int | None = None
+    width: int = 512
+    activation: str = "logcosh"
+    loss: str = "huber"
+    t1: int | None = None
+    init_scale: float = 1e-3
+    lr: float | None = None
+    weight_decay: float | None = None
+    center: bool = True
+    n1_fraction: float = 0.5
+    preprocess: str = "none"
+    stage1_bias: str = "zero"
+    seed: int = 0
+
+    def _check(self) -> None:
+        if not isinstance(self.width, int) or self.width < 2 or self.width % 2:
+            raise ValueError(f"width={self.width!r} is not allowed: use an even int >= 2")
+        if self.t1 is not None and (not isinstance(self.t1, int) or self.t1 < 1):
+            raise ValueError(f"t1={self.t1!r} is not allowed: use an int >= 1 or None")
+        if not 0 < self.n1_fraction < 1:
+            raise ValueError(f"n1_fraction={self.n1_fraction!r}: use a number in (0, 1)")
+        if self.preprocess not in ("none", "dls"):
+            raise ValueError(f"preprocess={self.preprocess!r} is not allowed: 'none' or 'dls'")
+        if self.stage1_bias not in ("zero", "normal"):
+            raise ValueError(f"stage1_bias={self.stage1_bias!r}: use 'zero' or 'normal'")
+        if not self.init_scale > 0:
+            raise ValueError(f"init_scale={self.init_scale!r}: use a number > 0")
+
+    # -------------------------------------------------------------- data
+    def _data(self, data, y, n, n1, n2):
+        """``(X1, y1), (X2, y2), squeeze, target``: stage-1 and stage-2 datasets."""
+        if isinstance(data, Target):
+            if y is not None:
+                raise ValueError("fit(target, ...) takes budgets n= or n1=/n2=, not labels")
+            if n1 is None or n2 is None:
+                if n is None:
+                    raise ValueError("fit(target) needs a sample budget: n=... or n1=, n2=")
+                n1 = n1 if n1 is not None else int(self.n1_fraction * n)
+                n2 = n2 if n2 is not None else n - n1
+            for name, v in (("n1", n1), ("n2", n2)):
+                if not isinstance(v, int) or v < 1:
+                    raise ValueError(f"{name}={v!r} is not allowed: use an int >= 1")
+            X1, y1 = data.sample(n1)
+            X2, y2 = data.sample(n2)
+            if data.squeeze:
+                X1, y1, X2, y2 = X1[None], y1[None], X2[None], y2[None]
+            return (X1, y1), (X2, y2), data.squeeze, data
+        if y is None:
+            raise ValueError("fit(X) needs labels: fit(X, y), or fit(target, n=...)")
+        X, yy, squeeze = as_replicated(data, y)
+        total = X.shape[1]
+        n1 = n1 if n1 is not None else int(self.n1_fraction * total)
+        if not 1 <= n1 < total:
+            raise ValueError(f"n1={n1} is not allowed: use 1 <= n1 < n = {total}")
+        return (X[:, :n1], yy[:, :n1]), (X[:, n1:], yy[:, n1:]), squeeze, None
+
+    # -------------------------------------------------------------- stage 1
+    def _init(self, R, d, dtype, device, replica_ids):
+        half = self.width // 2
+        V = torch.stack([torch.randn(half, d, generator=replica_generator(self.seed, j, 2),
+                                     dtype=torch.float64) for j in replica_ids])
+        V = V / V.norm(dim=-1, keepdim=True)
+        W = torch.cat([V, V], dim=1) * self.init_scale
+        a = torch.cat([torch.ones(R, half), -torch.ones(R, half)], dim=1).to(torch.float64)
+        if self.stage1_bias == "normal":
+            b_half = torch.stack([torch.randn(half, generator=replica_generator(self.seed, j, 3),
+                                              dtype=torch.float64) for j in replica_ids])
+            b = torch.cat([b_half, b_half], dim=1)
+        else:
+            b = torch.zeros(R, self.width, dtype=torch.float64)
+        return (W.to(device, dtype), a.to(device, dtype), b.to(device, dtype))
+
+    def _labels(self, X, y):
+        if self.preprocess == "dls":
+            beta = (y.unsqueeze(-1) * X).mean(dim=1)  # β̂ = (1/n) Σ y_i x_i
+            return y - y.mean(dim=1, keepdim=True) - (X @ beta.unsqueeze(-1)).squeeze(-1)
+        return y
+
+    def stage_one(self, X: torch.Tensor, y: torch.Tensor, replica_ids=None,
+                  reference: torch.Tensor | None = None):
+        """Run stage 1 on ``X (R, n1, d)``, ``y (R, n1)``; returns ``(W, a, b, offset)``.
+
+        Records ``self.distance_trace_`` (subspace distance after each step) when
+        ``reference`` (``(R, r, d)``) is given.
+        """
+        R, _, d = X.shape
+        replica_ids = replica_ids or tuple(range(R))
+        act, loss = get_activation(self.activation), get_loss(self.loss)
+        y = self._labels(X, y)
+        W, a, b = self._init(R, d, X.dtype, X.device, replica_ids)
+        t0 = (output_offset(y, loss) if self.center
+              else torch.zeros(R, dtype=X.dtype, device=X.device))
+        rho = loss.grad(t0.unsqueeze(1).expand_as(y), y)  # ℓ'(t0, y_i): the label transform
+        r = self.r or 1
+        t1 = self.t1 if self.t1 is not None else default_t1(X, rho, r)
+        if self.lr is None:
+            top = spectrum_estimate(X, rho, 1)[:, 0].clamp_min(1e-12)
+            lr = (self.width / top).to(X.dtype)  # η1 a0 / m = 1/‖Σ̂‖ per replica (a0 = 1)
+        else:
+            lr = torch.full((R,), float(self.lr), dtype=X.dtype, device=X.device)
+        decay = (1.0 / lr) if self.weight_decay is None else torch.full_like(lr,
+                                                                             self.weight_decay)
+        net = Network(W=W, a=a, b=b, activation=act, offset=t0)
+        self.distance_trace_ = []
+        for _ in range(t1):
+            _, (dW, _, _) = _full_batch_gradients(net, X, y, loss)
+            net.W = net.W - lr[:, None, None] * (dW + decay[:, None, None] * net.W)
+            if reference is not None:
+                self.distance_trace_.append(subspace_distance(
+                    top_subspace(net.W, reference.shape[1]), reference.to(net.W)).cpu())
+        self.hyper_ = {"t1": t1, "lr": float(lr.mean()), "weight_decay": float(decay.mean()),
+                       "activation": act.name, "loss": loss.name, "width": self.width}
+        return net.W, a, b, t0
+
+    # -------------------------------------------------------------- fit
+    def fit(self, data, y=None, *, n: int | None = None, n1: int | None = None,
+            n2: int | None = None):
+        """Fit on a target (budget ``n`` split by ``n1_fraction``, or ``n1``/``n2``) or on a
+        dataset (its first ``n1`` samples for stage 1, the rest for stage 2)."""
+        self._check()
+        (X1, y1), (X2, y2), squeeze, target = self._data(data, y, n, n1, n2)
+        if target is not None and self.r is None:
+            self.r = target.r
+        reference = target.directions.to(X1.device) if target is not None else None
+        ids = target.replica_ids if target is not None else tuple(range(X1.shape[0]))
+        W, _, _, _ = self.stage_one(X1, y1, ids, reference)
+        diverged = ~torch.isfinite(W).all(dim=2).all(dim=1)
+        self.network_ = self._stage_two(W, diverged, X2, y2, ids)
+        self.directions_ = W
+        self.subspace_ = top_subspace(torch.where(diverged[:, None, None], 0.0, W), self.r or 1)
+        self.diverged_ = diverged
+        self.samples_ = X1.shape[1] + X2.shape[1]
+        self.squeeze_ = squeeze
+        return self
+
+    def _stage_two(self, W, diverged, X2, y2, ids) -> Network:
+        m = W.shape[1]
+        act = get_activation(self.activation)
+        b = torch.stack([torch.randn(m, generator=replica_generator(self.seed, j, 4),
+                                     dtype=torch.float64) for j in ids]).to(W)
+        Wn = torch.where(diverged[:, None, None], 0.0, W)
+        Wn = Wn / Wn.norm(dim=-1, keepdim=True).clamp_min(1e-30)
+        Phi = act(torch.baddbmm(b.unsqueeze(1), X2.to(W.dtype), Wn.transpose(1, 2)))
+        coef, offset, _ = ridge_fit(Phi, torch.where(diverged[:, None], 0.0, y2.to(W.dtype)),
+                                    RIDGES)
+        coef = torch.where(diverged[:, None], math.nan, coef)
+        return Network(W=Wn, a=(coef * m).to(W.dtype), b=b, activation=act,
+                       offset=offset.to(W.dtype))
+
+    def _unreplicated(self, out):
+        return out[0] if self.squeeze_ else out
+
+    def overlap(self, theta: torch.Tensor) -> torch.Tensor:
+        """Best-neuron overlap ``max_j |cos(w_j, θ)|`` per replica."""
+        from indexlab.metrics import max_overlap
+
+        theta = theta.reshape(self.directions_.shape[0], -1).to(self.directions_.dtype)
+        return max_overlap(self.directions_, theta)
+
+    def predict(self, X: torch.Tensor) -> torch.Tensor:
+        Xr = X[None] if X.ndim == 2 else X
+        return self._unreplicated(self.network_(Xr.to(self.directions_.dtype)))
+
+    def transform(self, X: torch.Tensor) -> torch.Tensor:
+        """Projection on the estimated subspace: ``(R, n, r)`` (or ``(n, r)``)."""
+        Xr = X[None] if X.ndim == 2 else X
+        return self._unreplicated(Xr.to(self.subspace_.dtype) @ self.subspace_.transpose(1, 2))
+
+
+def _full_batch_gradients(net: Network, X, y, loss, chunk: int = 8192):
+    """Gradients of the mean loss over the whole dataset, accumulated over sample chunks
+    (bounded ``(R, chunk, m)`` temporaries)."""
+    from indexlab.nn import gradients
+
+    n = X.shape[1]
+    total, dW = None, None
+    for start in range(0, n, chunk):
+        Xc, yc = X[:, start:start + chunk], y[:, start:start + chunk]
+        value, (gW, _, _) = gradients(net, Xc, yc, loss)
+        w = Xc.shape[1] / n
+        total = value * w if total is None else total + value * w
+        dW = gW * w if dW is None else dW + gW * w
+    return total, (dW, None, None)
+
+
+@dataclass
+class PowerIteration(LayerwiseGD):
+    """The explicit counterpart of stage 1: ``Σ̂ = (1/n) Σ_i ℓ'(t0, y_i) x_i x_iᵀ`` and ``T1``
+    steps of ``W ← (I + η Σ̂) W`` — or, with ``lr=None``, of pure power iteration
+    ``W ← Σ̂ W / ‖Σ̂‖_op`` (the ``η1β1 = 1`` regime of :class:`LayerwiseGD`). Same
+    initialisation, offset ``t0`` and second stage as :class:`LayerwiseGD`."""
+
+    def stage_one(self, X, y, replica_ids=None, reference=None):
+        R, _, d = X.shape
+        replica_ids = replica_ids or tuple(range(R))
+        loss = get_loss(self.loss)
+        y = self._labels(X, y)
+        W, a, b = self._init(R, d, X.dtype, X.device, replica_ids)
+        t0 = (output_offset(y, loss) if self.center
+              else torch.zeros(R, dtype=X.dtype, device=X.device))
+        rho = loss.grad(t0.unsqueeze(1).expand_as(y), y)
+        t1 = self.t1 if self.t1 is not None else default_t1(X, rho, self.r or 1)
+        top = spectrum_estimate(X, rho, 1)[:, 0].clamp_min(1e-12).to(X.dtype)
+        self.distance_trace_ = []
+        for _ in range(t1):
+            SW = label_matrix_matvec(X, rho, W.transpose(1, 2)).transpose(1, 2)
+            W = SW / top[:, None, None] if self.lr is None else W + self.lr * SW
+            if reference is not None:
+                self.distance_trace_.append(subspace_distance(
+                    top_subspace(W, reference.shape[1]), reference.to(W)).cpu())
+        self.hyper_ = {"t1": t1, "lr": self.lr, "width": self.width, "loss": loss.name}
+        return W, a, b, t0
+
+
+@dataclass
+class OneStepGD(LayerwiseGD):
+    """One large gradient step, then ridge (Damian, Lee, Soltanolkotabi 2022): ``T1 = 1``,
+    ReLU, unit-norm init, biases ``N(0, 1)``, DLS label preprocessing, square loss."""
+
+    activation: str = "relu"
+    loss: str = "square"
+    t1: int | None = 1
+    init_scale: float = 1.0
+    preprocess: str = "dls"
+    stage1_bias: str = "normal"
+    center: bool = False
