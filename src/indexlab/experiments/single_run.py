@@ -4,8 +4,9 @@ Summary keys (all over replicas, diverged replicas excluded from means; the over
 single-index targets, the subspace keys for learners that estimate a subspace):
 ``overlap_mean``/``overlap_sd`` — best-neuron overlap ``max_j |cos(w_j, θ*)|`` (single-index);
 ``overlap_neuron_mean`` — neuron-averaged overlap; ``subspace_distance_mean``/``_sd`` —
-``‖P_Û − P_U‖_F/√(2r)``; ``principal_cosines_mean`` — mean ``cos θ_i``; ``test_mse_mean``/``test_mse_sd`` — normalised
-test error ``E(f̂ − y)²/Var y`` on the target's fixed test set (``null`` without a predictor);
+``‖P_Û − P_U‖_F/√(2r)``; ``principal_cosines_mean`` — mean ``cos θ_i``;
+``test_mse_mean``/``test_mse_sd`` — normalised test error ``E(f̂ − y)²/Var y`` on the
+target's fixed test set (``null`` without a predictor);
 ``samples`` — samples drawn per replica (both stages); ``seconds`` — wall time of ``fit``;
 ``diverged`` — per-replica flags; ``diverged_count``.
 """

@@ -216,7 +216,7 @@ class LayerwiseGD:
         net = Network(W=W, a=a, b=b, activation=act, offset=t0)
         self.distance_trace_ = []
         for _ in range(t1):
-            _, (dW, _, _) = _full_batch_gradients(net, X, y, loss)
+            dW = _full_batch_gradients(net, X, y, loss)
             net.W = net.W - lr[:, None, None] * (dW + decay[:, None, None] * net.W)
             if reference is not None:
                 self.distance_trace_.append(subspace_distance(
@@ -280,20 +280,20 @@ class LayerwiseGD:
         return self._unreplicated(Xr.to(self.subspace_.dtype) @ self.subspace_.transpose(1, 2))
 
 
-def _full_batch_gradients(net: Network, X, y, loss, chunk: int = 8192):
-    """Gradients of the mean loss over the whole dataset, accumulated over sample chunks
-    (bounded ``(R, chunk, m)`` temporaries)."""
-    from indexlab.nn import gradients
-
-    n = X.shape[1]
-    total, dW = None, None
+def _full_batch_gradients(net: Network, X, y, loss, chunk: int = 4096):
+    """``∇_W`` of the mean loss over the whole dataset (the ``dW`` of :func:`nn.gradients`),
+    accumulated over sample chunks so temporaries stay ``(R, chunk, m)``."""
+    n, m = X.shape[1], net.W.shape[1]
+    dW = torch.zeros_like(net.W)
+    scale = (net.a / m).unsqueeze(1)
     for start in range(0, n, chunk):
         Xc, yc = X[:, start:start + chunk], y[:, start:start + chunk]
-        value, (gW, _, _) = gradients(net, Xc, yc, loss)
-        w = Xc.shape[1] / n
-        total = value * w if total is None else total + value * w
-        dW = gW * w if dW is None else dW + gW * w
-    return total, (dW, None, None)
+        pre = net.preactivations(Xc)
+        f = (net.activation(pre) @ net.a.unsqueeze(-1)).squeeze(-1) / m
+        f = f + net.offset.unsqueeze(-1)
+        back = (loss.grad(f, yc) / n).unsqueeze(-1) * net.activation.df(pre) * scale
+        dW += back.transpose(1, 2) @ Xc
+    return dW
 
 
 @dataclass
