@@ -149,3 +149,11 @@ def test_unified_runs_on_cuda():
     learner = Unified(width=4, ridge_samples=500).fit(t, n=2000)
     assert learner.directions_.is_cuda and learner.predict(t.sample_test(10)[0]).is_cuda
     assert math.isfinite(float(learner.overlap(t.directions[:, 0]).mean()))
+
+
+def test_cli_plot_failure_keeps_the_printed_results(tmp_path):
+    result = CliRunner().invoke(app, [
+        "fit", "--link", "he2", "--d", "8", "--n", "300", "--replicas", "1", "--width", "2",
+        "--json", "--plot", str(tmp_path / "missing_dir" / "x.png")])
+    assert result.exit_code == 2
+    assert '"overlap_mean"' in result.output and "could not write the plot" in result.output

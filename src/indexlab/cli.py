@@ -177,15 +177,17 @@ def fit(
     except ValueError as exc:
         _fail(str(exc))
         return
-    if plot:
-        try:
-            plot_overlap_trace(model, plot, title=f"{learner} on {target.link.name}, d = {d}")
-        except ValueError as exc:
-            _fail(f"{exc}; the results above were computed")
     if as_json:
         typer.echo(json.dumps(report, indent=2))
-        return
-    _print_fit(report, plot)
+    else:
+        _print_fit(report)
+    if plot:  # after the results are printed: a plotting problem loses nothing computed
+        try:
+            plot_overlap_trace(model, plot, title=f"{learner} on {target.link.name}, d = {d}")
+        except (ValueError, OSError) as exc:
+            _fail(f"could not write the plot {plot!r}: {exc}")
+        if not as_json:
+            console.print(f"overlap plot saved to {escape(plot)}")
 
 
 def _fmt(mean, sd) -> str:
@@ -194,7 +196,7 @@ def _fmt(mean, sd) -> str:
     return f"{mean:.4f} ± {sd:.4f}"
 
 
-def _print_fit(report: dict, plot: str | None) -> None:
+def _print_fit(report: dict) -> None:
     table = Table(title=escape(f"{report['learner']} on {report['link']} "
                                f"(d = {report['d']}, R = {report['replicas']})"))
     table.add_column("quantity")
@@ -214,8 +216,6 @@ def _print_fit(report: dict, plot: str | None) -> None:
     table.add_row("seconds", f"{report['seconds']:.2f}")
     table.add_row("diverged replicas", f"{report['diverged_count']} / {report['replicas']}")
     console.print(table)
-    if plot:
-        console.print(f"overlap plot saved to {escape(plot)}")
 
 
 @app.command()
