@@ -40,8 +40,11 @@ where ``π_k(ℓ)`` is the probability that ``ℓ`` uniform draws from ``k`` let
 letter an odd number of times (zero unless ``ℓ ≥ k`` and ``ℓ ≡ k``). Term ``ℓ`` is exactly the
 squared norm of the degree-``ℓ`` Hermite component of ``g_k`` (:func:`degree_norms`). Hence
 the **activation condition**: ``g_k ≢ 0`` iff ``σ`` has a non-zero coefficient ``c_ℓ`` with
-``ℓ ≥ k`` and ``ℓ ≡ k (mod 2)``; ReLU fails it for odd ``k ≥ 3``, ``tanh`` and ``sigmoid`` for
-even ``k``. The series is summed exactly: since ``|π_k(ℓ) − 2^{1−k}| ≤ (1 − 2/k)^ℓ`` for
+``ℓ ≥ k`` and ``ℓ ≡ k (mod 2)`` (``π_k(ℓ) > 0`` exactly for those ``ℓ``). ReLU fails it for
+odd ``k ≥ 3`` (its odd part is ``u/2``), ``relu3 = relu(u)³`` for odd ``k ≥ 5`` (odd part
+``u³/2``), ``tanh`` and ``sigmoid`` for even ``k`` (even parts ``0`` and ``1/2``).
+
+The series is summed exactly: since ``|π_k(ℓ) − 2^{1−k}| ≤ (1 − 2/k)^ℓ`` for
 ``ℓ ≡ k``, the terms beyond the last computed coefficient ``L`` are ``2^{1−k}`` times the
 remaining mass ``‖σ_par‖² − Σ_{ℓ ≤ L, ℓ ≡ k} c_ℓ²`` of the even/odd part ``σ_par`` of ``σ``
 (up to ``(1 − 2/k)^L``). ReLU powers use their closed-form coefficients to ``L = 4000``
@@ -229,8 +232,12 @@ def member_norm(k: int, activation: str) -> float:
     """``‖g_k‖`` under ``N(0, I_k)``, by the exact formula of the module docstring.
 
     Coefficients up to ``L`` contribute ``c_ℓ² π_k(ℓ)``; the rest of the parity mass of ``σ``
-    contributes ``2^{1−k}`` times itself (error ``≤ (1 − 2/k)^L`` of it).
+    contributes ``2^{1−k}`` times itself (error ``≤ (1 − 2/k)^L`` of it). Checked against the
+    arc-cosine kernel (ReLU, to 1e-8 for ``k ≤ 14``) and a Gaussian-kernel quadrature (tanh).
+    Returns 0 for a ``k`` the activation makes identically zero (:func:`check_activation`).
     """
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k={k!r} is not allowed: use an integer >= 1")
     c = activation_coefficients(activation)
     ells = np.arange(k, c.size)
     ells = ells[ells % 2 == k % 2]
