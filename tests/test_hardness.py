@@ -402,7 +402,7 @@ def test_query_bounds():
     assert sq_query_bound(12, 4, tau=0.1, c=3.0) == pytest.approx(csq_query_bound(12, 4, 0.1))
     with pytest.raises(ValueError, match=r"tau=0 is not allowed: use a number in \(0, 1\]"):
         csq_query_bound(12, 4, tau=0)
-    with pytest.raises(ValueError, match=r"k=13 is not allowed: use an integer in 1..d=12"):
+    with pytest.raises(ValueError, match=r"k=13 is not allowed: use an integer in 1..12 \(d=12\)"):
         family_size(12, 13)
     with pytest.raises(ValueError, match=r"c=0 is not allowed"):
         sq_query_bound(12, 4, tau=0.1, c=0)

@@ -77,7 +77,7 @@ import torch
 
 from indexlab.hermite import composite_rule, expectation, hermite_coefficients
 from indexlab.links import Link
-from indexlab.targets import MultiIndex, Target, _seeds, haar_directions
+from indexlab.targets import MultiIndex, Target, _check_int, _seeds, haar_directions
 from indexlab.theory import COEFF_RTOL
 
 MAX_K = 14  # 2^14 = 16 384 hidden units; larger k only when asked for explicitly (max_k=...)
@@ -236,8 +236,7 @@ def member_norm(k: int, activation: str) -> float:
     arc-cosine kernel (ReLU, to 1e-8 for ``k ≤ 14``) and a Gaussian-kernel quadrature (tanh).
     Returns 0 for a ``k`` the activation makes identically zero (:func:`check_activation`).
     """
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"k={k!r} is not allowed: use an integer >= 1")
+    k = _check_int("k", k, 1)
     c = activation_coefficients(activation)
     ells = np.arange(k, c.size)
     ells = ells[ells % 2 == k % 2]
@@ -247,8 +246,7 @@ def member_norm(k: int, activation: str) -> float:
 
 
 def _check_k(k, max_k: int = MAX_K, d: int | None = None) -> int:
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"k={k!r} is not allowed: use an integer >= 1")
+    k = _check_int("k", k, 1)
     if k > max_k:
         raise ValueError(f"k={k} is not allowed: use k <= max_k={max_k} (2^k = {2**k} hidden "
                          f"units; pass max_k={k} to allow it explicitly)")
@@ -332,6 +330,10 @@ def _check_labels(labels: str, c: float | None) -> float | None:
                              "Boolean labels' P(y=1|x) = (1 + tanh(c f))/2")
         return None
     c = 1.0 if c is None else c
+    return _check_c(c)
+
+
+def _check_c(c) -> float:
     if not isinstance(c, (int, float)) or isinstance(c, bool) or not math.isfinite(c) or c <= 0:
         raise ValueError(f"c={c!r} is not allowed: use a finite number > 0")
     return float(c)
@@ -428,9 +430,8 @@ def HardFamily(
     by default, ``> d``), ``activation``, ``lift``, ``labels``, ``c``, ``frame`` or a ``k`` the
     activation makes identically zero; other arguments are checked as in ``MultiIndex``.
     """
-    if not isinstance(d, (int, np.integer)) or isinstance(d, bool) or d < 1:
-        raise ValueError(f"d={d!r} is not allowed: use an integer >= 1")
-    k = _check_k(k, max_k, int(d))
+    d = _check_int("d", d, 1)
+    k = _check_k(k, max_k, d)
     if lift not in LIFTS:
         raise ValueError(f"lift={lift!r} is not allowed: use one of {', '.join(LIFTS)}")
     if frame is not None and (lift != "rotated" or not isinstance(frame, (int, np.integer))
@@ -457,11 +458,8 @@ def family_size(d: int, k: int) -> int:
     """``N = C(d, k)``: the number of pairwise-orthogonal coordinate-lift members (one per
     support; sign flips only negate a member). ``N ≥ (d/k)^k``, so ``k ≍ log d`` gives
     ``2^k = poly(d)`` hidden units and ``N = d^{Ω(log d)}`` (Goel et al. 2020)."""
-    if not isinstance(d, (int, np.integer)) or isinstance(d, bool) or d < 1:
-        raise ValueError(f"d={d!r} is not allowed: use an integer >= 1")
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= d:
-        raise ValueError(f"k={k!r} is not allowed: use an integer in 1..d={d}")
-    return math.comb(int(d), int(k))
+    d = _check_int("d", d, 1)
+    return math.comb(d, _check_int("k", k, 1, d, f" (d={d})"))
 
 
 def _check_bound_args(tau, epsilon) -> tuple[float, float]:
@@ -506,7 +504,5 @@ def sq_query_bound(d: int, k: int, tau: float, c: float = 1.0, epsilon: float = 
     statistical dimension in general.
     """
     tau, epsilon = _check_bound_args(tau, epsilon)
-    if not isinstance(c, (int, float)) or isinstance(c, bool) or not math.isfinite(c) or c <= 0:
-        raise ValueError(f"c={c!r} is not allowed: use a finite number > 0")
-    rho2 = min(1.0, float(c) ** 2)
+    rho2 = min(1.0, _check_c(c) ** 2)
     return max(0.0, tau**2 / rho2 * (family_size(d, k) - 1.0 / epsilon))
