@@ -246,6 +246,10 @@ def get_link(link: str | Link, noise: float = 0.0) -> Link:
         key = link.strip()
         if key in REGISTRY:
             resolved = REGISTRY[key]
+        elif key.startswith("hard"):  # hard{k}_{activation}[_bool]; lazy: hardness imports links
+            from indexlab.hardness import link_from_name
+
+            resolved = link_from_name(key)
         else:
             try:
                 resolved = link_from_expression(key)
