@@ -6,6 +6,7 @@ Public API of the foundation layer::
 """
 
 from indexlab import hermite, metrics, theory
+from indexlab.hardness import HardFamily
 from indexlab.links import REGISTRY, Link, get_link, registry_names, with_noise
 from indexlab.targets import MultiIndex, SingleIndex, Target
 
@@ -13,6 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "REGISTRY",
+    "HardFamily",
     "Link",
     "MultiIndex",
     "SingleIndex",

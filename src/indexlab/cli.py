@@ -228,6 +228,9 @@ def links() -> None:
         table.add_row(name, str(link.r), str(link.information_exponent),
                       str(link.generative_exponent), "±1" if link.binary else "real",
                       link.description)
+    table.add_row("hard{k}_{act}[_bool]", "k", "≥ k", "", "real or ±1",
+                  escape("orthogonal hard family member (indexlab.hardness), e.g. "
+                         "hard4_relu, hard3_tanh_bool"))
     console.print(table)
 
 

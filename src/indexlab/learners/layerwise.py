@@ -92,7 +92,8 @@ def default_t1(X, rho, r: int) -> int:
     n, d = X.shape[1], X.shape[2]
     eig = spectrum_estimate(X, rho, r)
     edge = 2 * torch.sqrt((rho.to(torch.float64) ** 2).mean(dim=1) * d / n)
-    ratio = (eig[:, r - 1].to(torch.float64) / edge).clamp_min(1.0 + 1e-6)
+    ratio = torch.nan_to_num(eig[:, r - 1].to(torch.float64) / edge, nan=1.0, posinf=1e6)
+    ratio = ratio.clamp_min(1.0 + 1e-6)  # no signal above the bulk: the upper clip applies
     t1 = torch.ceil(math.log(max(d / r, 2.0)) / (2 * torch.log(ratio))) + 1
     upper = math.ceil(math.sqrt(math.log(d))) + 4
     return int(t1.median().clamp(2, upper))
@@ -107,8 +108,9 @@ class LayerwiseGD:
     loss: stage-1 loss (``huber`` δ = 1, or any of :mod:`indexlab.nn`); t1: steps ``T1``;
     init_scale ``ε0`` (1e-3); lr ``η1`` (default ``m/(a0 ‖Σ̂‖_op)``); weight_decay ``β1``
     (default ``1/η1``); center: fit the offset ``t0``; n1_fraction: share of ``n`` for stage 1
-    (rest for stage 2); preprocess: ``"none"`` or ``"dls"`` (remove the constant and linear
-    parts of ``y``, as in DLS22); stage1_bias: ``"zero"`` or ``"normal"``; seed.
+    (rest for stage 2); preprocess: ``"none"``, ``"dls"`` (remove the constant and linear
+    parts of ``y``, as in DLS22) or ``"square"`` (stage 1 on ``y²``, an even label transform;
+    stage 2 still fits ``y``); stage1_bias: ``"zero"`` or ``"normal"``; seed.
     """
 
     r: int | None = None
@@ -132,8 +134,9 @@ class LayerwiseGD:
             raise ValueError(f"t1={self.t1!r} is not allowed: use an int >= 1 or None")
         if not 0 < self.n1_fraction < 1:
             raise ValueError(f"n1_fraction={self.n1_fraction!r}: use a number in (0, 1)")
-        if self.preprocess not in ("none", "dls"):
-            raise ValueError(f"preprocess={self.preprocess!r} is not allowed: 'none' or 'dls'")
+        if self.preprocess not in ("none", "dls", "square"):
+            raise ValueError(f"preprocess={self.preprocess!r} is not allowed: 'none', 'dls' "
+                             "or 'square'")
         if self.stage1_bias not in ("zero", "normal"):
             raise ValueError(f"stage1_bias={self.stage1_bias!r}: use 'zero' or 'normal'")
         if not self.init_scale > 0:
@@ -184,6 +187,8 @@ class LayerwiseGD:
         return (W.to(device, dtype), a.to(device, dtype), b.to(device, dtype))
 
     def _labels(self, X, y):
+        if self.preprocess == "square":  # an even label transform: y ↦ y²
+            return y * y
         if self.preprocess == "dls":
             beta = (y.unsqueeze(-1) * X).mean(dim=1)  # β̂ = (1/n) Σ y_i x_i
             return y - y.mean(dim=1, keepdim=True) - (X @ beta.unsqueeze(-1)).squeeze(-1)

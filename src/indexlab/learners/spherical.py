@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,21 +82,6 @@ def spherical_step(W, X, psi):
     return normalise_rows(W + G)
 
 
-@contextmanager
-def threads_for(work: float, device: torch.device):
-    """Run tiny CPU kernels single-threaded: below ~1M multiply-adds per step the intra-op
-    thread pool costs more than it saves (and collapses when the cores are shared)."""
-    if device.type != "cpu" or work >= 1 << 20:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def run_online(
     source: DataSource,
     W: torch.Tensor,
@@ -112,12 +96,6 @@ def run_online(
     ``labels`` maps raw labels to the transformed ``T(y)`` once per chunk. ``reference``
     (``(R, d)`` true directions, when known) adds overlaps to the trace.
     """
-    B = schedule.batch
-    with threads_for(W.numel() * B, W.device):
-        return _loop(source, W, step, labels, schedule, reference, trace)
-
-
-def _loop(source, W, step, labels, schedule, reference, trace):
     diverged = torch.zeros(W.shape[0], dtype=torch.bool, device=W.device)
     checkpoints = log_checkpoints(source.n)
     next_cp = 0

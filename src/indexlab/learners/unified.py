@@ -146,9 +146,11 @@ class SphericalSGD:
         if link is None:
             raise ValueError(f"{type(self).__name__} on a dataset needs exponent=... (the "
                              f"{self.exponent_kind} exponent) or link=...")
+        known = (link.generative_exponent if self.exponent_kind == "generative"
+                 else link.information_exponent)  # registry values, checked by tests
         fn = (theory.generative_exponent if self.exponent_kind == "generative"
               else theory.information_exponent)
-        value = fn(link)
+        value = known if known is not None else fn(link)
         if value is None:
             raise ValueError(f"link {link.name!r} has no finite {self.exponent_kind} exponent "
                              "up to degree 8: give exponent=...")

@@ -1,0 +1,144 @@
+"""The experiment that shows gradient descent failing on the orthogonal hard family
+(Goel, Gollakota, Jin, Karmalkar, Klivans 2020; spec ``multi-index.md`` §4–§5).
+
+Learners: online SGD (spherical, ReLU neurons, square or Huber loss on the raw label — an odd
+label transform) and layer-wise GD (stage 1 = power iteration on ``E[ℓ'(t0, y) x xᵀ]``, square or
+Huber loss), each followed by its ridge second stage. Metrics per run, averaged over replicas:
+normalised test MSE (1 = the trivial predictor), the neurons' alignment with the hidden subspace
+``mean_j ‖U w_j‖/‖w_j‖`` (random: ``≈ √(k/d)``) and, for layer-wise GD, the subspace distance of
+the top-``k`` singular subspace of ``W``.
+
+Three rows of the story:
+
+* Boolean members ``y = ±1``, ``P(y = 1|x) = (1 + tanh(f(x)))/2``, ``k ∈ {3, 4}``: every
+  conditional moment ``E[y ⊗^j x]`` of order ``j < k`` vanishes and no label transform helps
+  (binary labels: every ``T`` is affine), so all learners stay at trivial error and random
+  alignment;
+* controls that are learnable by the same learners: ``k = 1`` for online SGD (a first-order
+  method); ``k = 2`` for layer-wise GD, whose stage 1 is second-order by construction
+  (``σ'(0) = 0``) and therefore blind to an odd ``k = 1`` member as well;
+* real-valued members (§4.5 caveat): ``E[f (xxᵀ − I)] = 0`` but ``E[f² (x_i² − 1)] ≈ 0.87`` on the
+  support (tanh, ``k = 3``), so layer-wise GD on ``y²`` (an even label transform) recovers the
+  support with ``n = O(d)`` samples while the odd transforms fail.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from indexlab.hardness import HardFamily
+from indexlab.learners import LayerwiseGD, OnlineSGD
+from indexlab.metrics import neuron_overlaps, prediction_mse, subspace_distance
+
+
+def learners(kind: str) -> dict[str, Any]:
+    """The learners of the experiment (fresh instances)."""
+    if kind == "online":
+        return {
+            "online_sgd_square": OnlineSGD(loss="square", activation="relu", exponent=1,
+                                           width=8, ridge_samples=4000),
+            "online_sgd_huber": OnlineSGD(loss="huber", activation="relu", exponent=1,
+                                          width=8, ridge_samples=4000),
+        }
+    if kind == "layerwise":
+        return {
+            "layerwise_square": LayerwiseGD(loss="square", width=256),
+            "layerwise_huber": LayerwiseGD(loss="huber", width=256),
+        }
+    if kind == "even":
+        return {"layerwise_y2": LayerwiseGD(loss="square", preprocess="square", width=256)}
+    raise ValueError(f"kind={kind!r} is not allowed: use 'online', 'layerwise' or 'even'")
+
+
+def measure(target, learner, n: int) -> dict[str, float]:
+    """Fit ``learner`` with budget ``n`` and return the experiment's metrics."""
+    learner.fit(target, n=n)
+    U = target.directions.to(learner.directions_)
+    row = {
+        "test_mse": float(prediction_mse(learner.predict, target).mean()),
+        "alignment": float(neuron_overlaps(learner.directions_, U).norm(dim=-1).mean()),
+        "random_alignment": math.sqrt(target.r / target.d),
+        "samples": int(learner.samples_),
+    }
+    if hasattr(learner, "subspace_"):
+        row["subspace_distance"] = float(subspace_distance(learner.subspace_, U).mean())
+    return row
+
+
+def run(dims=(16, 24, 32), ks=(3, 4), n_factors=(1, 4, 16), replicas: int = 4,
+        seed: int = 0, real_factor: int = 400) -> list[dict[str, Any]]:
+    """All rows of the experiment; ``n = factor · d²`` for the Boolean members and controls,
+    ``n = real_factor · d`` for the real-valued ``y²`` demonstration."""
+    rows = []
+    for d in dims:
+        cases = [("boolean", k, "tanh" if k % 2 else "relu") for k in ks]
+        for labels, k, act in [*cases, ("control", 1, "tanh"), ("control", 2, "relu")]:
+            kinds = ("online", "layerwise") if labels == "boolean" else (
+                ("online",) if k == 1 else ("layerwise",))
+            for factor in n_factors:
+                n = factor * d * d
+                for kind in kinds:
+                    for name, learner in learners(kind).items():
+                        target = HardFamily(d, k, act, labels="boolean", replicas=replicas,
+                                            seed=seed)
+                        rows.append({"members": labels, "d": d, "k": k, "activation": act,
+                                     "n": n, "learner": name,
+                                     **measure(target, learner, n)})
+        for kind in ("layerwise", "online", "even"):
+            for name, learner in learners(kind).items():
+                target = HardFamily(d, 3, "tanh", labels="real", replicas=replicas, seed=seed)
+                n = real_factor * d
+                rows.append({"members": "real", "d": d, "k": 3, "activation": "tanh", "n": n,
+                             "learner": name, **measure(target, learner, n)})
+    return rows
+
+
+def plot(rows: list[dict[str, Any]], path: str) -> None:
+    """Test MSE against n for every (members, k, learner), one panel per d."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dims = sorted({r["d"] for r in rows})
+    fig, axes = plt.subplots(1, len(dims), figsize=(4.2 * len(dims), 3.6), sharey=True,
+                             layout="constrained", squeeze=False)
+    for ax, d in zip(axes[0], dims, strict=True):
+        groups: dict[tuple, list] = {}
+        for r in rows:
+            if r["d"] == d and r["members"] != "real":
+                groups.setdefault((r["members"], r["k"], r["learner"]), []).append(r)
+        for (members, k, learner), items in sorted(groups.items()):
+            items.sort(key=lambda r: r["n"])
+            style = "-" if members == "boolean" else "--"
+            ax.plot([r["n"] for r in items], [r["test_mse"] for r in items], style, marker="o",
+                    ms=3, label=f"{members} k={k} {learner}")
+        ax.set_xscale("log")
+        ax.set_title(f"d = {d}")
+        ax.set_xlabel("samples n")
+        ax.axhline(0.95, color="grey", lw=0.8, ls=":")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("normalised test MSE")
+    axes[0][-1].legend(fontsize=6, loc="lower left")
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def summary_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown table of the rows."""
+    head = "| members | d | k | n | learner | test MSE | alignment (random) | distance |\n"
+    head += "|---|---|---|---|---|---|---|---|\n"
+    lines = [
+        f"| {r['members']} | {r['d']} | {r['k']} | {r['n']} | {r['learner']} | "
+        f"{r['test_mse']:.3f} | {r['alignment']:.3f} ({r['random_alignment']:.3f}) | "
+        f"{r.get('subspace_distance', float('nan')):.3f} |"
+        for r in rows
+    ]
+    return head + "\n".join(lines) + "\n"
+
+
+def torch_threads() -> int:  # pragma: no cover - for the script's header
+    return torch.get_num_threads()
