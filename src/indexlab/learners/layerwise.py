@@ -194,6 +194,17 @@ class LayerwiseGD:
             return y - y.mean(dim=1, keepdim=True) - (X @ beta.unsqueeze(-1)).squeeze(-1)
         return y
 
+    def _prepare(self, X, y, replica_ids, loss):
+        """Transformed labels, symmetric init, offset ``t0``, ``ρ_i = ℓ'(t0, y_i)`` and ``T1``."""
+        R, _, d = X.shape
+        y = self._labels(X, y)
+        W, a, b = self._init(R, d, X.dtype, X.device, replica_ids or tuple(range(R)))
+        t0 = (output_offset(y, loss) if self.center
+              else torch.zeros(R, dtype=X.dtype, device=X.device))
+        rho = loss.grad(t0.unsqueeze(1).expand_as(y), y)  # ℓ'(t0, y_i): the label transform
+        t1 = self.t1 if self.t1 is not None else default_t1(X, rho, self.r or 1)
+        return y, W, a, b, t0, rho, t1
+
     def stage_one(self, X: torch.Tensor, y: torch.Tensor, replica_ids=None,
                   reference: torch.Tensor | None = None):
         """Run stage 1 on ``X (R, n1, d)``, ``y (R, n1)``; returns ``(W, a, b, offset)``.
@@ -201,16 +212,9 @@ class LayerwiseGD:
         Records ``self.distance_trace_`` (subspace distance after each step) when
         ``reference`` (``(R, r, d)``) is given.
         """
-        R, _, d = X.shape
-        replica_ids = replica_ids or tuple(range(R))
+        R = X.shape[0]
         act, loss = get_activation(self.activation), get_loss(self.loss)
-        y = self._labels(X, y)
-        W, a, b = self._init(R, d, X.dtype, X.device, replica_ids)
-        t0 = (output_offset(y, loss) if self.center
-              else torch.zeros(R, dtype=X.dtype, device=X.device))
-        rho = loss.grad(t0.unsqueeze(1).expand_as(y), y)  # ℓ'(t0, y_i): the label transform
-        r = self.r or 1
-        t1 = self.t1 if self.t1 is not None else default_t1(X, rho, r)
+        y, W, a, b, t0, rho, t1 = self._prepare(X, y, replica_ids, loss)
         if self.lr is None:
             top = spectrum_estimate(X, rho, 1)[:, 0].clamp_min(1e-12)
             lr = (self.width / top).to(X.dtype)  # η1 a0 / m = 1/‖Σ̂‖ per replica (a0 = 1)
@@ -309,15 +313,8 @@ class PowerIteration(LayerwiseGD):
     initialisation, offset ``t0`` and second stage as :class:`LayerwiseGD`."""
 
     def stage_one(self, X, y, replica_ids=None, reference=None):
-        R, _, d = X.shape
-        replica_ids = replica_ids or tuple(range(R))
         loss = get_loss(self.loss)
-        y = self._labels(X, y)
-        W, a, b = self._init(R, d, X.dtype, X.device, replica_ids)
-        t0 = (output_offset(y, loss) if self.center
-              else torch.zeros(R, dtype=X.dtype, device=X.device))
-        rho = loss.grad(t0.unsqueeze(1).expand_as(y), y)
-        t1 = self.t1 if self.t1 is not None else default_t1(X, rho, self.r or 1)
+        y, W, a, b, t0, rho, t1 = self._prepare(X, y, replica_ids, loss)
         top = spectrum_estimate(X, rho, 1)[:, 0].clamp_min(1e-12).to(X.dtype)
         self.distance_trace_ = []
         for _ in range(t1):
