@@ -195,9 +195,14 @@ class _SDR(Projection):
     ) -> torch.Tensor:
         """Estimated dimension of the central subspace, per replica (``(R,)`` long tensor).
 
-        * ``method="eigengap"``: ``argmax_{1 ≤ k ≤ K} (λ_k − λ_{k+1})/λ_k`` (PHD: ``|λ|``),
-          the largest *relative* gap, so a weak signal direction is not lost behind a strong
-          one; uses the fitted eigenvalues, or refits on ``(X, y)`` when given. Never 0.
+        * ``method="eigengap"``: the largest gap on a log scale,
+          ``argmax_{1 ≤ k ≤ K} log(|λ_k| / |λ_{k+1}|)`` (the eigenvalue-ratio estimator of
+          Lam & Yao, *Factor modeling for high-dimensional time series*, Ann. Statist. 2012),
+          so a weak signal direction is not lost behind a strong one as it would be with the
+          raw gap ``λ_k − λ_{k+1}``; uses the fitted eigenvalues, or refits on ``(X, y)``
+          when given. It cannot answer 0 and it is unreliable when signal eigenvalues differ
+          by more than the signal-to-noise ratio; the permutation test is the calibrated
+          answer.
         * ``method="permutation"``: the sequential permutation test of Cook & Yin (*Theory &
           methods: special invited paper: dimension reduction and visualization in
           discriminant analysis*, Aust. N. Z. J. Stat. 43, 2001). For ``m = 0, 1, …, K``,
@@ -209,8 +214,9 @@ class _SDR(Projection):
           the p-values are kept in ``pvalues_ (R, K + 1)``. Needs a dataset ``(X, y)`` (draw
           one with ``target.sample(n)``); cost ``(K + 1) · n_permutations`` refits.
 
-        ``K = max_dim`` defaults to ``min(10, d − 1)`` (SIR: also ``≤ H − 2``, its kernel has
-        rank ``≤ H − 1``).
+        ``K = max_dim`` defaults to ``min(10, ⌊d/2⌋)``, so that ``λ_{K+1}`` lies in the bulk
+        and not among the near-zero ``|λ|`` of PHD's symmetric noise; at most ``d − 1`` (SIR:
+        ``H − 2``, its kernel has rank ``≤ H − 1``).
         """
         check_choice("method", method, ("eigengap", "permutation"))
         if method == "eigengap":
@@ -223,10 +229,8 @@ class _SDR(Projection):
                 values = fitted.eigenvalues_[None] if fitted._squeeze else fitted.eigenvalues_
                 squeeze = fitted._squeeze
             K = self._check_max_dim(max_dim, values.shape[1])
-            lam = values.abs()
-            gaps = (lam[:, :K] - lam[:, 1:K + 1]) / lam[:, :K].clamp_min(
-                torch.finfo(lam.dtype).tiny)
-            dims = gaps.argmax(dim=1) + 1
+            lam = values.abs().clamp_min(torch.finfo(values.dtype).tiny).log()
+            dims = (lam[:, :K] - lam[:, 1:K + 1]).argmax(dim=1) + 1
             return dims[0] if squeeze else dims
         if X is None:
             raise ValueError("method='permutation' needs the data: estimate_dimension(X, y, "
@@ -242,7 +246,7 @@ class _SDR(Projection):
         if limit < 1:
             raise ValueError(f"dimension estimation needs d >= 2 (and H >= 3 for SIR); d={d}")
         if max_dim is None:
-            return min(10, limit)
+            return max(1, min(10, d // 2, limit))
         return check_int("max_dim", max_dim, 1, limit)
 
     def _permutation_test(self, X, y, max_dim, B, level, seed) -> torch.Tensor:
