@@ -14,7 +14,9 @@ import numpy as np
 import torch
 
 from indexlab import metrics
-from indexlab.learners.base import DataSource, Trace
+from indexlab.learners.base import DataSource, Trace, data_source
+
+CHUNK_ELEMENTS = 1 << 24  # default chunk: 16M numbers over all replicas (as targets.py)
 
 
 def check_int(name: str, value, low: int, high: int | None = None, what: str = "") -> int:
@@ -43,6 +45,16 @@ def check_choice(name: str, value, allowed: tuple[str, ...]) -> str:
 
 def check_chunk(chunk) -> int | None:
     return None if chunk is None else check_int("chunk", chunk, 1)
+
+
+def chunked_source(data, y, n: int | None, chunk: int | None, extra: int = 0) -> DataSource:
+    """:func:`data_source` whose chunks hold ``chunk`` samples per replica, by default 16M
+    numbers over all replicas for ``d + extra`` numbers per sample (datasets too, so that
+    per-chunk temporaries stay small)."""
+    if chunk is None:
+        probe = data_source(data, y, n)
+        chunk = max(1, CHUNK_ELEMENTS // (probe.replicas * (probe.d + extra)))
+    return data_source(data, y, n, chunk)
 
 
 def replica_ids(source: DataSource) -> tuple[int, ...]:
@@ -96,20 +108,28 @@ def unit_rows(V: torch.Tensor) -> torch.Tensor:
 
 
 @contextmanager
-def threads_for(work: float, device: torch.device) -> Iterator[None]:
-    """Run small CPU kernels single-threaded: below ~1M multiply-adds per operation the
-    intra-op thread pool costs more than it saves, and it collapses when the cores are
-    shared (measured: a 500 × 2000 batched product takes 0.7 ms on one thread and 10 ms on
-    two on a loaded 2-core machine)."""
-    if device.type != "cpu" or work >= 1 << 20:
+def num_threads(count: int, device: torch.device) -> Iterator[None]:
+    """Run the CPU kernels of the block with ``count`` intra-op threads (no-op off the CPU)."""
+    before = torch.get_num_threads()
+    if device.type != "cpu" or count == before:
         yield
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(count)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def threads_for(work: float, device: torch.device, full: int | None = None):
+    """``num_threads`` for an operation of ``work`` multiply-adds: one thread below 16M, else
+    ``full`` (default: the current setting). Small kernels lose to the intra-op thread pool,
+    and it collapses when the cores are shared: on a loaded 2-core machine a 150 × 150
+    ``eigh`` took 6 ms on one thread and 370 ms on two (500 × 500: 0.04 s and 2.6 s, so the
+    learners run LAPACK factorisations on one thread), a ``(2, 500, 2000)`` batched product
+    0.6 ms and 24 ms, and even a 64M multiply-add product was faster on one thread."""
+    count = full if full is not None else torch.get_num_threads()
+    return num_threads(count if work >= 1 << 24 else 1, device)
 
 
 def final_trace(source: DataSource, directions: torch.Tensor, **values: torch.Tensor) -> Trace:

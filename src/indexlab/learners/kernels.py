@@ -45,6 +45,8 @@ from indexlab.learners._util import (
     check_chunk,
     check_float,
     check_int,
+    chunked_source,
+    num_threads,
     replica_generator,
     replica_ids,
     squeeze_out,
@@ -66,11 +68,12 @@ def _ridge_solve(G: torch.Tensor, h: torch.Tensor, shift: float) -> torch.Tensor
     """``(G + shift·I)⁻¹ h`` for PSD ``G (R, k, k)``, ``h (R, k)``; a pseudo-inverse where the
     shifted matrix is singular (``ridge = 0``)."""
     A = G + shift * torch.eye(G.shape[-1], dtype=G.dtype, device=G.device)
-    L, info = torch.linalg.cholesky_ex(A)
-    x = torch.cholesky_solve(h[..., None], L)[..., 0]
-    if bool((info != 0).any()):
-        x = torch.where((info == 0)[:, None], x, (torch.linalg.pinv(A, hermitian=True)
-                                                  @ h[..., None])[..., 0])
+    with num_threads(1, A.device):  # LAPACK factorisations: see threads_for
+        L, info = torch.linalg.cholesky_ex(A)
+        x = torch.cholesky_solve(h[..., None], L)[..., 0]
+        if bool((info != 0).any()):
+            pinv = torch.linalg.pinv(A, hermitian=True)
+            x = torch.where((info == 0)[:, None], x, (pinv @ h[..., None])[..., 0])
     return x
 
 
@@ -158,10 +161,8 @@ class RandomFeatures(_NoFeatureLearning):
     def fit(self, data, y=None, *, n: int | None = None) -> RandomFeatures:
         """Fit on a target with a sample budget ``n`` or on a dataset ``(X, y)`` (one pass)."""
         self._validate()
-        probe = data_source(data, y, n)
-        R, d = probe.replicas, probe.d
-        chunk = self.chunk or max(1, _ELEMENTS // (R * (self.m + d)))
-        source = data_source(data, y, n, chunk)
+        source = chunked_source(data, y, n, self.chunk, extra=self.m)
+        R, d = source.replicas, source.d
         W, b = [], []
         for j in replica_ids(source):
             g = replica_generator(self.seed, j, 1)

@@ -51,12 +51,15 @@ from indexlab.learners._util import (
     check_chunk,
     check_float,
     check_int,
+    chunked_source,
     final_trace,
     fix_signs,
+    num_threads,
     replica_generator,
+    threads_for,
     unit_rows,
 )
-from indexlab.learners.base import DataSource, Trace, as_replicated, data_source
+from indexlab.learners.base import DataSource, Trace, as_replicated
 
 
 @dataclass
@@ -99,7 +102,8 @@ def _by_slice(Xc: torch.Tensor, sid: torch.Tensor, H: int) -> tuple[torch.Tensor
 
 
 def _cholesky(cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    L, info = torch.linalg.cholesky_ex(cov)
+    with num_threads(1, cov.device):  # LAPACK factorisations gain little from threads
+        L, info = torch.linalg.cholesky_ex(cov)
     ok = info == 0
     eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
     return torch.where(ok[:, None, None], L, eye), ok
@@ -132,7 +136,7 @@ class _SDR(Projection):
 
     def _source(self, data, y, n) -> tuple[DataSource, torch.Tensor | None]:
         self._validate()
-        source = data_source(data, y, n, self.chunk)
+        source = chunked_source(data, y, n, self.chunk)
         labels = None
         if source.target is None:
             labels = as_replicated(data, y)[1][:, : source.n]
@@ -142,7 +146,8 @@ class _SDR(Projection):
         M = (M + M.transpose(-1, -2)) / 2
         finite = finite & torch.isfinite(M).all(dim=2).all(dim=1)
         M = torch.where(finite[:, None, None], M, torch.zeros_like(M))
-        values, vectors = torch.linalg.eigh(M)
+        with num_threads(1, M.device):  # see threads_for: eigh(500) 0.04 s on 1 thread
+            values, vectors = torch.linalg.eigh(M)
         key = values.abs() if self.by_magnitude else values
         order = torch.argsort(key, dim=1, descending=True)
         values = values.gather(1, order)
@@ -312,24 +317,26 @@ class _Sliced(_SDR):
                 shift = Xc.mean(dim=1, keepdim=True)
                 if thresholds is None:
                     thresholds = _slice_thresholds(yc, H)
-            Xs = Xc - shift
-            sid = torch.searchsorted(thresholds, yc.contiguous(), right=True)
-            padded, c = _by_slice(Xs, sid, H)
-            counts += c
-            sums += padded.sum(dim=2)
-            if self.second_moments:
-                second += padded.transpose(-1, -2) @ padded
-            else:
-                second[:, 0] += Xs.transpose(-1, -2) @ Xs
+            with threads_for(R * Xc.shape[1] * d * d, source.device):
+                Xs = Xc - shift
+                sid = torch.searchsorted(thresholds, yc.contiguous(), right=True)
+                padded, c = _by_slice(Xs, sid, H)
+                counts += c
+                sums += padded.sum(dim=2)
+                if self.second_moments:
+                    second += padded.transpose(-1, -2) @ padded
+                else:
+                    second[:, 0] += Xs.transpose(-1, -2) @ Xs
         n = counts.sum(dim=1)
         total = sums.sum(dim=1)
         centre = total / n[:, None]
         cov = second.sum(dim=1) / n[:, None, None] - centre[:, :, None] * centre[:, None, :]
-        L, ok = _cholesky(cov)
-        finite = ok & torch.isfinite(cov).all(dim=2).all(dim=1)
-        weights = counts.to(source.dtype) / n[:, None]
-        M = self._kernel(L, counts, sums, second, centre, weights)
-        return self._finish(L, M, shift[:, 0] + centre, finite)
+        with threads_for(R * H * d**3, source.device):
+            L, ok = _cholesky(cov)
+            finite = ok & torch.isfinite(cov).all(dim=2).all(dim=1)
+            weights = counts.to(source.dtype) / n[:, None]
+            M = self._kernel(L, counts, sums, second, centre, weights)
+            return self._finish(L, M, shift[:, 0] + centre, finite)
 
     def _kernel(self, L, counts, sums, second, centre, weights) -> torch.Tensor:
         raise NotImplementedError
@@ -394,19 +401,21 @@ class PHD(_SDR):
         for Xc, yc in source.chunks:
             if shift is None:
                 shift, yshift = Xc.mean(dim=1, keepdim=True), yc.mean(dim=1, keepdim=True)
-            Xs, ys = Xc - shift, yc - yshift
-            n += Xc.shape[1]
-            Sx += Xs.sum(dim=1)
-            Sy += ys.sum(dim=1)
-            Syx += (ys[..., None] * Xs).sum(dim=1)
-            Sxx += Xs.transpose(1, 2) @ Xs
-            Syxx += (Xs * ys[..., None]).transpose(1, 2) @ Xs
+            with threads_for(R * Xc.shape[1] * d * d, source.device):
+                Xs, ys = Xc - shift, yc - yshift
+                n += Xc.shape[1]
+                Sx += Xs.sum(dim=1)
+                Sy += ys.sum(dim=1)
+                Syx += (ys[..., None] * Xs).sum(dim=1)
+                Sxx += Xs.transpose(1, 2) @ Xs
+                Syxx += (Xs * ys[..., None]).transpose(1, 2) @ Xs
         xbar, ybar = Sx / n, Sy / n
         cov = (Sxx - n * xbar[:, :, None] * xbar[:, None, :]) / (n - 1)
         # Σ ỹ (x − x̄)(x − x̄)ᵀ with ỹ = y − ȳ (Σ ỹ = 0): Σỹxxᵀ − (Σỹx) x̄ᵀ − x̄ (Σỹx)ᵀ
         yx = Syx - ybar[:, None] * Sx
         yxx = Syxx - ybar[:, None, None] * Sxx
         yxx = yxx - yx[:, :, None] * xbar[:, None, :] - xbar[:, :, None] * yx[:, None, :]
-        L, ok = _cholesky(cov)
-        finite = ok & torch.isfinite(cov).all(dim=2).all(dim=1)
-        return self._finish(L, _whiten(L, yxx / n), shift[:, 0] + xbar, finite)
+        with threads_for(R * d**3, source.device):
+            L, ok = _cholesky(cov)
+            finite = ok & torch.isfinite(cov).all(dim=2).all(dim=1)
+            return self._finish(L, _whiten(L, yxx / n), shift[:, 0] + xbar, finite)

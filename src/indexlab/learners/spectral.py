@@ -46,9 +46,13 @@ vectors, never an ``n × n`` matrix. ``D`` itself is either
 
 * accumulated chunk by chunk as a ``(R, d, d)`` matrix (``O(d²)`` per replica; always so for a
   target, whose samples are streamed), or
-* never formed (``matrix_free``): on a stored dataset each product is
-  ``D V = Xᵀ (w ⊙ (X V))`` with ``w_i = T(y_i)/n``, ``O(n d r)`` per product. The default picks
-  this for datasets with ``d ≥ 1000`` (see ``bench/baselines.py``).
+* never formed (``matrix_free``, the default for a stored dataset): each product is
+  ``D V = Xᵀ (w ⊙ (X V))`` with ``w_i = T(y_i)/n``, ``O(n d r)`` per product and no memory
+  beyond the data. With ``k`` products this costs ``2knd`` against ``nd²`` to form ``D``;
+  Lanczos needs ``k ≈ 10–50`` above the threshold and ≤ 300 below it, and a thin product runs
+  at a lower rate than the dense ``XᵀX``, so it wins or ties from ``d = 250`` up in our
+  measurements (phase retrieval, ``d = 250, 500, 1000, 2000``), and loses at most ~2× at
+  ``max_iter`` on small ``d``. ``bench/baselines.py`` compares it with a dense ``eigh``.
 """
 
 from __future__ import annotations
@@ -68,8 +72,10 @@ from indexlab.learners._util import (
     check_chunk,
     check_float,
     check_int,
+    chunked_source,
     final_trace,
     fix_signs,
+    num_threads,
     replica_generator,
     replica_ids,
     threads_for,
@@ -78,7 +84,6 @@ from indexlab.learners.base import Trace, data_source
 from indexlab.links import Link, get_link
 
 PREPROCESSINGS = ("optimal", "label_transform", "truncation", "identity")
-MATRIX_FREE_MIN_D = 1000
 
 Preprocess = Callable[[torch.Tensor], torch.Tensor]
 
@@ -244,7 +249,8 @@ class Spectral(Projection):
         link: the link, for ``"optimal"``/``"label_transform"`` on a dataset.
         threshold: ``τ`` of ``"truncation"`` (default 3, spec §5.2).
         floor: lower clip of ``"optimal"`` (default −10, see the module docstring).
-        matrix_free: on a dataset, never form ``D`` (``None``: when ``d ≥ 1000``).
+        matrix_free: never form ``D`` (``None``: yes for a dataset; a target is streamed, so
+            ``D`` is accumulated).
         tol: Ritz residual tolerance relative to ``max|θ|`` (default ``1e-4`` in float32,
             ``1e-9`` in float64).
         max_iter: Lanczos blocks (default 300, independent of ``d``: the iteration count is
@@ -287,14 +293,14 @@ class Spectral(Projection):
 
     def fit(self, data, y=None, *, n: int | None = None) -> Spectral:
         """Fit on a target with a sample budget ``n`` or on a dataset ``(X, y)``."""
-        source = data_source(data, y, n, self.chunk)
+        source = chunked_source(data, y, n, self.chunk)
         self._validate(source.d)
         link = source.target.link if source.target is not None else self.link
         T = spectral_preprocessing(self.preprocess, link, self.threshold, self.floor)
         R, d, dtype, device = source.replicas, source.d, source.dtype, source.device
         free = self.matrix_free
         if free is None:
-            free = source.target is None and d >= MATRIX_FREE_MIN_D
+            free = source.target is None
         if free and source.target is not None:
             raise ValueError("matrix_free=True needs a stored dataset: fit(X, y); a target is "
                              "streamed, so D is accumulated (O(d²) memory per replica)")
@@ -322,9 +328,16 @@ class Spectral(Projection):
                         dtype=torch.float64) for j in replica_ids(source)
         ]).to(device=device, dtype=dtype)
         tol = self.tol if self.tol is not None else (1e-9 if dtype == torch.float64 else 1e-4)
-        work = R * self.r * d * (X.shape[1] if free else d)
-        with threads_for(work, device):
-            pairs = top_eigenpairs(matvec, start, self.r, tol, self.max_iter)
+        # the Krylov bookkeeping (orthogonalisation, small eigh) on one CPU thread, the products
+        # with D on all of them when they are large enough to gain (see threads_for)
+        work, full = R * self.r * d * (X.shape[1] if free else d), torch.get_num_threads()
+
+        def product(V):
+            with threads_for(work, device, full):
+                return matvec(V)
+
+        with num_threads(1, device):
+            pairs = top_eigenpairs(product, start, self.r, tol, self.max_iter)
         nan = torch.full_like(pairs.values, math.nan)
         self.directions_ = fix_signs(pairs.vectors)
         self.directions_ = torch.where(finite[:, None, None], self.directions_, math.nan)
