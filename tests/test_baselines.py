@@ -252,6 +252,24 @@ def test_shapes_dtypes_transform_and_trace():
     assert sir.estimate_dimension().ndim == 0
 
 
+def test_a_bad_replica_is_flagged_and_does_not_spoil_the_others():
+    """A NaN in replica 1 (in X, or in y) marks it diverged (NaN directions); replica 0 is
+    untouched."""
+    X, y = SingleIndex("phase_retrieval", 30, replicas=2, seed=0).sample(300)
+    clean = [learner.fit(X, y).directions_[0].clone() for learner in
+             (Spectral(link="phase_retrieval"), SIR(), SAVE(), PHD())]
+    Xb, yb = X.clone(), y.clone()
+    Xb[1, 3, 4] = math.nan
+    yb[1, 7] = math.nan
+    for data in ((Xb, y), (X, yb)):
+        for learner, ref in zip((Spectral(link="phase_retrieval"), SIR(), SAVE(), PHD()),
+                                clean, strict=True):
+            fitted = learner.fit(*data)
+            assert fitted.diverged_.tolist() == [False, True], type(learner).__name__
+            assert torch.isnan(fitted.directions_[1]).all()
+            assert torch.allclose(fitted.directions_[0], ref)
+
+
 def test_validation_errors_name_the_argument():
     X, y = SingleIndex("he2", 6, seed=0).sample(50)
     target = SingleIndex("he2", 6, seed=0)

@@ -118,10 +118,9 @@ def _whiten(L: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class _SDR(Projection):
-    """Shared fit / transform / dimension estimation of SIR, SAVE and PHD."""
+    """Shared fit / transform / dimension estimation of SIR, SAVE and PHD (the subclasses
+    declare the hyperparameters ``r`` and ``chunk``, after ``n_slices`` for SIR and SAVE)."""
 
-    r: int = 1
-    chunk: int | None = None
     trace_: Trace = field(default_factory=Trace, init=False, repr=False)
 
     by_magnitude: ClassVar[bool] = False
@@ -294,6 +293,8 @@ class _SDR(Projection):
 @dataclass
 class _Sliced(_SDR):
     n_slices: int = 10
+    r: int = 1
+    chunk: int | None = None
 
     second_moments: ClassVar[bool] = False
 
@@ -312,11 +313,13 @@ class _Sliced(_SDR):
         second = torch.zeros(R, H if self.second_moments else 1, d, d, dtype=source.dtype,
                              device=source.device)
         shift = None
+        labels_ok = torch.ones(R, dtype=torch.bool, device=source.device)
         for Xc, yc in source.chunks:
             if shift is None:
                 shift = Xc.mean(dim=1, keepdim=True)
                 if thresholds is None:
                     thresholds = _slice_thresholds(yc, H)
+            labels_ok &= torch.isfinite(yc).all(dim=1)
             with threads_for(R * Xc.shape[1] * d * d, source.device):
                 Xs = Xc - shift
                 sid = torch.searchsorted(thresholds, yc.contiguous(), right=True)
@@ -333,7 +336,7 @@ class _Sliced(_SDR):
         cov = second.sum(dim=1) / n[:, None, None] - centre[:, :, None] * centre[:, None, :]
         with threads_for(R * H * d**3, source.device):
             L, ok = _cholesky(cov)
-            finite = ok & torch.isfinite(cov).all(dim=2).all(dim=1)
+            finite = ok & labels_ok & torch.isfinite(cov).all(dim=2).all(dim=1)
             weights = counts.to(source.dtype) / n[:, None]
             M = self._kernel(L, counts, sums, second, centre, weights)
             return self._finish(L, M, shift[:, 0] + centre, finite)
@@ -388,6 +391,9 @@ class PHD(_SDR):
     ``M = L⁻¹ [(1/n) Σ (y − ȳ)(x − x̄)(x − x̄)ᵀ] L⁻ᵀ``, eigenvalues ordered by ``|λ|``
     (module docstring). Hyperparameters: ``r``, ``chunk``.
     """
+
+    r: int = 1
+    chunk: int | None = None
 
     by_magnitude: ClassVar[bool] = True
 

@@ -293,6 +293,7 @@ class Spectral(Projection):
 
     def fit(self, data, y=None, *, n: int | None = None) -> Spectral:
         """Fit on a target with a sample budget ``n`` or on a dataset ``(X, y)``."""
+        check_chunk(self.chunk)
         source = chunked_source(data, y, n, self.chunk)
         self._validate(source.d)
         link = source.target.link if source.target is not None else self.link
@@ -308,8 +309,9 @@ class Spectral(Projection):
             X, yy = next(data_source(data, y, n).chunks)
             w = T(yy).to(dtype) / X.shape[1]
             finite = torch.isfinite(w).all(dim=1) & torch.isfinite(X).all(dim=2).all(dim=1)
-            X = torch.where(finite[:, None, None], X, torch.zeros_like(X))
-            w = torch.where(finite[:, None], w, torch.zeros_like(w))
+            if not bool(finite.all()):  # zero out bad replicas (copies X only then)
+                X = torch.where(finite[:, None, None], X, torch.zeros_like(X))
+                w = torch.where(finite[:, None], w, torch.zeros_like(w))
 
             def matvec(V):
                 return ((V @ X.transpose(-1, -2)) * w[:, None, :]) @ X
