@@ -15,17 +15,11 @@ import torch
 
 from indexlab import metrics
 from indexlab.learners.base import DataSource, Trace, data_source
+from indexlab.targets import _check_int
+
+check_int = _check_int  # ``value`` as an int in ``[low, high]``, else ValueError naming it
 
 CHUNK_ELEMENTS = 1 << 24  # default chunk: 16M numbers over all replicas (as targets.py)
-
-
-def check_int(name: str, value, low: int, high: int | None = None, what: str = "") -> int:
-    """``value`` as an ``int`` in ``[low, high]``, else ``ValueError`` naming ``name``."""
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if ok and value >= low and (high is None or value <= high):
-        return int(value)
-    allowed = f"an integer >= {low}" if high is None else f"an integer in {low}..{high}"
-    raise ValueError(f"{name}={value!r} is not allowed: use {allowed}{what}")
 
 
 def check_float(name: str, value, low: float = 0.0, strict: bool = False) -> float:
