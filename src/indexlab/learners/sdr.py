@@ -165,9 +165,9 @@ class _SDR(Projection):
         source, labels = self._source(data, y, n)
         check_int("r", self.r, 1, source.d, f" (d={source.d})")
         dec = self._decompose(source, labels)
-        beta = torch.linalg.solve_triangular(dec.chol.transpose(-1, -2), dec.vectors,
-                                             upper=True)
-        directions = fix_signs(unit_rows(beta[..., : self.r].transpose(-1, -2)))
+        beta = torch.linalg.solve_triangular(dec.chol.transpose(-1, -2),
+                                             dec.vectors[..., : self.r], upper=True)
+        directions = fix_signs(unit_rows(beta.transpose(-1, -2)))
         nan = torch.tensor(math.nan, dtype=directions.dtype, device=directions.device)
         self.directions_ = torch.where(dec.finite[:, None, None], directions, nan)
         self.eigenvalues_ = torch.where(dec.finite[:, None], dec.values, nan)
