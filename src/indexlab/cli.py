@@ -213,6 +213,11 @@ def links() -> None:
     console.print(table)
 
 
+from indexlab.experiments.cli import register  # noqa: E402  (sweep, status, report, export)
+
+register(app)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -55,24 +55,38 @@ def make_learner(name: str, **hyper: Any):
     return cls(**hyper)
 
 
+def replica_metrics(target: Target, learner, n_test: int = 10_000) -> dict[str, torch.Tensor]:
+    """Per-replica metrics of a fitted ``learner``, each a CPU tensor of shape ``(R,)``.
+
+    ``overlap`` (best neuron, ``max_j |cos(w_j, θ*)|``) and ``overlap_neuron`` (neuron average)
+    for single-index targets; ``test_mse`` (``E(f̂ − y)²/Var y`` on ``n_test`` fresh test
+    samples) when the learner has a predictor and ``n_test > 0``; ``diverged`` (bool).
+    """
+    out = {"diverged": learner.diverged_.cpu()}
+    if target.r == 1:
+        theta = target.directions[:, 0]
+        out["overlap"] = learner.overlap(theta).cpu()
+        W = learner.directions_
+        out["overlap_neuron"] = mean_overlap(W, theta.to(W.device, W.dtype)).cpu()
+    if getattr(learner, "network_", None) is not None and n_test > 0:
+        out["test_mse"] = prediction_mse(learner.predict, target, n_test).cpu()
+    return out
+
+
 def fit_and_summarise(target: Target, learner, n: int, n_test: int = 10_000) -> dict[str, Any]:
     """Fit ``learner`` on ``target`` with budget ``n`` and return the summary dict."""
     start = time.perf_counter()
     learner.fit(target, n=n)
     seconds = time.perf_counter() - start
-    diverged = learner.diverged_.cpu()
+    metrics = replica_metrics(target, learner, n_test)
+    diverged = metrics["diverged"]
     keep = ~diverged
     out: dict[str, Any] = {"learner": type(learner).__name__, "link": target.link.name,
                            "d": target.d, "r": target.r, "n": n, "replicas": target.replicas}
-    if target.r == 1:
-        theta = target.directions[:, 0]
-        out["overlap_mean"], out["overlap_sd"] = _stats(learner.overlap(theta).cpu(), keep)
-        W = learner.directions_
-        nm = mean_overlap(W, theta.to(W.device, W.dtype)).cpu()
-        out["overlap_neuron_mean"], _ = _stats(nm, keep)
-    mse = None
-    if getattr(learner, "network_", None) is not None:
-        mse = prediction_mse(learner.predict, target, n_test).cpu()
+    if "overlap" in metrics:
+        out["overlap_mean"], out["overlap_sd"] = _stats(metrics["overlap"], keep)
+        out["overlap_neuron_mean"], _ = _stats(metrics["overlap_neuron"], keep)
+    mse = metrics.get("test_mse")
     out["test_mse_mean"], out["test_mse_sd"] = _stats(mse, keep) if mse is not None else (None,
                                                                                            None)
     out["samples"] = int(learner.samples_)
