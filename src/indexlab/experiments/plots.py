@@ -43,6 +43,7 @@ def slug(*labels: str) -> str:
 
 
 def _save(fig, out: Path, stem: str) -> list[Path]:
+    fig.tight_layout()  # once for both formats (a layout engine would redo it per format)
     paths = []
     for fmt in FORMATS:
         path = out / f"{stem}.{fmt}"
@@ -50,6 +51,17 @@ def _save(fig, out: Path, stem: str) -> list[Path]:
         paths.append(path)
     _pyplot().close(fig)
     return paths
+
+
+def _log_axis(axis, ticks=None) -> None:
+    """For an axis already in log scale: plain-number labels at 1, 2, 5 × 10^k (or at ``ticks``), none on the
+    minor ticks (matplotlib's default labels every minor tick of a short log range)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+
+    locator = FixedLocator(ticks) if ticks is not None else LogLocator(10, subs=(1, 2, 5))
+    axis.set_major_locator(locator)
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _mean_sd(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,7 +79,7 @@ def plot_curves(curves: list[Curve], success: Success, out: Path, stem: str,
                 p_theory: float | None = None, base: str | None = "d") -> list[Path]:
     """Metric vs ``n`` per ``d`` (mean ± sd over replicas), or vs ``n/base^p`` (``p_theory``)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.6, 3.9), layout="constrained")
+    fig, ax = plt.subplots(figsize=(5.6, 3.9))
     colours = plt.cm.viridis(np.linspace(0.05, 0.9, max(len(curves), 1)))
     for colour, curve in zip(colours, curves, strict=False):
         mean, sd = _mean_sd(curve.values)
@@ -81,6 +93,7 @@ def plot_curves(curves: list[Curve], success: Success, out: Path, stem: str,
         ax.fill_between(x, mean - sd, mean + sd, color=colour, alpha=0.18)
     ax.axhline(success.value, color="0.4", ls="--", lw=0.8, label=success.text())
     ax.set_xscale("log")
+    _log_axis(ax.xaxis)
     ax.set_xlabel("n" if p_theory is None else f"n / {base}^{p_theory:g}")
     ax.set_ylabel(success.metric + " (mean ± sd over replicas)")
     if curves:
@@ -97,7 +110,7 @@ def plot_thresholds(entries: list[tuple[ScalingFit, list[Curve], list[Threshold]
     """``n*(d)`` log-log for every learner on one target: points with intervals, fitted and
     theoretical lines (the latter through the points, slope = the theoretical exponent)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.6, 3.9), layout="constrained")
+    fig, ax = plt.subplots(figsize=(5.6, 3.9))
     colours = plt.cm.tab10(np.arange(max(len(entries), 1)) % 10)
     for colour, (fit, curves, thresholds) in zip(colours, entries, strict=False):
         pts = [(c.d, t) for c, t in zip(curves, thresholds, strict=True)
@@ -121,6 +134,8 @@ def plot_thresholds(entries: list[tuple[ScalingFit, list[Curve], list[Threshold]
                     label=f"theory p = {fit.theory:g}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _log_axis(ax.xaxis, sorted({c.d for _, curves, _ in entries for c in curves}))
+    _log_axis(ax.yaxis)
     ax.set_xlabel("d")
     ax.set_ylabel("threshold n*")
     if entries:
@@ -140,7 +155,7 @@ def plot_phase(curves: list[Curve], thresholds: list[Threshold], out: Path, stem
     ``d``, the isotonic fit interpolated linearly in ``log n`` (blank outside the measured
     range), with ``n*(d)`` as white dots."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.6, 3.9), layout="constrained")
+    fig, ax = plt.subplots(figsize=(5.6, 3.9))
     log_d = np.log([float(c.d) for c in curves])
     lo = min(np.log(c.ns.min()) for c in curves)
     hi = max(np.log(c.ns.max()) for c in curves)
@@ -166,6 +181,8 @@ def plot_phase(curves: list[Curve], thresholds: list[Threshold], out: Path, stem
         ax.legend(fontsize=7, loc="upper left")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _log_axis(ax.xaxis, [c.d for c in curves])
+    _log_axis(ax.yaxis)
     ax.set_xlabel("d")
     ax.set_ylabel("n")
     if curves:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -303,14 +304,30 @@ def parse_learner(where: str, value: Any, targets: tuple[TargetSpec, ...]) -> Le
     learner = LearnerSpec(name, dict(hyper), dict(formulas), trace, budget)
     for target in targets:
         for d in target.d:
-            resolve_hyper(learner, d, where)
+            _check_values(learner, resolve_hyper(learner, d, where), where, d)
     return learner
 
 
+def _check_values(learner: LearnerSpec, hyper: dict[str, Any], where: str, d: int) -> None:
+    """Build the learner with ``hyper`` and run its own validation (``_check``, where it has
+    one), so that a value it refuses fails here rather than in every run."""
+    from indexlab.experiments.single_run import make_learner
+
+    try:
+        model = make_learner(learner.name, **hyper)
+        check = getattr(model, "_check", None)
+        if callable(check):
+            check()
+    except (ValueError, TypeError) as exc:
+        fields = "hyper" if not learner.formulas else "hyper/formulas"
+        raise SpecError(f"{where}.{fields} at d={d}: {exc}") from None
+
+
 # ---------------------------------------------------------------------------------- budgets
+@lru_cache(maxsize=1024)
 def theory_exponent(learner: str, target: TargetSpec, d: int
                     ) -> tuple[float, str, float] | None:
-    """``(p, base, base value)`` of the predicted ``n ≍ base^p`` for ``learner`` on ``target``
+    """(Cached.) ``(p, base, base value)`` of the predicted ``n ≍ base^p`` for ``learner`` on ``target``
     at ``d`` (``base`` is ``"d"``, or ``"k"`` = the sparsity), or ``None`` when theory has
     none."""
     from indexlab import theory
