@@ -54,8 +54,9 @@ def _save(fig, out: Path, stem: str) -> list[Path]:
 
 
 def _log_axis(axis, ticks=None) -> None:
-    """For an axis already in log scale: plain-number labels at 1, 2, 5 × 10^k (or at ``ticks``), none on the
-    minor ticks (matplotlib's default labels every minor tick of a short log range)."""
+    """For an axis already in log scale: plain-number labels at 1, 2, 5 × 10^k (or at
+    ``ticks``), none on the minor ticks (the default labels every minor tick of a short
+    log range)."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
     locator = FixedLocator(ticks) if ticks is not None else LogLocator(10, subs=(1, 2, 5))

@@ -327,9 +327,9 @@ def _check_values(learner: LearnerSpec, hyper: dict[str, Any], where: str, d: in
 @lru_cache(maxsize=1024)
 def theory_exponent(learner: str, target: TargetSpec, d: int
                     ) -> tuple[float, str, float] | None:
-    """(Cached.) ``(p, base, base value)`` of the predicted ``n ≍ base^p`` for ``learner`` on ``target``
-    at ``d`` (``base`` is ``"d"``, or ``"k"`` = the sparsity), or ``None`` when theory has
-    none."""
+    """``(p, base, base value)`` of the predicted ``n ≍ base^p`` for ``learner`` on
+    ``target`` at ``d`` (``base`` is ``"d"``, or ``"k"`` = the sparsity), or ``None`` when
+    theory has none. Cached."""
     from indexlab import theory
     from indexlab.links import get_link
 
