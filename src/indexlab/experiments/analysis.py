@@ -16,11 +16,17 @@ exactly at ``q``; :func:`crossing`). If ``g`` stays below ``q`` the threshold is
 **Bootstrap.** ``B`` resamples draw ``R`` replica indices with replacement — the same indices
 at every ``n_i``, since replica ``j`` has the same seed (direction, data, initialisation) at
 every budget — and re-estimate ``log n*``; the confidence interval is the percentile interval
-of the ``B`` values (95% by default).
+of the ``B`` values (95% by default), widened where needed to the grid cell that brackets the
+crossing (from the last ``n_i`` with ``g < q`` to the first with ``g > q``): when every
+replica fails at one budget and succeeds at the next, all resamples agree, yet the data do not
+say where inside that cell the threshold lies. Such thresholds are flagged ``grid_limited``
+(use a finer grid near ``n*`` or ``trace = true``).
 
 **Scaling fit.** Over the dimensions with a finite threshold, ``log n*(d) = p log d + c`` by
 ordinary least squares gives ``p̂`` and ``ĉ``; the same regression on each bootstrap resample
 (the ``B`` resamples of every ``d`` are independent) gives the percentile interval of ``p̂``.
+For a grid-limited threshold the resamples carry no information inside the bracketing cell,
+so its ``B`` values of ``log n*`` are drawn uniformly over the cell instead.
 Resamples with a censored threshold at some ``d`` have no slope; their share is reported as
 ``undefined`` (the interval is then conditional on the threshold being inside the grid). The
 theoretical exponent beside it is :func:`indexlab.theory.predicted_sample_complexity`'s.
@@ -57,15 +63,16 @@ class Curve:
 
 @dataclass
 class Threshold:
-    """``n*`` with its percentile bootstrap interval ``[lo, hi]`` (``inf`` when censored),
-    the isotonic fit ``fitted`` of the success fraction at ``ns`` and the bootstrap
-    ``log n*`` values ``boot``."""
+    """``n*`` with its interval ``[lo, hi]`` (``inf`` when censored), the isotonic fit
+    ``fitted`` of the success fraction at ``ns``, the bootstrap ``log n*`` values ``boot``,
+    and ``grid_limited``: the bootstrap interval was narrower than the bracketing grid cell."""
 
     n_star: float
     lo: float
     hi: float
     fitted: np.ndarray
     boot: np.ndarray
+    grid_limited: bool = False
 
 
 @dataclass
@@ -165,7 +172,22 @@ def threshold(ns: np.ndarray, success: np.ndarray, q: float = 0.5, n_boot: int =
     boot = np.array([_log_threshold(x, S[:, rng.integers(0, R, R)], q)[0]
                      for _ in range(n_boot)])
     lo, hi = percentile_interval(boot, level)
-    return Threshold(float(np.exp(log_star)), float(np.exp(lo)), float(np.exp(hi)), g, boot)
+    limited = False
+    if math.isfinite(log_star):
+        cell_lo, cell_hi = bracket(x, g, q)
+        limited = cell_lo < lo or cell_hi > hi
+        lo, hi = min(lo, cell_lo), max(hi, cell_hi)
+    return Threshold(float(np.exp(log_star)), float(np.exp(lo)), float(np.exp(hi)), g, boot,
+                     limited)
+
+
+def bracket(x: np.ndarray, g: np.ndarray, q: float) -> tuple[float, float]:
+    """The grid cell around the crossing of ``q``: ``x`` at the last ``g < q`` and at the
+    first ``g > q`` (the ends of ``x`` where there is none)."""
+    below = np.flatnonzero(g < q)
+    above = np.flatnonzero(g > q)
+    return (float(x[below[-1]]) if below.size else float(x[0]),
+            float(x[above[0]]) if above.size else float(x[-1]))
 
 
 def _slope(log_d: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -174,7 +196,8 @@ def _slope(log_d: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return p, float(y.mean() - p * log_d.mean())
 
 
-def scaling_fit(ds: list[int], thresholds: list[Threshold], level: float = LEVEL
+def scaling_fit(ds: list[int], thresholds: list[Threshold], level: float = LEVEL,
+                rng: np.random.Generator | None = None
                 ) -> tuple[float, float, float, float, float, list[int]] | None:
     """``(p̂, ĉ, lo, hi, undefined share, ds used)`` of ``log n* = p log d + c`` over the
     ``d`` with a finite threshold (``None`` with fewer than two); see the module docstring."""
@@ -184,7 +207,9 @@ def scaling_fit(ds: list[int], thresholds: list[Threshold], level: float = LEVEL
         return None
     log_d = np.log([float(d) for d, _ in used])
     p, c = _slope(log_d, np.log([t.n_star for _, t in used]))
-    boot = np.stack([t.boot for _, t in used])  # (D, B)
+    rng = np.random.default_rng(0) if rng is None else rng
+    boot = np.stack([rng.uniform(math.log(t.lo), math.log(t.hi), t.boot.size)
+                     if t.grid_limited else t.boot for _, t in used])  # (D, B)
     finite = np.isfinite(boot).all(axis=0)
     slopes = np.array([_slope(log_d, boot[:, b])[0] for b in np.flatnonzero(finite)])
     if slopes.size == 0:
@@ -241,15 +266,15 @@ def _trace_curve(store: Store, run: dict[str, Any], metric: str):
     return trace["samples"].astype(np.int64), values, "trace"
 
 
-def _fit_groups(curves: list[Curve], thresholds: list[Threshold], level: float
-                ) -> list[ScalingFit]:
+def _fit_groups(curves: list[Curve], thresholds: list[Threshold], level: float,
+                rng: np.random.Generator) -> list[ScalingFit]:
     groups: dict[tuple[str, str], list[int]] = {}
     for i, curve in enumerate(curves):
         groups.setdefault((curve.target, curve.learner), []).append(i)
     fits = []
     for (target, learner), idx in groups.items():
         ds = [curves[i].d for i in idx]
-        fitted = scaling_fit(ds, [thresholds[i] for i in idx], level)
+        fitted = scaling_fit(ds, [thresholds[i] for i in idx], level, rng)
         name = learner.split("#")[0]
         theory = theory_exponent(name, _target_spec(curves[idx[0]].target_config), max(ds))
         p_theory, base = (theory[0], theory[1]) if theory else (None, None)
@@ -273,4 +298,4 @@ def analyse(store: Store, sweep: dict[str, Any], n_boot: int = N_BOOT, level: fl
     thresholds = [threshold(c.ns, succeeded(c.values, success), success.probability, n_boot,
                             level, rng) for c in curves]
     return Analysis(sweep["name"], success, curves, thresholds,
-                    _fit_groups(curves, thresholds, level))
+                    _fit_groups(curves, thresholds, level, rng))

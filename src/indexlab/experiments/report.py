@@ -71,7 +71,8 @@ def threshold_table(analysis: Analysis) -> Table:
         elif t.n_star == 0:
             n_star = f"< {c.ns.min()}"
         rows.append([c.target, c.learner, str(c.d), c.source, f"{c.ns.min()}–{c.ns.max()}",
-                     str(c.values.shape[1]), n_star, _interval(t.lo, t.hi)])
+                     str(c.values.shape[1]), n_star,
+                     _interval(t.lo, t.hi) + (" (grid)" if t.grid_limited else "")])
     return head, rows
 
 
@@ -120,7 +121,9 @@ def _section(store: Store, sweep: dict, out: Path, n_boot: int) -> Section:
     analysis = analyse(store, sweep, n_boot=n_boot)
     notes = [f"success: {analysis.success.text()} per replica; n* is where the isotonic fit "
              f"of the success fraction crosses {analysis.success.probability:g}; intervals: "
-             f"percentile bootstrap over replicas ({n_boot} resamples)."]
+             f"percentile bootstrap over replicas ({n_boot} resamples); '(grid)': the "
+             "interval is the grid cell around the crossing, wider than the bootstrap's (a "
+             "finer grid near n* would narrow it)."]
     tables = [("Scaling exponents", exponent_table(analysis)),
               ("Thresholds", threshold_table(analysis)),
               ("Runs", status_table(store, list(sweep["labels"])))]
