@@ -283,6 +283,17 @@ def test_status_and_csv_export(tiny_db, tmp_path):
     assert bad.exit_code == 2 and "does not exist" in " ".join(bad.output.split())
 
 
+def test_dataframe_export(tiny_db):
+    pytest.importorskip("pandas")
+    from indexlab.experiments.store import to_dataframe
+
+    with Store(tiny_db, create=False) as store:
+        frame = to_dataframe(store)
+    assert len(frame) == 8 * 4
+    assert set(frame["learner"]) == {"online_sgd", "smoothed_sgd"}
+    assert frame.groupby("key")["replica"].nunique().eq(4).all()
+
+
 def test_report_writes_figures_and_an_html_page_referencing_them(tiny_db, tmp_path):
     out = tmp_path / "report"
     result = runner.invoke(app, ["report", str(tiny_db), "--out", str(out), "--bootstrap", "100"])

@@ -8,6 +8,7 @@ and exits with code 2; heavy modules (torch, matplotlib, dask) are imported by t
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -70,13 +71,20 @@ def sweep(
         f"{summary['failed']} failed) in {summary['seconds']:.1f} s -> {db}")
 
 
-def _open(db: Path):
+def _with_store(db: Path, action: Callable):
+    """``action(store)`` on the existing store ``db``; bad input becomes a clean exit 2."""
     from indexlab.experiments.store import Store
 
     try:
-        return Store(db, create=False)
+        store = Store(db, create=False)
     except ValueError as exc:
         _fail(str(exc))
+    try:
+        return action(store)
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
 
 
 def status_summary(store) -> list[dict]:
@@ -113,9 +121,7 @@ def status(
     from rich.markup import escape
     from rich.table import Table
 
-    store = _open(db)
-    summary = status_summary(store)
-    store.close()
+    summary = _with_store(db, status_summary)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
@@ -145,14 +151,7 @@ def report(
 
     if bootstrap < 10:
         _fail(f"--bootstrap={bootstrap} is not allowed: use an integer >= 10")
-    store = _open(db)
-    try:
-        paths = write_report(store, out, n_boot=bootstrap)
-    except (ValueError, OSError) as exc:
-        _fail(str(exc))
-        return
-    finally:
-        store.close()
+    paths = _with_store(db, lambda store: write_report(store, out, n_boot=bootstrap))
     _console().print(f"report written: {paths['html']} and {paths['markdown']}")
 
 
@@ -166,14 +165,8 @@ def export(
 
     if out.suffix not in (".csv", ".parquet"):
         _fail(f"output {str(out)!r} is not allowed: use a .csv or .parquet file name")
-    store = _open(db)
-    try:
-        rows = export_csv(store, out) if out.suffix == ".csv" else export_parquet(store, out)
-    except (ValueError, OSError) as exc:
-        _fail(str(exc))
-        return
-    finally:
-        store.close()
+    write = export_csv if out.suffix == ".csv" else export_parquet
+    rows = _with_store(db, lambda store: write(store, out))
     _console().print(f"{rows} rows written to {out}")
 
 
