@@ -118,8 +118,9 @@ def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str,
     """Fit the run's learner on its target and measure every replica; never raises.
 
     Returns ``{"key", "status" ("done" | "diverged" | "failed"), "error", "seconds",
-    "samples", "metrics" {name: [R values]}, "diverged" [R flags], "trace" {"samples",
-    "metrics" {name: (T, R) list}}, "hyper"}``. ``threads`` sets torch's intra-op threads.
+    "samples", "metrics" {name: (R,) float64 array}, "diverged" [R flags], "trace"
+    {"samples", "metrics" {name: (T, R) float32 array}}, "hyper"}`` (picklable, for Dask).
+    ``threads`` sets torch's intra-op threads.
     """
     import torch
 
@@ -146,11 +147,11 @@ def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str,
     trace_out = None
     if trace is not None and trace.samples:
         trace_out = {"samples": list(trace.samples),
-                     "metrics": {k: trace[k].astype("float32").tolist() for k in trace.values}}
+                     "metrics": {k: trace[k].astype("float32") for k in trace.values}}
     return {
         "key": key, "status": "diverged" if bool(diverged.any()) else "done", "error": None,
         "seconds": time.perf_counter() - start, "samples": int(learner.samples_),
-        "metrics": {k: v.double().tolist() for k, v in metrics.items()},
+        "metrics": {k: v.double().numpy() for k, v in metrics.items()},
         "diverged": [bool(v) for v in diverged], "trace": trace_out,
         "hyper": {k: _jsonable(v) for k, v in getattr(learner, "hyper_", {}).items()},
     }

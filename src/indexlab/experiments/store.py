@@ -149,10 +149,11 @@ class Store:
                 "hyper = ? WHERE key = ?",
                 (result["status"], result.get("error"), result.get("seconds"),
                  result.get("samples"), time.time(), _json(result.get("hyper")), key))
-            self.conn.execute("DELETE FROM replicas WHERE key = ?", (key,))
-            self.conn.execute("DELETE FROM traces WHERE key = ?", (key,))
-            self.conn.executemany("INSERT INTO replicas VALUES (?, ?, ?, ?, ?, ?)", replica_rows)
-            self.conn.executemany("INSERT INTO traces VALUES (?, ?, ?, ?, ?, ?)", trace_rows)
+            # a retried run has the same replicas and metrics: replace its rows
+            self.conn.executemany("INSERT OR REPLACE INTO replicas VALUES (?, ?, ?, ?, ?, ?)",
+                                  replica_rows)
+            self.conn.executemany("INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?)",
+                                  trace_rows)
         return 1 + len(replica_rows) + len(trace_rows)
 
     # ------------------------------------------------------------------ reading
