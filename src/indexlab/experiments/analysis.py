@@ -4,7 +4,8 @@
 its metric meets the spec's criterion (e.g. ``overlap >= 0.9``; a diverged replica or a missing
 value fails). With ``S_ij ∈ {0, 1}`` the success fraction is ``f_i = mean_j S_ij``. The curve
 comes from one run per ``n_i`` or, for learners with ``trace = true``, from the overlap trace
-of the single largest run, read at its checkpoints.
+of the single largest run, read at its checkpoints (samples until success within that run;
+see :mod:`indexlab.experiments.spec`). A learner that records no trace gives no curve there.
 
 **Threshold estimator.** ``f`` is fitted by a non-decreasing function of ``x = log n``
 (isotonic least squares, pool-adjacent-violators, :func:`isotonic`), and ``log n*`` is where

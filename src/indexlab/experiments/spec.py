@@ -31,8 +31,13 @@ allowed, raised before any run starts. Layout (see ``examples/`` for complete fi
     hyper = { width = 16 }          # fixed hyperparameters
     formulas = { lr = "0.1 / d" }   # per-d hyperparameters, safe expressions in d
     trace = false                   # true: one run at the largest n per d; its recorded
-                                    # overlap-vs-n trace gives the whole curve
+                                    # overlap-vs-n trace gives the whole curve (see below)
     budget = { c = [1, 2, 4], p = 1 }   # optional, replaces the default budget
+
+With ``trace = true`` the curve at ``n < n_max`` is the overlap after ``n`` samples *of the run
+with budget* ``n_max`` — its step schedule (search phase, then decay) is set by ``n_max`` — so
+the threshold reads "samples until success within that run", not "success of a run with
+budget ``n``" (the two agree when success is reached in the constant-step search phase).
 """
 
 from __future__ import annotations
