@@ -129,7 +129,8 @@ def fit(
     n: Annotated[int, typer.Option("--n", help="sample budget per replica")],
     learner: Annotated[str, typer.Option(help="online_sgd, smoothed_sgd, unified, "
                                          "sparse_unified, batch_reuse_sgd, layerwise, "
-                                         "power_iteration, one_step")] = "unified",
+                                         "power_iteration, one_step, spectral, sir, save, "
+                                         "phd, random_features, kernel_ridge")] = "unified",
     r: Annotated[int | None, typer.Option("--r", help="hidden dimension (multi-index)")] = None,
     n1: Annotated[int | None, typer.Option(help="stage-1 samples (layerwise family)")] = None,
     n2: Annotated[int | None, typer.Option(help="stage-2 samples (layerwise family)")] = None,
@@ -144,6 +145,12 @@ def fit(
     width: Annotated[int | None, typer.Option(help="neurons m")] = None,
     lr: Annotated[float | None, typer.Option(help="search-phase step (default: spec)")] = None,
     batch: Annotated[int | None, typer.Option(help="minibatch size")] = None,
+    preprocess: Annotated[str | None, typer.Option(
+        help="label preprocessing: spectral (optimal, label_transform, truncation, identity) "
+             "or layerwise (none, dls, square)")] = None,
+    setting: Annotated[list[str] | None, typer.Option(
+        "--set", help="any other hyperparameter as KEY=VALUE (repeatable), e.g. "
+                      "--set n_slices=20 --set kernel=laplace")] = None,
     float64: Annotated[bool, typer.Option("--float64", help="compute in float64")] = False,
     plot: Annotated[str | None, typer.Option(help="save overlap-vs-samples plot here")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
@@ -153,16 +160,14 @@ def fit(
 
     from indexlab.experiments.single_run import (
         fit_and_summarise,
+        learner_fields,
         make_learner,
         make_target,
         plot_overlap_trace,
     )
+    from indexlab.learners import LEARNERS
 
-    hyper = {k: v for k, v in dict(width=width, lr=lr, batch=batch, seed=seed, loss=loss,
-                                   t1=t1).items() if v is not None}
     fit_kwargs = {k: v for k, v in dict(n1=n1, n2=n2).items() if v is not None}
-    if sparsity is not None and learner == "sparse_unified":
-        hyper["sparsity"] = sparsity
     try:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device={device!r} is not available: no CUDA device found")
@@ -170,6 +175,19 @@ def fit(
         target = make_target(link, d, r=r, sparsity=sparsity, noise=noise, replicas=replicas,
                              seed=seed, device=device,
                              dtype=torch.float64 if float64 else torch.float32)
+        given = dict(width=width, lr=lr, batch=batch, loss=loss, t1=t1, preprocess=preprocess)
+        hyper = {k: v for k, v in given.items() if v is not None}
+        if learner in LEARNERS:  # else make_learner names the allowed learners
+            fields = learner_fields(learner)
+            if "width" in hyper and "width" not in fields and "m" in fields:
+                hyper["m"] = hyper.pop("width")  # random features: m neurons
+            if "seed" in fields:
+                hyper["seed"] = seed
+            if sparsity is not None and "sparsity" in fields:
+                hyper["sparsity"] = sparsity
+            if "r" in fields and (r is not None or target.r > 1):
+                hyper["r"] = target.r  # estimate as many directions as the target has
+        hyper.update(parse_settings(setting or []))
         model = make_learner(learner, **hyper)
         if fit_kwargs and not hasattr(model, "stage_one"):
             raise ValueError("--n1/--n2 apply to the layerwise family only; use --n")
@@ -188,6 +206,34 @@ def fit(
             _fail(f"could not write the plot {plot!r}: {exc}")
         if not as_json:
             console.print(f"overlap plot saved to {escape(plot)}")
+
+
+def parse_settings(items: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` strings as hyperparameters: ints, floats, true/false/none, else strings
+    (never evaluated)."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ValueError(f"--set {item!r} is not allowed: use KEY=VALUE with KEY a "
+                             "hyperparameter name, e.g. --set n_slices=20")
+        text = text.strip()
+        lowered = text.lower()
+        value: object
+        if lowered in ("true", "false"):
+            value = lowered == "true"
+        elif lowered == "none":
+            value = None
+        else:
+            try:
+                value = int(text)
+            except ValueError:
+                try:
+                    value = float(text)
+                except ValueError:
+                    value = text
+        out[key.strip()] = value
+    return out
 
 
 def _fmt(mean, sd) -> str:
@@ -232,6 +278,11 @@ def links() -> None:
                   escape("orthogonal hard family member (indexlab.hardness), e.g. "
                          "hard4_relu, hard3_tanh_bool"))
     console.print(table)
+
+
+from indexlab.experiments.cli import register  # noqa: E402  (sweep, status, report, export)
+
+register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -4,7 +4,8 @@ The text is parsed with :mod:`ast` and every node is checked against a whitelist
 compiled into a tree of torch operations; nothing is ever passed to ``eval``. Allowed:
 
 * numbers (int or float literals), the constants ``pi`` and ``e``;
-* the variable ``z`` (single-index) or ``z1 … z9`` (multi-index; ``z1`` is the first latent);
+* the variable ``z`` (single-index) or ``z1 … z9`` (multi-index; ``z1`` is the first latent),
+  or the names passed as ``variables=`` (e.g. ``("d",)`` for a hyperparameter formula in ``d``);
 * ``+ - * / **``, unary ``-``/``+``, comparisons ``< <= > >=`` (1.0 where true, else 0.0,
   chains such as ``0.5 < abs(z) < 1.6`` included);
 * the functions in :data:`FUNCTIONS` (``h(k, x)`` and ``He(k, x)`` take an integer literal
@@ -20,8 +21,8 @@ from __future__ import annotations
 import ast
 import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import torch
 
@@ -51,11 +52,17 @@ FUNCTIONS: tuple[str, ...] = (*_UNARY, *_BINARY, "clip", *_DEGREE_FUNCS)
 CONSTANTS = {"pi": math.pi, "e": math.e}
 _VAR = re.compile(r"^z([1-9])?$")
 
-_ALLOWED_TEXT = (
-    "allowed: numbers, variables z or z1..z9, constants pi and e, operators + - * / ** and "
-    "comparisons < <= > >=, and the functions " + ", ".join(FUNCTIONS) + " (h(k, x) and "
-    "He(k, x) with an integer degree k)"
-)
+
+
+def _allowed_text(variables: str = "variables z or z1..z9") -> str:
+    return (
+        f"allowed: numbers, {variables}, constants pi and e, operators + - * / ** and "
+        "comparisons < <= > >=, and the functions " + ", ".join(FUNCTIONS) + " (h(k, x) and "
+        "He(k, x) with an integer degree k)"
+    )
+
+
+_ALLOWED_TEXT = _allowed_text()
 
 
 @dataclass(frozen=True)
@@ -70,12 +77,23 @@ class Expression:
         return self.fn(z)
 
 
-def _reject(node: ast.AST, text: str, why: str) -> ValueError:
-    token = ast.get_source_segment(text, node) or type(node).__name__
-    return ValueError(f"expression {text!r} is rejected at {token!r}: {why}; {_ALLOWED_TEXT}")
+@dataclass
+class _Context:
+    """What the compiler needs besides the node: the source text, the variables seen so far,
+    the custom variable names (name -> column; ``None`` for ``z``/``z1..z9``) and the help text."""
+
+    text: str
+    used: set = field(default_factory=set)
+    names: dict[str, int] | None = None
+    allowed: str = _ALLOWED_TEXT
 
 
-def _degree(node: ast.AST, text: str) -> int:
+def _reject(node: ast.AST, ctx: _Context, why: str) -> ValueError:
+    token = ast.get_source_segment(ctx.text, node) or type(node).__name__
+    return ValueError(f"expression {ctx.text!r} is rejected at {token!r}: {why}; {ctx.allowed}")
+
+
+def _degree(node: ast.AST, ctx: _Context) -> int:
     if (
         isinstance(node, ast.Constant)
         and isinstance(node.value, int)
@@ -83,30 +101,35 @@ def _degree(node: ast.AST, text: str) -> int:
         and 0 <= node.value <= MAX_DEGREE
     ):
         return node.value
-    raise _reject(node, text, f"the degree must be an integer literal in 0..{MAX_DEGREE}")
+    raise _reject(node, ctx, f"the degree must be an integer literal in 0..{MAX_DEGREE}")
 
 
-def _compile(node: ast.AST, text: str, variables: set) -> Callable:
+def _compile(node: ast.AST, ctx: _Context) -> Callable:
     """Turn a checked AST node into a closure ``z -> tensor``; record variable names used."""
     if isinstance(node, ast.Expression):
-        return _compile(node.body, text, variables)
+        return _compile(node.body, ctx)
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise _reject(node, text, "only int and float literals are allowed")
+            raise _reject(node, ctx, "only int and float literals are allowed")
         value = float(node.value)
         return lambda z: value
     if isinstance(node, ast.Name):
         if node.id in CONSTANTS:
             value = CONSTANTS[node.id]
             return lambda z: value
-        match = _VAR.match(node.id)
-        if match is None:
-            raise _reject(node, text, f"unknown name {node.id!r}")
-        variables.add(node.id)
-        col = int(match.group(1)) - 1 if match.group(1) else 0
+        if ctx.names is not None:
+            if node.id not in ctx.names:
+                raise _reject(node, ctx, f"unknown name {node.id!r}")
+            col = ctx.names[node.id]
+        else:
+            match = _VAR.match(node.id)
+            if match is None:
+                raise _reject(node, ctx, f"unknown name {node.id!r}")
+            col = int(match.group(1)) - 1 if match.group(1) else 0
+        ctx.used.add(node.id)
         return lambda z: z[:, col]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        inner = _compile(node.operand, text, variables)
+        inner = _compile(node.operand, ctx)
         if isinstance(node.op, ast.USub):
             return lambda z: -inner(z)
         return inner
@@ -119,17 +142,17 @@ def _compile(node: ast.AST, text: str, variables: set) -> Callable:
             ast.Pow: lambda a, b: a**b,
         }
         if type(node.op) not in ops:
-            raise _reject(node, text, f"operator {type(node.op).__name__} is not allowed")
+            raise _reject(node, ctx, f"operator {type(node.op).__name__} is not allowed")
         op = ops[type(node.op)]
-        left = _compile(node.left, text, variables)
-        right = _compile(node.right, text, variables)
+        left = _compile(node.left, ctx)
+        right = _compile(node.right, ctx)
         return lambda z: op(left(z), right(z))
     if isinstance(node, ast.Compare):
         cmp = {ast.Lt: torch.lt, ast.LtE: torch.le, ast.Gt: torch.gt, ast.GtE: torch.ge}
         for op in node.ops:
             if type(op) not in cmp:
-                raise _reject(node, text, f"comparison {type(op).__name__} is not allowed")
-        parts = [_compile(n, text, variables) for n in [node.left, *node.comparators]]
+                raise _reject(node, ctx, f"comparison {type(op).__name__} is not allowed")
+        parts = [_compile(n, ctx) for n in [node.left, *node.comparators]]
         fns = [cmp[type(op)] for op in node.ops]
 
         def compare(z: torch.Tensor) -> torch.Tensor:
@@ -142,21 +165,21 @@ def _compile(node: ast.AST, text: str, variables: set) -> Callable:
         return compare
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            raise _reject(node.func, text, "only the whitelisted functions may be called")
+            raise _reject(node.func, ctx, "only the whitelisted functions may be called")
         if node.keywords:
-            raise _reject(node, text, "keyword arguments are not allowed")
+            raise _reject(node, ctx, "keyword arguments are not allowed")
         name, args = node.func.id, node.args
         if any(isinstance(a, ast.Starred) for a in args):
-            raise _reject(node, text, "starred arguments are not allowed")
+            raise _reject(node, ctx, "starred arguments are not allowed")
         arity = 1 if name in _UNARY else 3 if name == "clip" else 2
         if len(args) != arity:
-            raise _reject(node, text, f"{name} takes {arity} argument(s), got {len(args)}")
+            raise _reject(node, ctx, f"{name} takes {arity} argument(s), got {len(args)}")
         if name in _DEGREE_FUNCS:
-            k = _degree(args[0], text)
-            inner = _compile(args[1], text, variables)
+            k = _degree(args[0], ctx)
+            inner = _compile(args[1], ctx)
             scale = math.sqrt(math.factorial(k)) if name == "He" else 1.0
             return lambda z: scale * hermite_h(_as_tensor(inner(z), z), k)
-        compiled = [_compile(a, text, variables) for a in args]
+        compiled = [_compile(a, ctx) for a in args]
         if name in _UNARY:
             fn = _UNARY[name]
             return lambda z: fn(_as_tensor(compiled[0](z), z))
@@ -168,7 +191,7 @@ def _compile(node: ast.AST, text: str, variables: set) -> Callable:
             )
         fn = _BINARY[name]
         return lambda z: fn(_as_tensor(compiled[0](z), z), _as_tensor(compiled[1](z), z))
-    raise _reject(node, text, f"{type(node).__name__} is not allowed")
+    raise _reject(node, ctx, f"{type(node).__name__} is not allowed")
 
 
 def _as_tensor(value, z: torch.Tensor) -> torch.Tensor:
@@ -177,30 +200,40 @@ def _as_tensor(value, z: torch.Tensor) -> torch.Tensor:
     return torch.full_like(z[:, 0], float(value))
 
 
-def parse_expression(text: str) -> Expression:
+def parse_expression(text: str, variables: Sequence[str] | None = None) -> Expression:
     """Parse ``text`` into an :class:`Expression`; raise ``ValueError`` on anything unsafe.
 
-    The number of latents ``r`` is 1 for ``z`` and the largest index used for ``z1..z9``
-    (``z`` and ``zi`` cannot be mixed).
+    By default the variables are the latents: ``r`` is 1 for ``z`` and the largest index used
+    for ``z1..z9`` (``z`` and ``zi`` cannot be mixed). With ``variables=("a", "b", ...)`` those
+    names are the only variables, read from the columns ``0, 1, ...`` of the input, and
+    ``r = len(variables)`` (e.g. ``parse_expression("0.5 / d", variables=("d",))``).
     """
+    names = None
+    allowed = _ALLOWED_TEXT
+    if variables is not None:
+        names = {str(v): i for i, v in enumerate(variables)}
+        allowed = _allowed_text("variables " + ", ".join(names) if names else "no variables")
     if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"expression {text!r} is empty; {_ALLOWED_TEXT}")
+        raise ValueError(f"expression {text!r} is empty; {allowed}")
     if len(text) > 2000:
         raise ValueError(f"expression of length {len(text)} is too long: at most 2000 characters")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ValueError(
-            f"expression {text!r} is not valid syntax ({exc.msg}); {_ALLOWED_TEXT}"
+            f"expression {text!r} is not valid syntax ({exc.msg}); {allowed}"
         ) from None
-    variables: set[str] = set()
-    fn = _compile(tree, text.strip(), variables)
-    if "z" in variables and len(variables) > 1:
-        raise ValueError(
-            f"expression {text!r} mixes z with z1..z9: use z alone (single-index) or z1..zr"
-        )
-    indices = [int(v[1:]) for v in variables if v != "z"]
-    r = max(indices) if indices else 1
+    ctx = _Context(text.strip(), names=names, allowed=allowed)
+    fn = _compile(tree, ctx)
+    if names is not None:
+        r = len(names)
+    else:
+        if "z" in ctx.used and len(ctx.used) > 1:
+            raise ValueError(
+                f"expression {text!r} mixes z with z1..z9: use z alone (single-index) or z1..zr"
+            )
+        indices = [int(v[1:]) for v in ctx.used if v != "z"]
+        r = max(indices) if indices else 1
 
     def evaluate(z: torch.Tensor) -> torch.Tensor:
         return _as_tensor(fn(z), z)

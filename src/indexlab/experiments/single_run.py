@@ -13,6 +13,7 @@ target's fixed test set (``null`` without a predictor);
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any
@@ -21,6 +22,7 @@ import torch
 
 from indexlab.learners import LEARNERS
 from indexlab.metrics import (
+    max_overlap,
     mean_overlap,
     prediction_mse,
     principal_angles,
@@ -50,17 +52,73 @@ def make_target(link: str, d: int, *, r: int | None = None, sparsity: int | None
     return MultiIndex(resolved, d, r=r, sparsity=sparsity, **common)
 
 
+def learner_fields(name: str) -> set[str]:
+    """The hyperparameters of learner ``name``: its dataclass ``__init__`` fields."""
+    return {f.name for f in dataclasses.fields(LEARNERS[name]) if f.init}
+
+
 def make_learner(name: str, **hyper: Any):
     """Instantiate a learner by its snake_case name; unknown names list the allowed ones."""
     if name not in LEARNERS:
         raise ValueError(f"learner={name!r} is not allowed: use one of {', '.join(LEARNERS)}")
     cls = LEARNERS[name]
-    fields = set(getattr(cls, "__dataclass_fields__", {}))
+    fields = learner_fields(name)
     unknown = sorted(k for k in hyper if k not in fields)
     if unknown:
         raise ValueError(f"hyperparameter(s) {', '.join(unknown)} not known to {name!r}; "
                          f"allowed: {', '.join(sorted(f for f in fields if f != 'exponent_kind'))}")
     return cls(**hyper)
+
+
+def _replicated(V: torch.Tensor, replicas: int) -> torch.Tensor:
+    """``V`` with its replica axis: ``(R, k, d)`` (baselines drop it when ``R = 1``)."""
+    return V[None] if V.ndim == 2 and replicas == 1 else V
+
+
+def estimated_subspace(learner, replicas: int) -> torch.Tensor | None:
+    """The learner's subspace estimate ``(R, k, d)``: ``subspace_`` (layer-wise learners) or,
+    for the projection baselines (spectral, SIR, SAVE, PHD), their ``directions_``."""
+    from indexlab.learners._util import Projection
+
+    if getattr(learner, "subspace_", None) is not None:
+        return _replicated(learner.subspace_, replicas)
+    if isinstance(learner, Projection):
+        return _replicated(learner.directions_, replicas)
+    return None
+
+
+def has_predictor(learner) -> bool:
+    """A fitted network (two-layer learners) or a kernel/random-features predictor."""
+    from indexlab.learners.kernels import _NoFeatureLearning
+
+    return (getattr(learner, "network_", None) is not None
+            or isinstance(learner, _NoFeatureLearning))
+
+
+def replica_metrics(target: Target, learner, n_test: int = 10_000) -> dict[str, torch.Tensor]:
+    """Per-replica metrics of a fitted ``learner``, each a CPU tensor of shape ``(R,)``.
+
+    ``overlap`` (best direction, ``max_j |cos(w_j, θ*)|``) and ``overlap_neuron`` (average
+    over directions) for single-index targets and learners with directions;
+    ``subspace_distance`` (``‖P_Û − P_U‖_F/√(2r)``) for learners that estimate a subspace;
+    ``test_mse`` (``E(f̂ − y)²/Var y`` on ``n_test`` fresh test samples) when the learner has
+    a predictor and ``n_test > 0``; ``diverged`` (bool).
+    """
+    R = target.replicas
+    out = {"diverged": learner.diverged_.cpu().reshape(R)}
+    W = getattr(learner, "directions_", None)
+    if target.r == 1 and W is not None:
+        W = _replicated(W, R)
+        theta = target.directions[:, 0].to(W.device, W.dtype)
+        out["overlap"] = max_overlap(W, theta).cpu()
+        out["overlap_neuron"] = mean_overlap(W, theta).cpu()
+    subspace = estimated_subspace(learner, R)
+    if subspace is not None:
+        U = target.directions.to(subspace)
+        out["subspace_distance"] = subspace_distance(subspace, U).cpu()
+    if has_predictor(learner) and n_test > 0:
+        out["test_mse"] = prediction_mse(learner.predict, target, n_test).cpu().reshape(R)
+    return out
 
 
 def fit_and_summarise(target: Target, learner, n: int | None, n_test: int = 10_000,
@@ -69,26 +127,23 @@ def fit_and_summarise(target: Target, learner, n: int | None, n_test: int = 10_0
     start = time.perf_counter()
     learner.fit(target, n=n, **fit_kwargs)
     seconds = time.perf_counter() - start
-    diverged = learner.diverged_.cpu()
+    metrics = replica_metrics(target, learner, n_test)
+    diverged = metrics["diverged"]
     keep = ~diverged
     out: dict[str, Any] = {"learner": type(learner).__name__, "link": target.link.name,
                            "d": target.d, "r": target.r, "n": n, "replicas": target.replicas}
-    if target.r == 1:
-        theta = target.directions[:, 0]
-        out["overlap_mean"], out["overlap_sd"] = _stats(learner.overlap(theta).cpu(), keep)
-        W = learner.directions_
-        nm = mean_overlap(W, theta.to(W.device, W.dtype)).cpu()
-        out["overlap_neuron_mean"], _ = _stats(nm, keep)
-    if getattr(learner, "subspace_", None) is not None:
-        U = target.directions.to(learner.subspace_)
-        dist = subspace_distance(learner.subspace_, U).cpu()
-        out["subspace_distance_mean"], out["subspace_distance_sd"] = _stats(dist, keep)
-        cosines = torch.cos(principal_angles(learner.subspace_, U)).cpu()  # (R, r)
+    if "overlap" in metrics:
+        out["overlap_mean"], out["overlap_sd"] = _stats(metrics["overlap"], keep)
+        out["overlap_neuron_mean"], _ = _stats(metrics["overlap_neuron"], keep)
+    subspace = estimated_subspace(learner, target.replicas)
+    if subspace is not None:
+        U = target.directions.to(subspace)
+        out["subspace_distance_mean"], out["subspace_distance_sd"] = _stats(
+            metrics["subspace_distance"], keep)
+        cosines = torch.cos(principal_angles(subspace, U)).cpu()  # (R, min(k, r))
         out["principal_cosines_mean"] = [_stats(cosines[:, i], keep)[0]
                                          for i in range(cosines.shape[1])]
-    mse = None
-    if getattr(learner, "network_", None) is not None:
-        mse = prediction_mse(learner.predict, target, n_test).cpu()
+    mse = metrics.get("test_mse")
     out["test_mse_mean"], out["test_mse_sd"] = _stats(mse, keep) if mse is not None else (None,
                                                                                            None)
     out["samples"] = int(learner.samples_)

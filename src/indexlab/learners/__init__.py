@@ -7,13 +7,21 @@ See :mod:`indexlab.learners.base` for the contract every learner follows.
 * :mod:`~indexlab.learners.batch_reuse`: ``BatchReuseSGD``;
 * :mod:`~indexlab.learners.layerwise`: ``LayerwiseGD``, ``PowerIteration``, ``OneStepGD``
   (multi-index);
+* :mod:`~indexlab.learners.spectral`: ``Spectral`` (spectral estimator with label
+  preprocessing, baseline);
+* :mod:`~indexlab.learners.sdr`: ``SIR``, ``SAVE``, ``PHD`` (sufficient dimension reduction);
+* :mod:`~indexlab.learners.kernels`: ``RandomFeatures``, ``KernelRidge`` (no feature
+  learning);
 * :mod:`~indexlab.learners.spherical`: the shared online engine and the second stage.
 """
 
 from indexlab.learners.base import DataSource, Trace, as_replicated, data_source
 from indexlab.learners.batch_reuse import BatchReuseSGD
+from indexlab.learners.kernels import KernelRidge, RandomFeatures
 from indexlab.learners.layerwise import LayerwiseGD, OneStepGD, PowerIteration
 from indexlab.learners.online_sgd import OnlineSGD, SmoothedSGD
+from indexlab.learners.sdr import PHD, SAVE, SIR
+from indexlab.learners.spectral import Spectral
 from indexlab.learners.unified import SparseUnified, Unified
 
 LEARNERS = {
@@ -25,18 +33,30 @@ LEARNERS = {
     "layerwise": LayerwiseGD,
     "power_iteration": PowerIteration,
     "one_step": OneStepGD,
+    "spectral": Spectral,
+    "sir": SIR,
+    "save": SAVE,
+    "phd": PHD,
+    "random_features": RandomFeatures,
+    "kernel_ridge": KernelRidge,
 }
 
 __all__ = [
     "LEARNERS",
+    "PHD",
+    "SAVE",
+    "SIR",
     "BatchReuseSGD",
     "DataSource",
+    "KernelRidge",
     "LayerwiseGD",
     "OneStepGD",
     "OnlineSGD",
     "PowerIteration",
+    "RandomFeatures",
     "SmoothedSGD",
     "SparseUnified",
+    "Spectral",
     "Trace",
     "Unified",
     "as_replicated",

@@ -1,0 +1,287 @@
+"""Expanding a spec into runs and executing them, in-process or on Dask, into a store.
+
+A *run* is one (target, learner, d, n) with its ``R`` replicas, described by a JSON-ready
+configuration dict (:func:`expand`). Its seed derives from the spec seed and the target's
+configuration at that ``d`` only (:func:`run_seed`): every learner and every budget ``n`` at a
+given ``(target, d)`` sees the same hidden directions, the same data stream (a run at a larger
+``n`` extends the smaller one's samples) and the same initialisation — common random numbers,
+so replica ``j`` is paired across ``n`` and across learners. The run's key hashes the whole
+configuration and the library version (:func:`run_key`).
+
+:func:`execute_run` is the unit of work (a pure function of the configuration, which never
+raises: errors come back as ``status = "failed"`` with the traceback); local and Dask execution
+call the same function, so they store identical results. :func:`sweep` skips runs that the
+store already holds as finished and writes each result as soon as it arrives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from indexlab import __version__
+from indexlab.experiments.spec import Spec, TargetSpec, budgets, resolve_hyper
+from indexlab.experiments.store import Store
+
+EXECUTORS = ("local", "dask")
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_seed(spec_seed: int, target: dict[str, Any]) -> int:
+    """Seed of every run on ``target`` (a target config at one ``d``): a 62-bit hash of the
+    spec seed and that configuration."""
+    return int(_digest({"seed": spec_seed, "target": target})[:15], 16) >> 2
+
+
+def run_key(config: dict[str, Any], version: str = __version__) -> str:
+    """Store key of a run: the first 24 hex digits of SHA-256 of its configuration + version."""
+    return _digest({"config": config, "version": version})[:24]
+
+
+def target_label(target: TargetSpec) -> str:
+    """Label of a target family (all its d), e.g. ``he3`` or ``genexp3, k=4, noise=0.5``."""
+    extra = "".join(f", {k}={getattr(target, k)}" for k in ("r", "sparsity")
+                    if getattr(target, k) is not None)
+    return target.link + extra + (f", noise={target.noise:g}" if target.noise else "")
+
+
+def learner_labels(spec: Spec) -> list[str]:
+    """Label of each learner entry: its name, with ``#i`` when a name appears twice."""
+    names = [learner.name for learner in spec.learners]
+    return [name if names.count(name) == 1 else f"{name}#{i}" for i, name in enumerate(names)]
+
+
+def expand_labelled(spec: Spec) -> list[tuple[dict[str, Any], str, str]]:
+    """Every run of ``spec`` with its target label and learner label."""
+    runs = []
+    labels = learner_labels(spec)
+    for target in spec.targets:
+        for d in target.d:
+            tconf = target.config(d)
+            seed = run_seed(spec.seed, tconf)
+            for i, learner in enumerate(spec.learners):
+                hyper = resolve_hyper(learner, d, f"learners[{i}]")
+                for n in budgets(spec, learner, target, d):
+                    config = {
+                        "target": tconf, "learner": {"name": learner.name, "hyper": hyper},
+                        "n": n, "replicas": spec.replicas, "seed": seed,
+                        "device": spec.device, "dtype": spec.dtype, "n_test": spec.n_test,
+                        "trace": learner.trace,
+                    }
+                    runs.append((config, target_label(target), labels[i]))
+    return runs
+
+
+def expand(spec: Spec) -> list[dict[str, Any]]:
+    """Every run of ``spec`` (target × d × learner × n), each a configuration dict."""
+    return [config for config, _, _ in expand_labelled(spec)]
+
+
+def describe(config: dict[str, Any]) -> str:
+    """One line naming a run, e.g. ``unified on he3, d=64, n=4096``."""
+    t = config["target"]
+    extra = "".join(f", {k}={t[k]}" for k in ("r", "sparsity") if t[k] is not None)
+    noise = f", noise={t['noise']:g}" if t["noise"] else ""
+    return f"{config['learner']['name']} on {t['link']}{extra}{noise}, d={t['d']}, n={config['n']}"
+
+
+def _set_torch_threads(threads: int | None) -> None:
+    """Give this worker process ``threads`` intra-op threads, once: the count is never
+    switched back and forth (changing it between batched LAPACK solves in one process made
+    MKL's ``torch.linalg.solve`` fail with "Pivots given to lu_solve must all be greater or
+    equal to 1" on our machines)."""
+    import torch
+
+    if threads is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+def _jsonable(value: Any) -> Any:
+    return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
+
+
+def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str, Any]:
+    """Fit the run's learner on its target and measure every replica; never raises.
+
+    Returns ``{"key", "status" ("done" | "diverged" | "failed"), "error", "seconds",
+    "samples", "metrics" {name: (R,) float64 array}, "diverged" [R flags], "trace"
+    {"samples", "metrics" {name: (T, R) float32 array}}, "hyper"}`` (picklable, for Dask).
+    ``threads`` sets torch's intra-op threads.
+    """
+    import torch
+
+    from indexlab.experiments.single_run import (
+        learner_fields,
+        make_learner,
+        make_target,
+        replica_metrics,
+    )
+
+    key = run_key(config)
+    start = time.perf_counter()
+    try:
+        _set_torch_threads(threads)
+        t = config["target"]
+        target = make_target(t["link"], t["d"], r=t["r"], sparsity=t["sparsity"],
+                             noise=t["noise"], replicas=config["replicas"],
+                             seed=config["seed"], device=config["device"],
+                             dtype=getattr(torch, config["dtype"]))
+        name = config["learner"]["name"]
+        defaults: dict[str, Any] = {}
+        fields = learner_fields(name)
+        if "seed" in fields:
+            defaults["seed"] = config["seed"]
+        if "r" in fields and target.r > 1:
+            defaults["r"] = target.r  # estimate as many directions as the target has
+        learner = make_learner(name, **{**defaults, **config["learner"]["hyper"]})
+        learner.fit(target, n=config["n"])
+        metrics = replica_metrics(target, learner, config["n_test"])
+    except Exception:
+        return {"key": key, "status": "failed", "error": traceback.format_exc()[-4000:],
+                "seconds": time.perf_counter() - start}
+    diverged = metrics.pop("diverged")
+    trace = getattr(learner, "trace_", None)
+    trace_out = None
+    if trace is not None and trace.samples:
+        trace_out = {"samples": list(trace.samples),
+                     "metrics": {k: trace[k].astype("float32") for k in trace.values}}
+    return {
+        "key": key, "status": "diverged" if bool(diverged.any()) else "done", "error": None,
+        "seconds": time.perf_counter() - start, "samples": int(learner.samples_),
+        "metrics": {k: v.double().numpy() for k, v in metrics.items()},
+        "diverged": [bool(v) for v in diverged], "trace": trace_out,
+        "hyper": {k: _jsonable(v) for k, v in getattr(learner, "hyper_", {}).items()},
+    }
+
+
+# ---------------------------------------------------------------------------------- executors
+Report = Callable[[dict[str, Any], dict[str, Any]], None]
+
+
+def _progress(enabled: bool, total: int):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(SpinnerColumn(), TextColumn("runs"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                        TextColumn("[dim]{task.fields[current]}"), disable=not enabled,
+                        transient=False)
+    task = progress.add_task("sweep", total=total, current="")
+    return progress, task
+
+
+def run_local(configs: list[dict[str, Any]], store: Store, on_result: Report,
+              progress: bool = True) -> None:
+    """Run each configuration in this process, storing each result when it finishes."""
+    bar, task = _progress(progress, len(configs))
+    with bar:
+        for config in configs:
+            bar.update(task, current=describe(config))
+            store.mark_started(run_key(config), config, __version__)
+            result = execute_run(config)
+            store.write_result(result)
+            on_result(config, result)
+            bar.advance(task)
+
+
+def _dask_client(scheduler: str | None, workers: int | None, processes: bool):
+    try:
+        from distributed import Client, LocalCluster
+    except ModuleNotFoundError:  # pragma: no cover - distributed is a dependency
+        raise ValueError("executor='dask' needs the 'distributed' package") from None
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="20s"), None
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ValueError(f"scheduler={scheduler!r} cannot be reached: {exc}") from None
+    cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=processes,
+                           host="127.0.0.1", dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
+             scheduler: str | None = None, workers: int | None = None, progress: bool = True,
+             processes: bool = True) -> None:
+    """Run the configurations on Dask (a ``distributed.Client`` on ``scheduler``, or a
+    ``LocalCluster`` of ``workers`` single-threaded processes on loopback); results are
+    written here, by the client, as they complete."""
+    from distributed import as_completed
+
+    client, cluster = _dask_client(scheduler, workers, processes)
+    # worker processes of a LocalCluster share this machine's cores; threads of this process
+    # (processes=False) and remote workers keep their own setting
+    threads = (None if scheduler or not processes
+               else max(1, (os.cpu_count() or 1) // (workers or 2)))
+    by_key = {run_key(c): c for c in configs}
+    bar, task = _progress(progress, len(configs))
+    try:
+        with bar:
+            futures = []
+            for key, config in by_key.items():
+                store.mark_started(key, config, __version__)
+                futures.append(client.submit(execute_run, config, threads,
+                                             key=f"indexlab-run-{key}", pure=False))
+            for future in as_completed(futures):
+                key = future.key.removeprefix("indexlab-run-")
+                try:
+                    result = future.result()
+                except Exception:  # a lost worker: the run is recorded as failed
+                    result = {"key": key, "status": "failed",
+                              "error": traceback.format_exc()[-4000:]}
+                store.write_result(result)
+                on_result(by_key[key], result)
+                bar.update(task, current=describe(by_key[key]))
+                bar.advance(task)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | None = None,
+          workers: int | None = None, progress: bool = True, processes: bool = True,
+          on_result: Report | None = None) -> dict[str, Any]:
+    """Expand ``spec``, register it in ``store``, run every run not finished yet, and return
+    ``{"total", "skipped", "ran", "done", "diverged", "failed", "seconds"}``."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor={executor!r} is not allowed: use one of {', '.join(EXECUTORS)}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers={workers!r} is not allowed: use an integer >= 1")
+    labelled = expand_labelled(spec)
+    configs = [c for c, _, _ in labelled]
+    keys = [run_key(c) for c in configs]
+    store.register_sweep(spec.name, spec.source, spec.success.text(), spec.success.probability,
+                         [(k, t, lr) for k, (_, t, lr) in zip(keys, labelled, strict=True)])
+    finished = store.finished_keys()
+    pending = list({k: c for k, c in zip(keys, configs, strict=True)
+                    if k not in finished}.values())
+    counts = {"done": 0, "diverged": 0, "failed": 0}
+
+    def count(config: dict[str, Any], result: dict[str, Any]) -> None:
+        counts[result["status"]] += 1
+        if on_result is not None:
+            on_result(config, result)
+
+    start = time.perf_counter()
+    if executor == "local":
+        run_local(pending, store, count, progress)
+    elif pending:
+        run_dask(pending, store, count, scheduler, workers, progress, processes)
+    return {"total": len(set(keys)), "skipped": len(set(keys)) - len(pending),
+            "ran": len(pending), **counts, "seconds": time.perf_counter() - start}

@@ -1,0 +1,278 @@
+"""The results store: one SQLite file holding sweeps, runs, per-replica metrics and traces.
+
+Tables:
+
+* ``sweeps(name, spec, success, probability, created)``: each spec (JSON) run into this file;
+  ``sweep_runs(sweep, key, target, learner)``: the runs the latest version of each sweep
+  expands to, with the labels of their target family and learner entry;
+* ``runs``: one row per run, keyed by ``key`` = a hash of the run's full configuration and the
+  library version, with the configuration spread over columns (``link, d, r, sparsity, noise,
+  learner, n, replicas, seed, ...``) and in ``config`` (JSON); ``status`` is ``running`` (started,
+  not finished: interrupted if no sweep is alive), ``done``, ``diverged`` (finished, at least one
+  replica diverged) or ``failed`` (``error`` holds the traceback); ``attempts`` counts starts;
+* ``replicas(key, replica, overlap, overlap_neuron, test_mse, diverged)``: per-replica metrics;
+* ``traces(key, metric, samples, "values", steps, width)``: a run's recorded trace, ``samples``
+  as int64 bytes and ``values`` as float32 bytes of shape ``(steps, width = R)``.
+
+A finished run is written in one transaction (its row, replicas and traces together), so a
+crash or ``kill -9`` leaves either the whole result or none of it; runs that are ``done`` or
+``diverged`` are never run again, ``running`` and ``failed`` ones are.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FINISHED = ("done", "diverged")
+REPLICA_METRICS = ("overlap", "overlap_neuron", "subspace_distance", "test_mse")
+RUN_COLUMNS = ("key", "link", "d", "r", "sparsity", "noise", "learner", "n", "replicas", "seed",
+               "device", "dtype", "n_test", "trace", "version", "status", "error", "attempts",
+               "seconds", "samples", "started", "finished", "config", "hyper")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sweeps (
+    name TEXT PRIMARY KEY, spec TEXT NOT NULL, success TEXT NOT NULL,
+    probability REAL NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS sweep_runs (
+    sweep TEXT NOT NULL, key TEXT NOT NULL, target TEXT NOT NULL, learner TEXT NOT NULL,
+    PRIMARY KEY (sweep, key));
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT PRIMARY KEY, link TEXT NOT NULL, d INTEGER NOT NULL, r INTEGER,
+    sparsity INTEGER, noise REAL NOT NULL, learner TEXT NOT NULL, n INTEGER NOT NULL,
+    replicas INTEGER NOT NULL, seed INTEGER NOT NULL, device TEXT NOT NULL,
+    dtype TEXT NOT NULL, n_test INTEGER NOT NULL, trace INTEGER NOT NULL,
+    version TEXT NOT NULL, status TEXT NOT NULL, error TEXT, attempts INTEGER NOT NULL,
+    seconds REAL, samples INTEGER, started REAL, finished REAL, config TEXT NOT NULL,
+    hyper TEXT);
+CREATE TABLE IF NOT EXISTS replicas (
+    key TEXT NOT NULL, replica INTEGER NOT NULL, overlap REAL, overlap_neuron REAL,
+    subspace_distance REAL, test_mse REAL, diverged INTEGER NOT NULL,
+    PRIMARY KEY (key, replica));
+CREATE TABLE IF NOT EXISTS traces (
+    key TEXT NOT NULL, metric TEXT NOT NULL, samples BLOB NOT NULL, "values" BLOB NOT NULL,
+    steps INTEGER NOT NULL, width INTEGER NOT NULL, PRIMARY KEY (key, metric));
+CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
+"""
+SCHEMA_VERSION = "2"
+
+
+class StoreError(ValueError):
+    """The file is not an indexlab results store (or cannot be opened)."""
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _float_or_none(value: float) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+class Store:
+    """A results store in one SQLite file (see the module docstring for the layout)."""
+
+    def __init__(self, path: str | Path, create: bool = True):
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise StoreError(f"results store {str(self.path)!r} does not exist")
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=60.0)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            if create:
+                with self.conn:
+                    self.conn.executescript(_SCHEMA)
+                    self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)",
+                                      (SCHEMA_VERSION,))
+            self.conn.execute("SELECT key, value FROM meta").fetchall()
+            self.conn.execute("SELECT key FROM runs LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{str(self.path)!r} is not an indexlab results store: {exc}") \
+                from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writing
+    def register_sweep(self, name: str, spec: dict, success: str, probability: float,
+                       members: Iterable[tuple[str, str, str]]) -> None:
+        """Record (or replace) sweep ``name``: its spec, criterion and its runs, given as
+        ``(key, target label, learner label)``."""
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO sweeps VALUES (?, ?, ?, ?, ?)",
+                              (name, _json(spec), success, probability, time.time()))
+            self.conn.execute("DELETE FROM sweep_runs WHERE sweep = ?", (name,))
+            self.conn.executemany("INSERT OR IGNORE INTO sweep_runs VALUES (?, ?, ?, ?)",
+                                  [(name, *m) for m in members])
+
+    def finished_keys(self) -> set[str]:
+        """Keys of the runs that are ``done`` or ``diverged`` (never run again)."""
+        rows = self.conn.execute("SELECT key FROM runs WHERE status IN (?, ?)", FINISHED)
+        return {k for (k,) in rows}
+
+    def mark_started(self, key: str, config: dict[str, Any], version: str) -> None:
+        """Insert the run as ``running`` (or bump ``attempts`` of a retried one)."""
+        t = config["target"]
+        row = (key, t["link"], t["d"], t["r"], t["sparsity"], t["noise"],
+               config["learner"]["name"], config["n"], config["replicas"], config["seed"],
+               config["device"], config["dtype"], config["n_test"], int(config["trace"]),
+               version, "running", None, 1, None, None, time.time(), None, _json(config), None)
+        with self.conn:
+            self.conn.execute(
+                f"INSERT INTO runs VALUES ({', '.join('?' * len(RUN_COLUMNS))}) "
+                "ON CONFLICT(key) DO UPDATE SET status = 'running', error = NULL, "
+                "attempts = attempts + 1, started = excluded.started", row)
+
+    def write_result(self, result: dict[str, Any]) -> int:
+        """Store a finished run (the dict of :func:`~indexlab.experiments.runner.execute_run`)
+        in one transaction; returns the number of rows written."""
+        key = result["key"]
+        replica_rows = _replica_rows(key, result)
+        trace_rows = _trace_rows(key, result.get("trace"))
+        with self.conn:
+            self.conn.execute(
+                "UPDATE runs SET status = ?, error = ?, seconds = ?, samples = ?, finished = ?, "
+                "hyper = ? WHERE key = ?",
+                (result["status"], result.get("error"), result.get("seconds"),
+                 result.get("samples"), time.time(), _json(result.get("hyper")), key))
+            # a retried run has the same replicas and metrics: replace its rows
+            self.conn.executemany("INSERT OR REPLACE INTO replicas VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                  replica_rows)
+            self.conn.executemany("INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?)",
+                                  trace_rows)
+        return 1 + len(replica_rows) + len(trace_rows)
+
+    # ------------------------------------------------------------------ reading
+    def sweeps(self) -> list[dict[str, Any]]:
+        """Every sweep: name, spec (dict), success text, probability, created, and
+        ``labels`` {key: (target label, learner label)}."""
+        out = []
+        for name, spec, success, probability, created in self.conn.execute(
+                "SELECT name, spec, success, probability, created FROM sweeps ORDER BY created"
+        ).fetchall():
+            labels = {k: (t, lr) for k, t, lr in self.conn.execute(
+                "SELECT key, target, learner FROM sweep_runs WHERE sweep = ?", (name,))}
+            out.append({"name": name, "spec": json.loads(spec), "success": success,
+                        "probability": probability, "created": created, "labels": labels})
+        return out
+
+    def runs(self, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Run rows as dicts (all columns; ``config``/``hyper`` decoded), optionally by key."""
+        rows = self.conn.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs ORDER BY "
+                                 "link, learner, d, n").fetchall()
+        wanted = None if keys is None else set(keys)
+        out = []
+        for row in rows:
+            run = dict(zip(RUN_COLUMNS, row, strict=True))
+            if wanted is not None and run["key"] not in wanted:
+                continue
+            run["config"] = json.loads(run["config"])
+            run["hyper"] = json.loads(run["hyper"]) if run["hyper"] else None
+            out.append(run)
+        return out
+
+    def replicas(self, key: str) -> dict[str, np.ndarray]:
+        """Per-replica metrics of one run: arrays of shape ``(R,)`` (NaN where absent)."""
+        rows = self.conn.execute(
+            f"SELECT {', '.join(REPLICA_METRICS)}, diverged FROM replicas WHERE key = ? "
+            "ORDER BY replica", (key,)).fetchall()
+        k = len(REPLICA_METRICS)
+        cols = list(zip(*rows, strict=True)) if rows else [()] * (k + 1)
+        out = {m: np.array([np.nan if v is None else v for v in col], dtype=np.float64)
+               for m, col in zip(REPLICA_METRICS, cols[:k], strict=True)}
+        out["diverged"] = np.array(cols[k], dtype=bool)
+        return out
+
+    def trace(self, key: str) -> dict[str, Any]:
+        """The stored trace of a run: ``{"samples": (T,), metric: (T, R) float32, ...}``."""
+        out: dict[str, Any] = {}
+        for metric, samples, values, steps, width in self.conn.execute(
+                'SELECT metric, samples, "values", steps, width FROM traces WHERE key = ?',
+                (key,)):
+            out["samples"] = np.frombuffer(samples, dtype=np.int64)
+            out[metric] = np.frombuffer(values, dtype=np.float32).reshape(steps, width)
+        return out
+
+    def status_counts(self) -> dict[str, int]:
+        """Number of runs per status."""
+        return dict(self.conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"))
+
+    def table(self) -> tuple[list[str], list[tuple]]:
+        """The flat export table: one row per run and replica (run columns, then metrics)."""
+        run_cols = [c for c in RUN_COLUMNS if c not in ("config", "hyper")]
+        cols = [*run_cols, "replica", *REPLICA_METRICS, "diverged"]
+        rows = self.conn.execute(
+            f"SELECT {', '.join('runs.' + c for c in run_cols)}, replicas.replica, "
+            f"{', '.join('replicas.' + m for m in REPLICA_METRICS)}, replicas.diverged "
+            "FROM runs LEFT JOIN replicas ON runs.key = replicas.key "
+            "ORDER BY runs.link, runs.learner, runs.d, runs.n, replicas.replica").fetchall()
+        return cols, rows
+
+
+def _replica_rows(key: str, result: dict[str, Any]) -> list[tuple]:
+    metrics = result.get("metrics") or {}
+    diverged = result.get("diverged") or []
+    rows = []
+    for j, flag in enumerate(diverged):
+        values = [_float_or_none(metrics[m][j]) if m in metrics else None
+                  for m in REPLICA_METRICS]
+        rows.append((key, j, *values, int(flag)))
+    return rows
+
+
+def _trace_rows(key: str, trace: dict[str, Any] | None) -> list[tuple]:
+    if not trace or not trace.get("samples"):
+        return []
+    samples = np.asarray(trace["samples"], dtype=np.int64)
+    rows = []
+    for metric, values in trace["metrics"].items():
+        arr = np.ascontiguousarray(values, dtype=np.float32)
+        rows.append((key, metric, samples.tobytes(), arr.tobytes(), arr.shape[0], arr.shape[1]))
+    return rows
+
+
+# ---------------------------------------------------------------------------------- export
+def export_csv(store: Store, path: str | Path) -> int:
+    """Write the flat table (one row per run and replica) as CSV; returns the row count."""
+    cols, rows = store.table()
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(cols)
+        writer.writerows(rows)
+    return len(rows)
+
+
+def to_dataframe(store: Store):
+    """The flat table as a pandas DataFrame (needs the optional ``pandas`` extra)."""
+    try:
+        import pandas as pd
+    except ModuleNotFoundError:
+        raise StoreError("pandas is not installed: pip install 'indexlab[export]'") from None
+    cols, rows = store.table()
+    return pd.DataFrame.from_records(rows, columns=cols)
+
+
+def export_parquet(store: Store, path: str | Path) -> int:
+    """Write the flat table as Parquet (needs ``pandas`` and ``pyarrow``)."""
+    frame = to_dataframe(store)
+    try:
+        frame.to_parquet(path, index=False)
+    except ImportError:
+        raise StoreError("Parquet export needs pyarrow: pip install 'indexlab[export]'") \
+            from None
+    return len(frame)

@@ -1,0 +1,153 @@
+"""The experiment engine across processes: a real Dask LocalCluster, and a sweep killed with
+SIGKILL then resumed (each takes 10-20 s here, hence ``slow``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from indexlab.cli import app
+from indexlab.experiments.runner import expand, run_key
+from indexlab.experiments.spec import load_spec
+from indexlab.experiments.store import Store
+
+TINY = Path(__file__).resolve().parents[1] / "examples" / "tiny.toml"
+SRC = Path(__file__).resolve().parents[1] / "src"
+runner = CliRunner()
+
+
+def _stored(db: Path) -> dict[str, tuple]:
+    """Everything stored per run that a computation produces (no timings, no timestamps)."""
+    out = {}
+    with Store(db, create=False) as store:
+        for run in store.runs():
+            reps = store.replicas(run["key"])
+            trace = store.trace(run["key"])
+            out[run["key"]] = (
+                run["status"], run["samples"], run["config"], run["hyper"],
+                {k: v.tobytes() for k, v in reps.items()},
+                {k: v.tobytes() for k, v in trace.items()},
+            )
+    return out
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_stores_the_same_results_as_the_local_executor(tmp_path):
+    local, dask = tmp_path / "local.db", tmp_path / "dask.db"
+    result = runner.invoke(app, ["sweep", str(TINY), "--db", str(local), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    # a real LocalCluster: 2 worker processes (nannies) on 127.0.0.1
+    result = runner.invoke(app, ["sweep", str(TINY), "--db", str(dask), "--executor", "dask",
+                                 "--workers", "2", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    a, b = _stored(local), _stored(dask)
+    assert set(a) == set(b) == {run_key(c) for c in expand(load_spec(TINY))}
+    for key in a:
+        assert a[key] == b[key], key  # bit for bit: metrics, traces, resolved hyperparameters
+    assert all(v[0] == "done" for v in b.values())
+
+
+CHILD = textwrap.dedent("""
+    import sys
+    import time
+
+    from indexlab.experiments import runner
+    from indexlab.experiments.spec import load_spec
+    from indexlab.experiments.store import Store
+
+    original = runner.execute_run
+
+
+    def counted(config, threads=None):
+        with open(sys.argv[3], "a") as fh:  # one line per call of the unit of work
+            fh.write(runner.run_key(config) + "\\n")
+        time.sleep(float(sys.argv[4]))
+        return original(config, threads)
+
+
+    runner.execute_run = counted
+    if __name__ == "__main__":
+        runner.sweep(load_spec(sys.argv[1]), Store(sys.argv[2]), progress=False)
+""")
+
+KILL_SPEC = """
+name = "kill"
+seed = 5
+replicas = 2
+n_test = 0
+[budget]
+c = [1, 2, 4, 8, 16, 32]
+p = 1
+[[targets]]
+link = "he3"
+d = [8, 16]
+[[learners]]
+name = "online_sgd"
+hyper = { width = 4, ridge_samples = 0, batch = 8 }
+"""
+
+
+def _finished(db: Path) -> dict[str, tuple]:
+    if not db.exists():
+        return {}
+    try:
+        with Store(db, create=False) as store:
+            return {r["key"]: (r["finished"], r["attempts"],
+                               store.replicas(r["key"])["overlap"].tobytes())
+                    for r in store.runs() if r["status"] == "done"}
+    except ValueError:  # the child has not created the tables yet
+        return {}
+
+
+@pytest.mark.slow
+def test_sweep_killed_with_sigkill_resumes_without_recomputing_or_losing_runs(tmp_path):
+    spec, db, calls = tmp_path / "kill.toml", tmp_path / "kill.db", tmp_path / "calls.txt"
+    spec.write_text(KILL_SPEC, encoding="utf-8")
+    child = tmp_path / "child.py"
+    child.write_text(CHILD, encoding="utf-8")
+    expected = {run_key(c) for c in expand(load_spec(spec))}
+    assert len(expected) == 12
+    env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    args = [sys.executable, str(child), str(spec), str(db), str(calls)]
+
+    proc = subprocess.Popen([*args, "0.3"], env=env)
+    deadline = time.monotonic() + 120
+    while len(_finished(db)) < 4 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    before = _finished(db)
+    assert 4 <= len(before) < 12, "the kill must land mid-way"
+
+    done = subprocess.run([*args, "0"], env=env, timeout=300)
+    assert done.returncode == 0
+
+    with Store(db, create=False) as store:
+        assert store.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        rows = store.conn.execute("SELECT key, COUNT(*) FROM runs GROUP BY key").fetchall()
+        assert {k for k, _ in rows} == expected and all(c == 1 for _, c in rows)
+        assert store.status_counts() == {"done": 12}
+        replica_rows = store.conn.execute("SELECT COUNT(*) FROM replicas").fetchone()[0]
+        assert replica_rows == 12 * 2
+    after = _finished(db)
+    counts: dict[str, int] = {}
+    for line in calls.read_text().split():
+        counts[line] = counts.get(line, 0) + 1
+    assert set(counts) == expected
+    for key, (finished, _, overlap) in before.items():
+        assert counts[key] == 1  # finished before the kill: never computed again
+        assert after[key] == (finished, 1, overlap)  # nor rewritten
+    rerun = [k for k, c in counts.items() if c > 1]
+    assert len(rerun) <= 1 and all(counts[k] == 2 for k in rerun)  # only the one in flight
+    assert sum(counts.values()) == 12 + len(rerun)
+    assert np.all([after[k][1] == counts[k] for k in expected])  # attempts column agrees
