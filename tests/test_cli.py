@@ -48,3 +48,42 @@ def test_bad_link_is_a_clear_error():
 def test_links_lists_the_registry():
     result = runner.invoke(app, ["links"])
     assert result.exit_code == 0 and "genexp4" in result.output
+
+
+def _fit_json(*args: str) -> dict:
+    result = runner.invoke(app, ["fit", "--replicas", "2", "--json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_fit_baselines_report_the_same_keys_as_the_network_learners():
+    """Every learner's --json has the same keys; what does not apply is null. Phase
+    retrieval at α = n/d = 8 is far above the spectral threshold 1/2 (overlap 0.99 at
+    d = 32, measured), SIR cannot see an even link (its population matrix is zero: overlap
+    ≈ a random direction's, 0.10 measured at d = 32) and kernel ridge learns no direction."""
+    common = ["--link", "phase_retrieval", "--d", "32", "--n", "256"]
+    unified = _fit_json(*common, "--learner", "unified")
+    spectral = _fit_json(*common, "--learner", "spectral")
+    sir = _fit_json(*common, "--learner", "sir", "--set", "n_slices=5")
+    krr = _fit_json(*common, "--learner", "kernel_ridge", "--set", "kernel=laplace")
+    assert set(spectral) == set(unified) == set(sir) == set(krr)
+    assert spectral["overlap_mean"] > 0.8 and sir["overlap_mean"] < 0.5
+    assert krr["overlap_mean"] is None and "learns no features" in krr["note"]
+    assert krr["test_mse_mean"] is not None and spectral["test_mse_mean"] is None
+
+
+def test_fit_spectral_preprocess_and_multi_index_r():
+    identity = _fit_json("--link", "he2+he4", "--d", "16", "--n", "4000", "--learner",
+                         "spectral", "--preprocess", "identity")
+    assert len(identity["principal_cosines_mean"]) == 2  # r = 2 directions for r = 2 target
+    bad = runner.invoke(app, ["fit", "--link", "he2", "--d", "8", "--n", "100", "--learner",
+                              "spectral", "--preprocess", "cube"])
+    assert bad.exit_code == 2 and "preprocess='cube'" in bad.output and "optimal" in bad.output
+
+
+def test_fit_set_rejects_malformed_and_unknown_settings():
+    base = ["fit", "--link", "he2", "--d", "8", "--n", "100", "--learner", "sir"]
+    malformed = runner.invoke(app, [*base, "--set", "n_slices"])
+    assert malformed.exit_code == 2 and "KEY=VALUE" in malformed.output
+    unknown = runner.invoke(app, [*base, "--set", "bandwidth=2"])
+    assert unknown.exit_code == 2 and "bandwidth" in unknown.output and "n_slices" in unknown.output

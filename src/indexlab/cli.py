@@ -247,12 +247,12 @@ def _print_fit(report: dict) -> None:
                                f"(d = {report['d']}, R = {report['replicas']})"))
     table.add_column("quantity")
     table.add_column("value", justify="right")
-    if "overlap_mean" in report:
+    if report["overlap_mean"] is not None:
         table.add_row("overlap, best neuron (mean ± sd)",
                       _fmt(report["overlap_mean"], report["overlap_sd"]))
         neuron = report["overlap_neuron_mean"]
         table.add_row("overlap, neuron average", "—" if neuron is None else f"{neuron:.4f}")
-    if "subspace_distance_mean" in report:
+    if report["subspace_distance_mean"] is not None:
         table.add_row("subspace distance (mean ± sd)",
                       _fmt(report["subspace_distance_mean"], report["subspace_distance_sd"]))
         cosines = ", ".join(f"{c:.3f}" for c in report["principal_cosines_mean"] if c is not None)
@@ -262,6 +262,8 @@ def _print_fit(report: dict) -> None:
     table.add_row("seconds", f"{report['seconds']:.2f}")
     table.add_row("diverged replicas", f"{report['diverged_count']} / {report['replicas']}")
     console.print(table)
+    if report.get("note"):
+        console.print(escape(report["note"]))
 
 
 @app.command()

@@ -1,7 +1,9 @@
 """One learner on one target: fit, measure, summarise (what ``indexlab fit`` prints).
 
-Summary keys (all over replicas, diverged replicas excluded from means; the overlap keys for
-single-index targets, the subspace keys for learners that estimate a subspace):
+Summary keys, the same for every learner (over replicas, diverged replicas excluded from means;
+``None`` where a quantity does not apply: the overlap keys need a single-index target and
+learned directions, the subspace keys a learner that estimates a subspace, ``test_mse`` a
+predictor; ``note`` says why for the kernel baselines, which learn no directions):
 ``overlap_mean``/``overlap_sd`` — best-neuron overlap ``max_j |cos(w_j, θ*)|`` (single-index);
 ``overlap_neuron_mean`` — neuron-averaged overlap; ``subspace_distance_mean``/``_sd`` —
 ``‖P_Û − P_U‖_F/√(2r)``; ``principal_cosines_mean`` — mean ``cos θ_i``;
@@ -132,6 +134,12 @@ def fit_and_summarise(target: Target, learner, n: int | None, n_test: int = 10_0
     keep = ~diverged
     out: dict[str, Any] = {"learner": type(learner).__name__, "link": target.link.name,
                            "d": target.d, "r": target.r, "n": n, "replicas": target.replicas}
+    # every learner reports the same keys; a quantity it cannot have is None, and "note" says
+    # why (the kernel baselines learn no directions)
+    out["overlap_mean"] = out["overlap_sd"] = out["overlap_neuron_mean"] = None
+    out["subspace_distance_mean"] = out["subspace_distance_sd"] = None
+    out["principal_cosines_mean"] = None
+    out["note"] = None
     if "overlap" in metrics:
         out["overlap_mean"], out["overlap_sd"] = _stats(metrics["overlap"], keep)
         out["overlap_neuron_mean"], _ = _stats(metrics["overlap_neuron"], keep)
@@ -143,6 +151,9 @@ def fit_and_summarise(target: Target, learner, n: int | None, n_test: int = 10_0
         cosines = torch.cos(principal_angles(subspace, U)).cpu()  # (R, min(k, r))
         out["principal_cosines_mean"] = [_stats(cosines[:, i], keep)[0]
                                          for i in range(cosines.shape[1])]
+    if getattr(learner, "directions_", None) is None and subspace is None:
+        out["note"] = (f"{type(learner).__name__} learns no features: directions are undefined,"
+                       " so it reports test error only")
     mse = metrics.get("test_mse")
     out["test_mse_mean"], out["test_mse_sd"] = _stats(mse, keep) if mse is not None else (None,
                                                                                            None)
