@@ -311,3 +311,27 @@ def test_report_writes_figures_and_an_html_page_referencing_them(tiny_db, tmp_pa
     assert "<script" not in page and "http" not in page  # self-contained
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "| he3 | online_sgd |" in summary and "| he3 | smoothed_sgd |" in summary
+
+
+def test_baselines_and_subspace_distance_in_a_sweep(tmp_path):
+    """The baselines run in sweeps like the network learners (SIR has no seed and gets none;
+    on an r = 2 target it estimates r = 2 directions), and the subspace distance of every
+    replica is stored and can be the success criterion. SIR on z1 + z2³ sees both directions
+    (E[x | y] spans them); its estimation error scales like √(d/n), and at n = 64 d the
+    distances measured are 0.12-0.22, so ≤ 0.5 leaves a factor above 2. The layer-wise runs
+    only check the plumbing (the distance lies in [0, 1])."""
+    spec = parse_spec(_spec_dict(
+        success="subspace_distance <= 0.5", budget={"c": [16, 64], "p": 1},
+        targets=[{"link": "z1 + z2**3", "r": 2, "d": [8, 16]}],
+        learners=[{"name": "sir"}, {"name": "layerwise", "hyper": {"width": 16}}]))
+    with Store(tmp_path / "r.db") as store:
+        summary = sweep(spec, store, progress=False)
+        assert (summary["total"], summary["done"], summary["failed"]) == (8, 8, 0)
+        for run in store.runs():
+            distance = store.replicas(run["key"])["subspace_distance"]
+            assert distance.shape == (2,) and np.isfinite(distance).all()
+            assert (0 <= distance).all() and (distance <= 1 + 1e-6).all()
+            if run["learner"] == "sir" and run["n"] == 64 * run["d"]:
+                assert (distance <= 0.5).all(), distance
+        cols, rows = store.table()
+        assert "subspace_distance" in cols and len(rows) == 16
