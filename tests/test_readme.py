@@ -29,3 +29,26 @@ def test_readme_python_tour_runs():
             exec(compile(code, "README.md", "exec"), namespace)  # our own file, not user input
         except Exception as exc:  # pragma: no cover - the failure message is the point
             pytest.fail(f"README block failed: {exc!r}\n{code}")
+
+
+@pytest.mark.slow
+def test_readme_main_job_runs(tmp_path):
+    """The README's main command (after its install step) runs from a fresh folder and writes
+    the report with the fitted exponents of both learners."""
+    import shutil
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```bash\n(python -m pip install[^\n]*indexlab[^\n]*)\n```", text)
+    assert block is not None, "no main command in the README"
+    job = block.group(1).split(" && ", 1)[1]  # the part after the install
+    assert job.startswith("indexlab sweep ")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    indexlab = str(Path(sys.executable).with_name("indexlab"))
+    result = subprocess.run(job.replace("indexlab ", f"{indexlab} "), shell=True, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = (tmp_path / "he3-report" / "summary.md").read_text()
+    assert "| he3 | unified |" in summary and "| he3 | online_sgd |" in summary
+    assert (tmp_path / "he3-report" / "index.html").exists()

@@ -173,3 +173,16 @@ def test_noise_keeps_exponents():
     assert theory.information_exponent(link) == 3
     assert theory.generative_exponent(link) == 1
     assert float(hermite_h(torch.zeros(1), 3)[0]) == 0.0
+
+
+def test_layerwise_prediction_needs_second_order_information():
+    """Boolean hard members are orthogonal to every polynomial of degree < k in each label
+    class (sign-flip symmetry, spec multi-index §4), so λ_1² = λ_2² = 0 (quadrature gives
+    1e-29) and the layer-wise/one-step predictions do not apply; the real-valued member has
+    λ_2² ≈ 0.32 through y² and keeps them."""
+    assert not theory.second_order_visible("hard3_tanh_bool")
+    assert theory.second_order_visible("hard3_tanh") and theory.second_order_visible("he2+he4")
+    assert "layerwise" not in theory.predicted_sample_complexities("hard4_relu_bool", d=32)
+    with pytest.raises(ValueError, match=r"layerwise.*hard3_tanh_bool.*second-order"):
+        theory.predicted_sample_complexity("layerwise", "hard3_tanh_bool", d=32)
+    assert theory.predicted_sample_complexity("layerwise", "hard3_tanh", d=32).exponent == 1

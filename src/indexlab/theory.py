@@ -477,7 +477,11 @@ def predicted_sample_complexity(
     ==========================  =====================================  ======================
 
     Multi-index: ``layerwise`` ``d polylog d`` (Zhang et al. 2026), ``one_step`` ``d²``
-    (Damian, Lee, Soltanolkotabi 2022), ``information_theoretic`` ``d``.
+    (Damian, Lee, Soltanolkotabi 2022), ``information_theoretic`` ``d``. The two gradient
+    predictions assume the subspace is visible to first- and second-order statistics of a
+    transformed label, ``λ_1² + λ_2² > 0`` (multi-index generative coefficients, degree ≤ 2);
+    where it is not (the orthogonal hard families, ``s* = k ≥ 3``: spec multi-index §4) they
+    raise ``ValueError`` and are left out of :func:`predicted_sample_complexities`.
     """
     link = _resolve(link)
     _check_dimension(d, sparsity)
@@ -487,6 +491,11 @@ def predicted_sample_complexity(
             f"algorithm={algorithm!r} is not available for link {link.name!r} "
             f"(r={link.r}, sparsity={sparsity}); allowed: {', '.join(allowed)}"
         )
+    if algorithm in _SECOND_ORDER and not second_order_visible(link):
+        raise ValueError(
+            f"algorithm={algorithm!r} has no prediction for link {link.name!r}: its labels carry "
+            "no first- or second-order information on the subspace (λ_1² + λ_2² = 0, "
+            "generative exponent ≥ 3), which the layer-wise/one-step analyses assume")
     k_star = information_exponent(link) if link.r == 1 else None
     s_star = generative_exponent(link) if link.r == 1 else None
     if link.r == 1 and algorithm not in ("information_theoretic",) and (
@@ -494,6 +503,17 @@ def predicted_sample_complexity(
     ):
         raise ValueError(f"link {link.name!r} has no finite exponent up to degree 8")
     return _predict(algorithm, k_star, s_star, d, sparsity)
+
+
+_SECOND_ORDER = ("layerwise", "one_step")
+
+
+def second_order_visible(link: str | Link) -> bool:
+    """Whether some label transform gives the multi-index link a non-zero first- or
+    second-order moment on its subspace: ``λ_1² + λ_2² > LAMBDA_TOL`` (always true for a
+    single-index link with ``s* ≤ 2``)."""
+    lam = generative_coefficients(link, 2)
+    return bool(lam[1] + lam[2] > LAMBDA_TOL)
 
 
 def _allowed_algorithms(link: Link, sparsity: int | None) -> tuple[str, ...]:
@@ -529,6 +549,8 @@ def predicted_sample_complexities(
         needs_k = name in ("online_sgd", "smoothed_sgd", "csq_lower_bound")
         needs_s = name in ("unified", "sq_lower_bound", "batch_reuse_sgd", *_SPARSE)
         if (needs_k and k_star is None) or (needs_s and s_star is None):
+            continue
+        if link.r > 1 and name in _SECOND_ORDER and not second_order_visible(link):
             continue
         out[name] = _predict(name, k_star, s_star, d, sparsity)
     return out

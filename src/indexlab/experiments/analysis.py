@@ -209,8 +209,12 @@ def scaling_fit(ds: list[int], thresholds: list[Threshold], level: float = LEVEL
     log_d = np.log([float(d) for d, _ in used])
     p, c = _slope(log_d, np.log([t.n_star for _, t in used]))
     rng = np.random.default_rng(0) if rng is None else rng
+    # a grid-limited threshold is uniform over its interval; one whose interval is unbounded
+    # (some resamples never cross: censored) keeps its bootstrap values, the censored ones
+    # counted as resamples without a slope
     boot = np.stack([rng.uniform(math.log(t.lo), math.log(t.hi), t.boot.size)
-                     if t.grid_limited else t.boot for _, t in used])  # (D, B)
+                     if t.grid_limited and t.lo > 0 and t.hi < math.inf else t.boot
+                     for _, t in used])  # (D, B)
     finite = np.isfinite(boot).all(axis=0)
     slopes = np.array([_slope(log_d, boot[:, b])[0] for b in np.flatnonzero(finite)])
     if slopes.size == 0:
