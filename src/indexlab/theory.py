@@ -319,8 +319,14 @@ def label_transform(link: str | Link, k: int, normalise: bool = True) -> LabelTr
     link = _resolve(link)
     if link.r != 1:
         raise ValueError(f"label_transform needs a single-index link; {link.name!r} has r={link.r}")
-    if not isinstance(k, int) or not 1 <= k <= 40:
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 40:
         raise ValueError(f"degree k={k!r} is not allowed: use an integer in 1..40")
+    return _label_transform(link, k, bool(normalise))
+
+
+@lru_cache(maxsize=64)
+def _label_transform(link: Link, k: int, normalise: bool) -> LabelTransform:
+    """Cached body of :func:`label_transform` (tabulating ``T`` costs ~1 s: 2e6 atoms)."""
     cm = conditional_means(link, lambda z: hermite_normalized(z[:, 0], k)[:, k:k + 1])
     zeta = cm.means[:, 0]
     lam = float(math.sqrt(cm.p @ zeta**2))

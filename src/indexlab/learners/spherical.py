@@ -74,12 +74,21 @@ def random_sphere(replicas, m: int, d: int, seed: int, dtype, device) -> torch.T
     return normalise_rows(torch.stack(rows)).to(device=device, dtype=dtype)
 
 
-def spherical_step(W, X, psi):
-    """``W ← normalise(W + G)`` with ``G_j = (1/B) Σ_i ψ_ij (x_i − a_ij w_j)`` pre-scaled by η."""
-    A = X @ W.transpose(1, 2)  # (R, B, m)
-    G = psi.transpose(1, 2) @ X / X.shape[1]
-    G = G - (psi * A).mean(dim=1).unsqueeze(-1) * W
-    return normalise_rows(W + G)
+def spherical_step(W, X, psi, A=None):
+    """``W ← normalise(W + G)`` with ``G_j = (1/B) Σ_i ψ_ij (x_i − a_ij w_j)`` pre-scaled by η
+    (the Riemannian gradient step on the sphere, single-index spec §2.1).
+
+    Computed as ``ψᵀX/B + W (1 − mean_i ψ_ij a_ij)`` with one product and one fused pass
+    over ``W`` (``addcmul_``), normalised in place; ``A = XWᵀ`` (``(R, B, m)``) may be passed
+    when the caller already has it.
+    """
+    if A is None:
+        A = X @ W.transpose(1, 2)  # (R, B, m)
+    shrink = 1.0 - (psi * A).mean(dim=1).unsqueeze(-1)  # (R, m, 1)
+    # ψᵀ made contiguous first: MKL ran the product with a transposed view 5x slower
+    G = torch.bmm((psi / X.shape[1]).transpose(1, 2).contiguous(), X)  # (R, m, d), fresh
+    G.addcmul_(W, shrink)
+    return G.div_(torch.linalg.vector_norm(G, dim=-1, keepdim=True))
 
 
 def run_online(

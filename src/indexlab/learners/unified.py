@@ -220,7 +220,7 @@ class SphericalSGD:
             else:
                 psi = -loss.grad(out, Tm) * act.df(A)
             value = loss.value(out, Tm).mean(dim=(1, 2)) if want_loss else None
-            return spherical_step(W, X, eta * psi), value
+            return spherical_step(W, X, eta * psi, A), value
 
         return step
 
