@@ -56,7 +56,8 @@ def _activations() -> dict[str, Activation]:
         # log cosh: σ' = tanh, σ'(0) = 0, σ''(0) = 1, |σ'''| ≤ 0.77 (multi-index spec §1.4)
         "logcosh": Activation(
             "logcosh",
-            lambda u: u.abs() + torch.nn.functional.softplus(-2 * u.abs()) - math.log(2),
+            # log cosh u = logaddexp(u, −u) − log 2: stable for large |u|, three passes
+            lambda u: torch.logaddexp(u, -u).sub_(math.log(2)),
             torch.tanh,
         ),
         "softplus": Activation("softplus", torch.nn.functional.softplus, torch.sigmoid),
