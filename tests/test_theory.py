@@ -177,12 +177,16 @@ def test_noise_keeps_exponents():
 
 def test_layerwise_prediction_needs_second_order_information():
     """Boolean hard members are orthogonal to every polynomial of degree < k in each label
-    class (sign-flip symmetry, spec multi-index §4), so λ_1² = λ_2² = 0 (quadrature gives
-    1e-29) and the layer-wise/one-step predictions do not apply; the real-valued member has
-    λ_2² ≈ 0.32 through y² and keeps them."""
+    class (sign-flip symmetry, spec multi-index §4), so M = E_y[G(y)² + m(y)m(y)ᵀ] = 0 and
+    the layer-wise/one-step predictions do not apply; the real-valued member has M ≈ 0.21·I
+    (through y²) and keeps them. The check is per direction, not on the total λ_1² + λ_2²:
+    a link that ignores z2 (``z1**2 + 0*z2``, M's eigenvalues 0 and 1.98) has λ_2² ≈ 1
+    (0.988 with the label binning) and is still caught."""
     assert not theory.second_order_visible("hard3_tanh_bool")
     assert theory.second_order_visible("hard3_tanh") and theory.second_order_visible("he2+he4")
     assert "layerwise" not in theory.predicted_sample_complexities("hard4_relu_bool", d=32)
     with pytest.raises(ValueError, match=r"layerwise.*hard3_tanh_bool.*second-order"):
         theory.predicted_sample_complexity("layerwise", "hard3_tanh_bool", d=32)
     assert theory.predicted_sample_complexity("layerwise", "hard3_tanh", d=32).exponent == 1
+    assert theory.generative_coefficients("z1**2 + 0*z2", 2)[2] > 0.9  # 1: y fixes h2(z1)
+    assert not theory.second_order_visible("z1**2 + 0*z2")

@@ -484,10 +484,10 @@ def predicted_sample_complexity(
 
     Multi-index: ``layerwise`` ``d polylog d`` (Zhang et al. 2026), ``one_step`` ``d²``
     (Damian, Lee, Soltanolkotabi 2022), ``information_theoretic`` ``d``. The two gradient
-    predictions assume the subspace is visible to first- and second-order statistics of a
-    transformed label, ``λ_1² + λ_2² > 0`` (multi-index generative coefficients, degree ≤ 2);
-    where it is not (the orthogonal hard families, ``s* = k ≥ 3``: spec multi-index §4) they
-    raise ``ValueError`` and are left out of :func:`predicted_sample_complexities`.
+    predictions assume every direction of the subspace is visible to first- and second-order
+    statistics of a transformed label (:func:`second_order_visible`); where it is not (the
+    orthogonal hard families, ``s* = k ≥ 3``: spec multi-index §4) they raise ``ValueError``
+    and are left out of :func:`predicted_sample_complexities`.
     """
     link = _resolve(link)
     _check_dimension(d, sparsity)
@@ -500,8 +500,9 @@ def predicted_sample_complexity(
     if algorithm in _SECOND_ORDER and not second_order_visible(link):
         raise ValueError(
             f"algorithm={algorithm!r} has no prediction for link {link.name!r}: its labels carry "
-            "no first- or second-order information on the subspace (λ_1² + λ_2² = 0, "
-            "generative exponent ≥ 3), which the layer-wise/one-step analyses assume")
+            "no first- or second-order information on some direction of the subspace "
+            "(E_y[G(y)² + m(y)m(y)ᵀ] is singular), which the layer-wise/one-step analyses "
+            "assume")
     k_star = information_exponent(link) if link.r == 1 else None
     s_star = generative_exponent(link) if link.r == 1 else None
     if link.r == 1 and algorithm not in ("information_theoretic",) and (
@@ -515,11 +516,23 @@ _SECOND_ORDER = ("layerwise", "one_step")
 
 
 def second_order_visible(link: str | Link) -> bool:
-    """Whether some label transform gives the multi-index link a non-zero first- or
-    second-order moment on its subspace: ``λ_1² + λ_2² > LAMBDA_TOL`` (always true for a
-    single-index link with ``s* ≤ 2``)."""
-    lam = generative_coefficients(link, 2)
-    return bool(lam[1] + lam[2] > LAMBDA_TOL)
+    """Whether first- and second-order statistics of transformed labels see *every*
+    direction of the subspace: the smallest eigenvalue of
+    ``M = E_y[G(y)² + m(y) m(y)ᵀ]``, ``G(y) = E[zzᵀ − I | y]``, ``m(y) = E[z | y]`` (both
+    ``r × r`` / ``r``, in the frame of ``U``) exceeds ``LAMBDA_TOL``. ``M`` is singular
+    exactly when some unit ``v`` has ``E[⟨v, z⟩ | y] = 0`` and ``G(y) v = 0`` for every ``y``,
+    i.e. no label transform ``T`` makes ``E[T(y)(xxᵀ − I)]`` or ``E[T(y) x]`` move along
+    ``Uᵀv`` — the situation of the orthogonal hard families (multi-index spec §4), where
+    ``M = 0``. Cached per link."""
+    return bool(_second_order_matrix(_resolve(link)).min() > LAMBDA_TOL)
+
+
+@lru_cache(maxsize=64)
+def _second_order_matrix(link: Link) -> np.ndarray:
+    """Eigenvalues of ``M`` of :func:`second_order_visible` (ascending)."""
+    p, G, m = _conditional_covariances(link)
+    M = np.einsum("b,bij,bjk->ik", p, G, G) + np.einsum("b,bi,bj->ij", p, m, m)
+    return np.linalg.eigvalsh((M + M.T) / 2)
 
 
 def _allowed_algorithms(link: Link, sparsity: int | None) -> tuple[str, ...]:
