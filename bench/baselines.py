@@ -17,23 +17,14 @@ Each ratio is measured in one run, best of ``--repeats`` timings of each side.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
 
+from _timing import best_of
 from indexlab import SingleIndex
 from indexlab.learners.sdr import SIR
 from indexlab.learners.spectral import Spectral, spectral_preprocessing
-
-
-def _best_of(fn, repeats: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def bench_sir(n: int, d: int, slices: int, repeats: int) -> None:
@@ -42,9 +33,9 @@ def bench_sir(n: int, d: int, slices: int, repeats: int) -> None:
     target = SingleIndex("he3", d, seed=0)
     X, y = target.sample(n)
     Xn, yn = X.double().numpy(), y.double().numpy()
-    t_ours, ours = _best_of(lambda: SIR(n_slices=slices).fit(X, y), repeats)
-    t_64, _ = _best_of(lambda: SIR(n_slices=slices).fit(X.double(), y.double()), repeats)
-    t_sm, res = _best_of(
+    t_ours, ours = best_of(lambda: SIR(n_slices=slices).fit(X, y), repeats)
+    t_64, _ = best_of(lambda: SIR(n_slices=slices).fit(X.double(), y.double()), repeats)
+    t_sm, res = best_of(
         lambda: SlicedInverseReg(yn, Xn.copy()).fit(slice_n=n // slices), max(1, repeats - 1))
     theirs = torch.as_tensor(np.asarray(res.params)[:, 0])
     cos = abs(float(ours.directions_[0].double() @ theirs / theirs.norm()))
@@ -73,10 +64,10 @@ def bench_spectral(d: int, alpha: float, repeats: int) -> None:
         finally:
             torch.set_num_threads(full)
 
-    t_ours, ours = _best_of(lambda: Spectral(link="phase_retrieval").fit(X, y), repeats)
+    t_ours, ours = best_of(lambda: Spectral(link="phase_retrieval").fit(X, y), repeats)
     # the reference gets its better thread count for eigh (LAPACK's eigh often runs faster
     # on one thread than on a shared pool)
-    t_dense, top = min((_best_of(lambda k=k: dense(k), repeats) for k in {1, full}),
+    t_dense, top = min((best_of(lambda k=k: dense(k), repeats) for k in {1, full}),
                        key=lambda pair: pair[0])
     theta = target.directions_view[0].to(X.dtype)
     print(f"Spectral  phase retrieval d={d} n={n} (alpha={alpha:g}) float32 "

@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
+from functools import partial
 
 import numpy as np
 import torch
 
+from _timing import bmm_seconds, timed
 from indexlab.learners import LayerwiseGD
 from indexlab.targets import MultiIndex
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def main() -> None:
@@ -44,20 +40,8 @@ def main() -> None:
         X, y = MultiIndex("he4+he4", d, replicas=R, seed=0, device=dev).sample(n1)
         learner = LayerwiseGD(width=m, t1=T1, r=2)
         learner.stage_one(X[:, :256], y[:, :256])  # warm-up
-        _sync(dev)
-        start = time.perf_counter()
-        learner.stage_one(X, y)
-        _sync(dev)
-        elapsed = time.perf_counter() - start
-        A = torch.randn(R, n1, d, device=dev)
-        B = torch.randn(R, d, m, device=dev)
-        torch.bmm(A, B)
-        _sync(dev)
-        start = time.perf_counter()
-        for _ in range(2 * T1):
-            torch.bmm(A, B)
-        _sync(dev)
-        t_bmm = time.perf_counter() - start
+        elapsed, _ = timed(partial(learner.stage_one, X, y), dev)
+        t_bmm = bmm_seconds(R, n1, d, m, 2 * T1, dev)
         flops = 4 * R * n1 * d * m * T1
         times.append(elapsed)
         print(f"d={d:4d} n1={n1:6d}: stage 1 {elapsed:.3f} s, {flops / elapsed / 1e9:.1f} GFLOP/s;"

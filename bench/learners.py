@@ -20,17 +20,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 
 import torch
 
+from _timing import bmm_seconds, timed
 from indexlab.learners import Unified
 from indexlab.targets import SingleIndex
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 class _Neurons(torch.nn.Module):
@@ -85,32 +80,17 @@ def main() -> None:
         return learner.fit(X, y).directions_
 
     learner.fit(X[:, : 4 * B], y[:, : 4 * B])  # warm-up
-    _sync(dev)
-    t0 = time.perf_counter()
-    W_ours = ours()
-    _sync(dev)
-    t_ours = time.perf_counter() - t0
+    t_ours, W_ours = timed(ours, dev)
 
     W0 = W_ours.new_tensor(torch.randn(R, m, d).numpy())
     W0 /= W0.norm(dim=-1, keepdim=True)
     reps = max(1, R // 8)  # time a subset of seeds and scale: the loop is linear in R
-    _sync(dev)
-    t0 = time.perf_counter()
-    reference_loop(X[:reps], T[:reps], W0[:reps], lr, B)
-    _sync(dev)
-    t_ref = (time.perf_counter() - t0) * R / reps
+    t_ref, _ = timed(lambda: reference_loop(X[:reps], T[:reps], W0[:reps], lr, B), dev)
+    t_ref *= R / reps
 
     steps = n // B
     flops = steps * 2 * (2 * R * B * d * m)  # X Wᵀ and ψᵀ X per step
-    A = torch.randn(R, B, d, device=dev)
-    Wt = torch.randn(R, d, m, device=dev)
-    torch.bmm(A, Wt)
-    _sync(dev)
-    t0 = time.perf_counter()
-    for _ in range(2 * steps):
-        torch.bmm(A, Wt)
-    _sync(dev)
-    t_bmm = time.perf_counter() - t0
+    t_bmm = bmm_seconds(R, B, d, m, 2 * steps, dev)
 
     print(f"R={R} d={d} m={m} B={B} n={n} device={dev} threads={torch.get_num_threads()}")
     print(f"ours (batched over replicas): {t_ours:.3f} s")

@@ -10,24 +10,11 @@ same chunks, measured in one run (best of 3 repeats each). Target: ratio ≥ 0.8
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
+from _timing import best_of
 from indexlab.targets import SingleIndex
-
-
-def _best_of(fn, repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -56,7 +43,7 @@ def main() -> None:
 
     ours()  # warm-up (allocator, kernels)
     reference()
-    t_ours, t_ref = _best_of(ours), _best_of(reference)
+    t_ours, t_ref = best_of(ours, 3, args.device)[0], best_of(reference, 3, args.device)[0]
     total = args.n * args.replicas
     print(f"link={args.link} d={args.d} R={args.replicas} n={args.n} chunk={chunk} "
           f"device={args.device} threads={torch.get_num_threads()}")
