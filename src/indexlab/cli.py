@@ -160,6 +160,7 @@ def fit(
 
     from indexlab.experiments.single_run import (
         fit_and_summarise,
+        learner_defaults,
         learner_fields,
         make_learner,
         make_target,
@@ -178,15 +179,9 @@ def fit(
         given = dict(width=width, lr=lr, batch=batch, loss=loss, t1=t1, preprocess=preprocess)
         hyper = {k: v for k, v in given.items() if v is not None}
         if learner in LEARNERS:  # else make_learner names the allowed learners
-            fields = learner_fields(learner)
-            if "width" in hyper and "width" not in fields and "m" in fields:
+            if "width" in hyper and "m" in learner_fields(learner):
                 hyper["m"] = hyper.pop("width")  # random features: m neurons
-            if "seed" in fields:
-                hyper["seed"] = seed
-            if sparsity is not None and "sparsity" in fields:
-                hyper["sparsity"] = sparsity
-            if "r" in fields and (r is not None or target.r > 1):
-                hyper["r"] = target.r  # estimate as many directions as the target has
+            hyper = {**learner_defaults(learner, target, seed), **hyper}
         hyper.update(parse_settings(setting or []))
         model = make_learner(learner, **hyper)
         if fit_kwargs and not hasattr(model, "stage_one"):

@@ -120,7 +120,7 @@ def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str,
     import torch
 
     from indexlab.experiments.single_run import (
-        learner_fields,
+        learner_defaults,
         make_learner,
         make_target,
         replica_metrics,
@@ -136,13 +136,8 @@ def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str,
                              seed=config["seed"], device=config["device"],
                              dtype=getattr(torch, config["dtype"]))
         name = config["learner"]["name"]
-        defaults: dict[str, Any] = {}
-        fields = learner_fields(name)
-        if "seed" in fields:
-            defaults["seed"] = config["seed"]
-        if "r" in fields and target.r > 1:
-            defaults["r"] = target.r  # estimate as many directions as the target has
-        learner = make_learner(name, **{**defaults, **config["learner"]["hyper"]})
+        learner = make_learner(name, **{**learner_defaults(name, target, config["seed"]),
+                                        **config["learner"]["hyper"]})
         learner.fit(target, n=config["n"])
         metrics = replica_metrics(target, learner, config["n_test"])
     except Exception:

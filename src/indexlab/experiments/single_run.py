@@ -54,22 +54,38 @@ def make_target(link: str, d: int, *, r: int | None = None, sparsity: int | None
     return MultiIndex(resolved, d, r=r, sparsity=sparsity, **common)
 
 
-def learner_fields(name: str) -> set[str]:
-    """The hyperparameters of learner ``name``: its dataclass ``__init__`` fields."""
-    return {f.name for f in dataclasses.fields(LEARNERS[name]) if f.init}
+INTERNAL_FIELDS = frozenset({"exponent_kind"})  # fixed by each learner class, not a choice
+
+
+def learner_fields(name: str) -> dict[str, str]:
+    """The hyperparameters of learner ``name`` (its dataclass ``__init__`` fields, less the
+    internal ones) with their type annotations as text."""
+    return {f.name: str(getattr(f.type, "__name__", f.type))
+            for f in dataclasses.fields(LEARNERS[name])
+            if f.init and f.name not in INTERNAL_FIELDS}
+
+
+def learner_defaults(name: str, target: Target, seed: int) -> dict[str, Any]:
+    """What a run on ``target`` fixes for learner ``name`` unless the user sets it: the run's
+    ``seed``, and ``r = target.r`` on a multi-index target (estimate as many directions as
+    the target has), for the learners that have these hyperparameters."""
+    fields = learner_fields(name)
+    out: dict[str, Any] = {"seed": seed} if "seed" in fields else {}
+    if "r" in fields and target.r > 1:
+        out["r"] = target.r
+    return out
 
 
 def make_learner(name: str, **hyper: Any):
     """Instantiate a learner by its snake_case name; unknown names list the allowed ones."""
     if name not in LEARNERS:
         raise ValueError(f"learner={name!r} is not allowed: use one of {', '.join(LEARNERS)}")
-    cls = LEARNERS[name]
     fields = learner_fields(name)
     unknown = sorted(k for k in hyper if k not in fields)
     if unknown:
         raise ValueError(f"hyperparameter(s) {', '.join(unknown)} not known to {name!r}; "
-                         f"allowed: {', '.join(sorted(f for f in fields if f != 'exponent_kind'))}")
-    return cls(**hyper)
+                         f"allowed: {', '.join(sorted(fields))}")
+    return LEARNERS[name](**hyper)
 
 
 def _replicated(V: torch.Tensor, replicas: int) -> torch.Tensor:

@@ -43,7 +43,6 @@ budget ``n``" (the two agree when success is reached in the constant-step search
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -246,14 +245,6 @@ def parse_target(where: str, value: Any) -> TargetSpec:
     return target
 
 
-def learner_fields(name: str) -> dict[str, str]:
-    """Hyperparameter names of learner ``name`` with their type annotations (as text)."""
-    from indexlab.learners import LEARNERS
-
-    return {f.name: str(getattr(f.type, "__name__", f.type))
-            for f in dataclasses.fields(LEARNERS[name]) if f.init and f.name != "exponent_kind"}
-
-
 def _integer_valued(annotation: str) -> bool:
     kinds = {part.strip() for part in annotation.split("|")}
     return "int" in kinds and "float" not in kinds
@@ -276,6 +267,8 @@ def evaluate_formula(text: str, d: int, where: str = "formula") -> float:
 def resolve_hyper(learner: LearnerSpec, d: int, where: str = "learner") -> dict[str, Any]:
     """The learner's hyperparameters at dimension ``d``: fixed values plus the formulas
     evaluated at ``d`` (rounded to integers for integer-valued hyperparameters)."""
+    from indexlab.experiments.single_run import learner_fields
+
     types = learner_fields(learner.name)
     hyper = dict(learner.hyper)
     for key, text in learner.formulas.items():
@@ -292,6 +285,8 @@ def parse_learner(where: str, value: Any, targets: tuple[TargetSpec, ...]) -> Le
     name = table.get("name")
     if name not in LEARNERS:
         raise _error(f"{where}.name", name, "one of " + ", ".join(LEARNERS))
+    from indexlab.experiments.single_run import learner_fields
+
     allowed = learner_fields(name)
     hyper = _table(f"{where}.hyper", table.get("hyper", {}), set(allowed))
     formulas = _table(f"{where}.formulas", table.get("formulas", {}), set(allowed))
