@@ -37,6 +37,7 @@ same family.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -93,13 +94,14 @@ def spectrum_estimate(X, rho, r: int, iters: int = 30, seed: int = 0):
                                                                          descending=True).values
 
 
-def default_t1(X, rho, r: int) -> int:
+def default_t1(X, rho, r: int, eig: torch.Tensor | None = None) -> int:
     """``⌈log(d/r)/(2 log ρ̂)⌉ + 1`` clipped to ``[2, ⌈√log d⌉ + 4]`` (median over replicas).
 
-    ``ρ̂ = |λ_r| / (2 ŝ)`` with the bulk edge ``2ŝ``, ``ŝ = sqrt(mean ρ_i² · d/n)``.
+    ``ρ̂ = |λ_r| / (2 ŝ)`` with the bulk edge ``2ŝ``, ``ŝ = sqrt(mean ρ_i² · d/n)``; ``eig``:
+    the :func:`spectrum_estimate` of ``(X, ρ, r)`` when the caller already has it.
     """
     n, d = X.shape[1], X.shape[2]
-    eig = spectrum_estimate(X, rho, r)
+    eig = spectrum_estimate(X, rho, r) if eig is None else eig
     edge = 2 * torch.sqrt((rho.to(torch.float64) ** 2).mean(dim=1) * d / n)
     ratio = torch.nan_to_num(eig[:, r - 1].to(torch.float64) / edge, nan=1.0, posinf=1e6)
     ratio = ratio.clamp_min(1.0 + 1e-6)  # no signal above the bulk: the upper clip applies
@@ -204,15 +206,18 @@ class LayerwiseGD:
         return y
 
     def _prepare(self, X, y, replica_ids, loss):
-        """Transformed labels, symmetric init, offset ``t0``, ``ρ_i = ℓ'(t0, y_i)`` and ``T1``."""
+        """Transformed labels, symmetric init, offset ``t0``, ``ρ_i = ℓ'(t0, y_i)``, ``T1``
+        and ``spectrum()``: the top |eigenvalues| of ``Σ̂``, computed once, on first use."""
         R, _, d = X.shape
         y = self._labels(X, y)
         W, a, b = self._init(R, d, X.dtype, X.device, replica_ids or tuple(range(R)))
         t0 = (output_offset(y, loss) if self.center
               else torch.zeros(R, dtype=X.dtype, device=X.device))
         rho = loss.grad(t0.unsqueeze(1).expand_as(y), y)  # ℓ'(t0, y_i): the label transform
-        t1 = self.t1 if self.t1 is not None else default_t1(X, rho, self.r or 1)
-        return y, W, a, b, t0, rho, t1
+        r = self.r or 1
+        spectrum = functools.cache(lambda: spectrum_estimate(X, rho, r))
+        t1 = self.t1 if self.t1 is not None else default_t1(X, rho, r, spectrum())
+        return y, W, a, b, t0, rho, t1, spectrum
 
     def stage_one(self, X: torch.Tensor, y: torch.Tensor, replica_ids=None,
                   reference: torch.Tensor | None = None):
@@ -223,9 +228,9 @@ class LayerwiseGD:
         """
         R = X.shape[0]
         act, loss = get_activation(self.activation), get_loss(self.loss)
-        y, W, a, b, t0, rho, t1 = self._prepare(X, y, replica_ids, loss)
+        y, W, a, b, t0, _, t1, spectrum = self._prepare(X, y, replica_ids, loss)
         if self.lr is None:
-            top = spectrum_estimate(X, rho, 1)[:, 0].clamp_min(1e-12)
+            top = spectrum()[:, 0].clamp_min(1e-12)
             lr = (self.width / top).to(X.dtype)  # η1 a0 / m = 1/‖Σ̂‖ per replica (a0 = 1)
         else:
             lr = torch.full((R,), float(self.lr), dtype=X.dtype, device=X.device)
@@ -323,8 +328,8 @@ class PowerIteration(LayerwiseGD):
 
     def stage_one(self, X, y, replica_ids=None, reference=None):
         loss = get_loss(self.loss)
-        y, W, a, b, t0, rho, t1 = self._prepare(X, y, replica_ids, loss)
-        top = spectrum_estimate(X, rho, 1)[:, 0].clamp_min(1e-12).to(X.dtype)
+        y, W, a, b, t0, rho, t1, spectrum = self._prepare(X, y, replica_ids, loss)
+        top = spectrum()[:, 0].clamp_min(1e-12).to(X.dtype)
         self.distance_trace_ = []
         for _ in range(t1):
             SW = label_matrix_matvec(X, rho, W.transpose(1, 2)).transpose(1, 2)
