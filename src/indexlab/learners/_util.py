@@ -1,7 +1,7 @@
 """Small helpers shared by the classical baselines (spectral, SDR, kernels).
 
-Validation at the boundary (messages name the argument, the value and what is allowed),
-per-replica random generators, and the replica bookkeeping of a :class:`DataSource`.
+Validation at the boundary (messages name the argument, the value and what is allowed)
+and the replica bookkeeping of a :class:`DataSource`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import torch
 
 from indexlab import metrics
 from indexlab.learners.base import DataSource, Trace, data_source
-from indexlab.learners.spherical import replica_generator  # noqa: F401  (re-exported)
 from indexlab.targets import _check_int
 
 check_int = _check_int  # ``value`` as an int in ``[low, high]``, else ValueError naming it

@@ -46,12 +46,12 @@ from indexlab.learners._util import (
     check_float,
     check_int,
     chunked_source,
-    replica_generator,
     replica_ids,
     squeeze_out,
     with_replicas,
 )
 from indexlab.learners.base import Trace, data_source
+from indexlab.learners.spherical import replica_generator
 from indexlab.targets import Target
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {

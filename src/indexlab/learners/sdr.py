@@ -54,10 +54,10 @@ from indexlab.learners._util import (
     chunked_source,
     final_trace,
     fix_signs,
-    replica_generator,
     unit_rows,
 )
 from indexlab.learners.base import DataSource, Trace, as_replicated
+from indexlab.learners.spherical import replica_generator
 
 
 @dataclass

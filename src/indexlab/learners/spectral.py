@@ -75,10 +75,10 @@ from indexlab.learners._util import (
     chunked_source,
     final_trace,
     fix_signs,
-    replica_generator,
     replica_ids,
 )
 from indexlab.learners.base import Trace, data_source
+from indexlab.learners.spherical import replica_generator
 from indexlab.links import Link, get_link
 
 PREPROCESSINGS = ("optimal", "label_transform", "truncation", "identity")
