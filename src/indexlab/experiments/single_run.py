@@ -59,7 +59,10 @@ INTERNAL_FIELDS = frozenset({"exponent_kind"})  # fixed by each learner class, n
 
 def learner_fields(name: str) -> dict[str, str]:
     """The hyperparameters of learner ``name`` (its dataclass ``__init__`` fields, less the
-    internal ones) with their type annotations as text."""
+    internal ones) with their type annotations as text; an unknown ``name`` is a
+    ``ValueError`` listing the learners."""
+    if name not in LEARNERS:
+        raise ValueError(f"learner={name!r} is not allowed: use one of {', '.join(LEARNERS)}")
     return {f.name: str(getattr(f.type, "__name__", f.type))
             for f in dataclasses.fields(LEARNERS[name])
             if f.init and f.name not in INTERNAL_FIELDS}
@@ -78,8 +81,6 @@ def learner_defaults(name: str, target: Target, seed: int) -> dict[str, Any]:
 
 def make_learner(name: str, **hyper: Any):
     """Instantiate a learner by its snake_case name; unknown names list the allowed ones."""
-    if name not in LEARNERS:
-        raise ValueError(f"learner={name!r} is not allowed: use one of {', '.join(LEARNERS)}")
     fields = learner_fields(name)
     unknown = sorted(k for k in hyper if k not in fields)
     if unknown:
