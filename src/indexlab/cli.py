@@ -277,7 +277,7 @@ def links() -> None:
     console.print(table)
 
 
-from indexlab.experiments.cli import register  # noqa: E402  (sweep, status, report, export)
+from indexlab.experiments.cli import register  # noqa: E402  (sweep, status, report, export, reproduce)
 
 register(app)
 

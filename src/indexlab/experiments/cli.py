@@ -1,4 +1,5 @@
-"""The sweep commands of ``indexlab``: ``sweep``, ``status``, ``report`` and ``export``.
+"""The sweep commands of ``indexlab``: ``sweep``, ``status``, ``report``, ``export`` and
+``reproduce``.
 
 :func:`register` adds them to the main Typer app (``indexlab.cli``). Bad input (a spec that
 does not validate, a missing or foreign store, an unreachable scheduler) prints one error line
@@ -170,9 +171,116 @@ def export(
     _console().print(f"{rows} rows written to {out}")
 
 
+def _check_executor(executor: str, scheduler: str | None, workers: int | None) -> None:
+    from indexlab.experiments.runner import EXECUTORS
+
+    if executor not in EXECUTORS:
+        _fail(f"--executor={executor!r} is not allowed: use one of {', '.join(EXECUTORS)}")
+    if executor == "local" and (scheduler or workers):
+        _fail("--scheduler and --workers need --executor dask")
+    if scheduler and workers:
+        _fail("give either --scheduler ADDRESS or --workers N, not both")
+    if workers is not None and workers < 1:
+        _fail(f"--workers={workers} is not allowed: use an integer >= 1")
+
+
+def reproduce(
+    quick: Annotated[bool, typer.Option("--quick", help="quick mode (the default): the "
+                                        "registry sized for 2 CPU cores")] = False,
+    full: Annotated[bool, typer.Option("--full", help="full mode: the sizes a paper would "
+                                       "print (Dask or GPU welcome)")] = False,
+    tiny: Annotated[bool, typer.Option("--tiny", help="tiny mode: seconds per claim; checks "
+                                       "the wiring, its verdicts mean nothing")] = False,
+    only: Annotated[list[str] | None, typer.Option("--only", help="run only this claim "
+                                                   "(repeat, or comma-separate)")] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="results store (created if missing, "
+                                            "resumed if present)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="report folder (summary.md, "
+                                             "index.html, figures)")] = None,
+    executor: Annotated[str, typer.Option(help="local (in-process) or dask")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
+    workers: Annotated[int | None, typer.Option(help="start a local Dask cluster of N "
+                                                "worker processes")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object per claim "
+                                          "(one per line)")] = False,
+    list_claims: Annotated[bool, typer.Option("--list", help="print the registry and exit")
+                           ] = False,
+    progress: Annotated[bool, typer.Option(help="show the progress bars")] = False,
+) -> None:
+    """Run every claim of the papers not yet stored in DB, judge it, and write a claims report
+    (claim, source, measured figure with 95% CI, theory, verdict, figure) into OUT."""
+    from indexlab.experiments.claims import get_claims
+    from indexlab.experiments.reproduce import claim_listing, write_claims_report
+    from indexlab.experiments.reproduce import reproduce as run_all
+    from indexlab.experiments.store import Store
+
+    modes = [m for m, flag in (("quick", quick), ("full", full), ("tiny", tiny)) if flag]
+    if len(modes) > 1:
+        _fail(f"give one of --quick, --full, --tiny, not {' and '.join('--' + m for m in modes)}")
+    mode = modes[0] if modes else "quick"
+    names = [n.strip() for item in (only or []) for n in item.split(",") if n.strip()]
+    try:
+        claims = get_claims(names)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    if list_claims:
+        if as_json:
+            for item in claim_listing(claims):
+                typer.echo(json.dumps(item))
+            return
+        _print_registry(claims, mode)
+        return
+    if db is None or out is None:
+        _fail("--db and --out are required (or --list to print the registry)")
+    _check_executor(executor, scheduler, workers)
+    try:
+        store = Store(db)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    console = _console()
+
+    def say(result) -> None:
+        if not as_json:
+            console.print(f"{result.claim.name}: [bold]{result.verdict}[/] "
+                          f"({result.runs.get('ran', 0)} runs now, "
+                          f"{result.runs.get('skipped', 0)} stored, {result.seconds:.1f} s)",
+                          highlight=False)
+
+    try:
+        results = run_all([c.name for c in claims], mode, store, executor, scheduler, workers,
+                          progress=progress and not as_json, on_claim=say)
+        paths = write_claims_report(results, store, out, mode)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        store.close()
+    if as_json:
+        for result in results:
+            typer.echo(json.dumps(result.as_dict()))
+        return
+    console.print(f"report written: {paths['html']} and {paths['markdown']}")
+
+
+def _print_registry(claims, mode: str) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"indexlab claims (needs shown for mode {mode})", show_lines=True)
+    for col in ("claim", "title", "source", "theory", "pass rule", "needs"):
+        table.add_column(col)
+    for c in claims:
+        table.add_row(*(escape(x) for x in (c.name, c.title, c.source, c.theory, c.rule,
+                                            ", ".join(c.requires(mode)) or "—")))
+    _console().print(table)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``sweep``, ``status``, ``report`` and ``export`` to ``app``."""
+    """Add ``sweep``, ``status``, ``report``, ``export`` and ``reproduce`` to ``app``."""
     app.command()(sweep)
     app.command()(status)
     app.command()(report)
     app.command()(export)
+    app.command()(reproduce)

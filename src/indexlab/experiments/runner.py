@@ -42,9 +42,11 @@ def run_seed(spec_seed: int, target: dict[str, Any]) -> int:
     return int(_digest({"seed": spec_seed, "target": target})[:15], 16) >> 2
 
 
-def run_key(config: dict[str, Any], version: str = __version__) -> str:
-    """Store key of a run: the first 24 hex digits of SHA-256 of its configuration + version."""
-    return _digest({"config": config, "version": version})[:24]
+def run_key(config: dict[str, Any], version: str | None = None) -> str:
+    """Store key of a run: the first 24 hex digits of SHA-256 of its configuration + version
+    (default: this library's version, read at call time)."""
+    return _digest({"config": config, "version": __version__ if version is None else version
+                    })[:24]
 
 
 def target_label(target: TargetSpec) -> str:
