@@ -266,15 +266,15 @@ def reproduce(
 
 def _print_registry(claims, mode: str) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
-    table = Table(title=f"indexlab claims (needs shown for mode {mode})", show_lines=True)
-    for col in ("claim", "title", "source", "theory", "pass rule", "needs"):
-        table.add_column(col)
+    console = _console()
     for c in claims:
-        table.add_row(*(escape(x) for x in (c.name, c.title, c.source, c.theory, c.rule,
-                                            ", ".join(c.requires(mode)) or "—")))
-    _console().print(table)
+        needs = ", ".join(c.requires(mode)) or "nothing beyond this version"
+        console.print(f"[bold]{escape(c.name)}[/]: {escape(c.title)}", highlight=False)
+        for key, value in (("source", c.source), ("measures", c.measures),
+                           ("theory", c.theory), ("pass rule", c.rule),
+                           (f"needs ({mode})", needs)):
+            console.print(f"    {key}: {escape(value)}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
