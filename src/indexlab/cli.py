@@ -11,11 +11,13 @@ import math
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from indexlab import theory
+from indexlab.experiments.cli import register
+from indexlab.experiments.terminal import console
+from indexlab.experiments.terminal import fail as _fail
 from indexlab.links import REGISTRY, get_link
 
 app = typer.Typer(
@@ -23,15 +25,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    raise typer.Exit(code=2)
-
-
 def _finite_or_none(x: float) -> float | None:
     return None if not math.isfinite(x) else x
 
@@ -277,9 +270,7 @@ def links() -> None:
     console.print(table)
 
 
-from indexlab.experiments.cli import register  # noqa: E402  (sweep, status, report, export)
-
-register(app)
+register(app)  # sweep, status, report, export
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -76,7 +76,7 @@ import numpy as np
 import torch
 
 from indexlab.hermite import composite_rule, expectation, hermite_coefficients
-from indexlab.links import Link
+from indexlab.links import Link, register_family
 from indexlab.targets import MultiIndex, Target, _check_int, _seeds, haar_directions
 from indexlab.theory import COEFF_RTOL
 
@@ -375,6 +375,9 @@ def link_from_name(name: str) -> Link:
         except ValueError:
             raise ValueError(f"c={c!r} in link name {name!r} is not a number") from None
     return hard_link(int(k), activation, "boolean" if boolean else "real", c)
+
+
+register_family("hard", link_from_name)
 
 
 def member_directions(
