@@ -27,8 +27,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import torch
-
 from indexlab.hardness import HardFamily
 from indexlab.learners import LayerwiseGD, OnlineSGD
 from indexlab.metrics import neuron_overlaps, prediction_mse, subspace_distance
@@ -139,6 +137,3 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
     ]
     return head + "\n".join(lines) + "\n"
 
-
-def torch_threads() -> int:  # pragma: no cover - for the script's header
-    return torch.get_num_threads()

@@ -50,11 +50,14 @@ from indexlab.learners._util import (
 from indexlab.learners.base import Learner, Trace, data_source
 from indexlab.learners.constraints import Int, Options, Real
 from indexlab.learners.spherical import replica_generator
+from indexlab.nn import ACTIVATIONS
 from indexlab.targets import Target
 
+# the random-feature nonlinearities: two activations of indexlab.nn, and √2 cos (random
+# Fourier features; a feature map, not an activation: it has no use as σ elsewhere)
 FEATURE_MAPS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "relu": torch.relu,
-    "tanh": torch.tanh,
+    "relu": ACTIVATIONS["relu"].f,
+    "tanh": ACTIVATIONS["tanh"].f,
     "cos": lambda u: math.sqrt(2.0) * torch.cos(u),
 }
 KERNELS = ("rbf", "laplace", "poly", "arccos")

@@ -60,7 +60,7 @@ from indexlab.nn import (
 )
 from indexlab.targets import Target
 
-STAGE_TWO_RIDGES = (1e-4, 1e-3, 1e-2, 1e-1)  # candidates of the output-layer ridge
+LAYERWISE_STAGE_TWO_RIDGES = (1e-4, 1e-3, 1e-2, 1e-1)  # candidates of the output-layer ridge
 
 
 def output_offset(y: torch.Tensor, loss, iters: int = 60) -> torch.Tensor:
@@ -302,7 +302,7 @@ class LayerwiseGD(Learner):
         Wn = Wn / Wn.norm(dim=-1, keepdim=True).clamp_min(1e-30)
         Phi = act(torch.baddbmm(b.unsqueeze(1), X2.to(W.dtype), Wn.transpose(1, 2)))
         coef, offset, _ = ridge_fit(Phi, torch.where(diverged[:, None], 0.0, y2.to(W.dtype)),
-                                    STAGE_TWO_RIDGES)
+                                    LAYERWISE_STAGE_TWO_RIDGES)
         coef = torch.where(diverged[:, None], math.nan, coef)
         return Network(W=Wn, a=(coef * m).to(W.dtype), b=b, activation=act,
                        offset=offset.to(W.dtype))

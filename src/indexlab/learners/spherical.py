@@ -59,7 +59,7 @@ from indexlab.smoothing import smoothed_hermite
 StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float, bool, bool],
                   tuple[torch.Tensor, torch.Tensor | None]]
 
-SECOND_STAGE_RIDGES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # candidates, chosen on 20%
+ONLINE_SECOND_STAGE_RIDGES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # chosen on a 20% split
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
@@ -173,7 +173,7 @@ def fit_second_layer(
     y: torch.Tensor,
     seed: int,
     replicas,
-    ridges: tuple[float, ...] = SECOND_STAGE_RIDGES,
+    ridges: tuple[float, ...] = ONLINE_SECOND_STAGE_RIDGES,
     bias_range: float = 2.0,
 ) -> Network:
     """Freeze ``W``, draw ``b ~ Unif[−2, 2]``, fit ``a`` and the intercept by ridge (see module)."""
