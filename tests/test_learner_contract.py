@@ -5,6 +5,8 @@ capability flags that say what the fitted learner has."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -170,3 +172,16 @@ def test_spec_trace_needs_a_traced_learner():
             "learners": [{"name": "spectral", "trace": True}]}
     with pytest.raises(SpecError, match=r"learners\[0\]\.trace=true .* spectral fits in one"):
         parse_spec(spec)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_help_lists_every_hyperparameter_with_default_and_meaning(name):
+    cls = LEARNERS[name]
+    doc = cls.__doc__
+    for f in cls.hyperparameter_fields():
+        line = next((ln for ln in doc.splitlines() if ln.strip().startswith(f"{f.name} = ")),
+                    None)
+        assert line is not None, f"help({cls.__name__}) does not list {f.name}"
+        assert "allowed: " in line and "declared in " in line
+        meaning = doc.splitlines()[doc.splitlines().index(line) + 1].strip()
+        assert meaning and not re.match(r"\w+ = ", meaning), f"{f.name} has no meaning"

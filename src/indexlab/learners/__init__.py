@@ -25,6 +25,7 @@ from indexlab.learners.base import (
     Trace,
     as_replicated,
     data_source,
+    document_hyperparameters,
 )
 from indexlab.learners.batch_reuse import BatchReuseSGD
 from indexlab.learners.kernels import KernelRidge, RandomFeatures
@@ -51,6 +52,18 @@ LEARNERS: dict[str, type[Learner]] = {
     "random_features": RandomFeatures,
     "kernel_ridge": KernelRidge,
 }
+
+
+
+def _learner_classes(cls: type[Learner] = Learner) -> list[type[Learner]]:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_learner_classes(sub)]
+    return out
+
+
+for _cls in _learner_classes():  # help(Unified) lists every hyperparameter (base.py)
+    document_hyperparameters(_cls)
 
 __all__ = [
     "LEARNERS",

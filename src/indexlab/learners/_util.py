@@ -121,8 +121,9 @@ class Projection(Learner):
         return self.directions_
 
     def transform(self, X: torch.Tensor) -> torch.Tensor:
-        """Projections on the learned directions: ``(R, n, r)``, or ``(n, r)`` for ``X (n, d)``
-        when the learner has a single replica."""
+        """Projections of ``X (R, n, d)`` or ``(n, d)`` on the learned directions:
+        ``(R, n, r)``, or ``(n, r)`` for ``X (n, d)`` when the learner has a single replica
+        (numpy in, numpy out)."""
         V = self.directions_[None] if self.squeeze_ else self.directions_
         Xr, squeeze = with_replicas(X, self.replicas_)
         Xr = Xr.to(V.dtype)

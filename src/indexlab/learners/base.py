@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from indexlab.learners.constraints import Alternatives, check_all
+from indexlab.learners.constraints import Alternatives, allowed, check_all
 from indexlab.metrics import max_overlap
 from indexlab.targets import Target
 
@@ -189,7 +189,10 @@ class Learner:
     ``Options``, ``Bool``, ``Text``, ``IsCallable``, ``InstanceOf``; ``None`` allows
     ``None``); a subclass extends its parent's table with ``{**Parent.constraints, ...}``.
     Rules that tie several hyperparameters together go in :meth:`_validate_combination`.
-    Limits that depend on the data (``r <= d``) are checked by ``fit``.
+    Limits that depend on the data (``r <= d``) are checked by ``fit``. A class attribute
+    ``hyperparameter_docs`` (name → meaning, with its source: paper, spec section) feeds the
+    generated "Hyperparameters" section of ``help(cls)`` (:func:`hyperparameter_table`:
+    default, allowed values, meaning, declaring class).
 
     **Capability flags** (class attributes, read by the CLI, the runner and the spec loader
     instead of private classes or lists of names):
@@ -218,6 +221,7 @@ class Learner:
     """
 
     constraints: ClassVar[dict[str, Alternatives]] = {}
+    hyperparameter_docs: ClassVar[dict[str, str]] = {}
     predicts: ClassVar[bool] = False
     learns_directions: ClassVar[bool] = True
     estimates_subspace: ClassVar[bool] = False
@@ -305,3 +309,33 @@ class Learner:
         V = V[None] if V.ndim == 2 else V
         theta = torch.as_tensor(theta).reshape(V.shape[0], -1).to(V.device, V.dtype)
         return max_overlap(V, theta)
+
+
+def hyperparameter_table(cls: type[Learner]) -> str:
+    """The hyperparameters of learner class ``cls`` as text, one per line: name, default,
+    allowed values (from ``constraints``), meaning (from ``hyperparameter_docs``) and the
+    class that declares it — what ``help(cls)`` shows under "Hyperparameters (generated)"."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        docs.update(vars(klass).get("hyperparameter_docs", {}))
+    lines = []
+    for f in cls.hyperparameter_fields():
+        default = (f.default if f.default is not dataclasses.MISSING
+                   else f.default_factory() if f.default_factory is not dataclasses.MISSING
+                   else "required")
+        source = next((k.__name__ for k in cls.__mro__
+                       if f.name in vars(k).get("__annotations__", {})), cls.__name__)
+        allowed_text = allowed(cls.constraints[f.name]) if f.name in cls.constraints else "any"
+        meaning = docs.get(f.name, "")
+        lines.append(f"    {f.name} = {default!r}  (allowed: {allowed_text}; declared in "
+                     f"{source})\n        {meaning}".rstrip())
+    return "\n".join(lines)
+
+
+def document_hyperparameters(cls: type[Learner]) -> None:
+    """Append :func:`hyperparameter_table` to ``cls.__doc__`` (once), so that ``help(cls)``
+    lists every hyperparameter with its default, allowed values, meaning and source."""
+    marker = "Hyperparameters (generated from the class):"
+    doc = cls.__doc__ or ""
+    if marker not in doc and dataclasses.is_dataclass(cls):
+        cls.__doc__ = f"{doc.rstrip()}\n\n{marker}\n\n{hyperparameter_table(cls)}\n"

@@ -55,6 +55,14 @@ class BatchReuseSGD(SphericalLearner):
     lr_constant: float = 2.0
     epochs: int = 1
 
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "activation": "σ of the squared loss ½(y − σ(⟨w,x⟩))², a name of "
+                      "indexlab.nn.ACTIVATIONS (relu: many Hermite coefficients)",
+        "inner_constant": "c_in of the inner step η_in = c_in B/d (η_in d/B = Θ(1) creates "
+                          "the y^j transforms; single-index.md §4.1)",
+        "lr_constant": "c_out of the outer step η_out = c_out/(d log d) (calibrated: 2)",
+        "epochs": "passes over a dataset (a target is read once, fresh samples)",
+    }
     constraints: ClassVar[dict] = {
         **SphericalLearner.constraints,
         "activation": (Options(*ACTIVATIONS), InstanceOf(Activation)),

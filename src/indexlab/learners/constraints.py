@@ -150,7 +150,8 @@ class InstanceOf:
         return isinstance(value, self.kind)
 
     def describe(self) -> str:
-        return f"a {self.kind.__name__}"
+        name = self.kind.__name__
+        return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
 
 
 Alternatives = tuple  # of Int | Real | Options | Bool | Text | IsCallable | InstanceOf | None

@@ -100,7 +100,8 @@ class FixedFeatureLearner(Learner):
         raise NotImplementedError
 
     def predict(self, X: torch.Tensor) -> torch.Tensor:
-        """Predictions ``ȳ + f̂(x)``: ``(R, n)``, or ``(n,)`` for ``X (n, d)`` with one replica."""
+        """Predictions ``ȳ + f̂(x)`` for ``X (R, n, d)`` or ``(n, d)``: ``(R, n)``, or ``(n,)``
+        for ``X (n, d)`` with one replica (numpy in, numpy out)."""
         Xr, squeeze = with_replicas(X, self.replicas_)
         Xr = Xr.to(device=self.offset_.device, dtype=self.offset_.dtype)
         step = max(1, _ELEMENTS // (self.replicas_ * self._width(Xr.shape[-1])))
@@ -135,6 +136,15 @@ class RandomFeatures(FixedFeatureLearner):
     seed: int = 0
     chunk: int | None = None
 
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "m": "number of random features (≳ n to approximate the limiting kernel)",
+        "activation": "feature map: 'relu', 'tanh' or 'cos' (random Fourier features, Rahimi "
+                      "& Recht 2007)",
+        "ridge": "ridge λ of (ΦᵀΦ + nλI)a = Φᵀ(y − ȳ)",
+        "bias": "standard deviation of b_j for relu/tanh",
+        "seed": "feature draw; replica j uses (seed, j)",
+        "chunk": "samples per replica per chunk (None: 16M numbers)",
+    }
     constraints: ClassVar[dict] = {
         "m": (Int(1),),
         "activation": (Options(*FEATURE_MAPS),),
@@ -157,7 +167,8 @@ class RandomFeatures(FixedFeatureLearner):
         return (self.features(X) @ self.coef_[..., None])[..., 0]
 
     def fit(self, data, y=None, *, n: int | None = None) -> RandomFeatures:
-        """Fit on a target with a sample budget ``n`` or on a dataset ``(X, y)`` (one pass)."""
+        """Fit on a target with a sample budget ``n`` or on a dataset ``X (n, d)`` /
+        ``(R, n, d)``, ``y (n,)`` / ``(R, n)``, torch or numpy (one pass)."""
         self.validate()
         source = chunked_source(data, y, n, self.chunk, extra=self.m)
         R, d = source.replicas, source.d
@@ -239,6 +250,13 @@ class KernelRidge(FixedFeatureLearner):
     degree: int = 2
     chunk: int | None = None
 
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "kernel": "'rbf', 'laplace', 'poly' or 'arccos' (Cho & Saul 2009, the ReLU limit)",
+        "ridge": "ridge λ of (K + nλI)α = y − ȳ",
+        "bandwidth": "length ℓ; None: √d (so that ‖x − x'‖²/ℓ² ≈ 2)",
+        "degree": "degree of 'poly'",
+        "chunk": "samples per replica per chunk while collecting a target's data",
+    }
     constraints: ClassVar[dict] = {
         "kernel": (Options(*KERNELS),),
         "ridge": (Real(0),),
@@ -255,7 +273,8 @@ class KernelRidge(FixedFeatureLearner):
         return (K @ self.dual_coef_[..., None])[..., 0]
 
     def fit(self, data, y=None, *, n: int | None = None) -> KernelRidge:
-        """Fit on a target with a sample budget ``n`` or on a dataset ``(X, y)``."""
+        """Fit on a target with a sample budget ``n`` or on a dataset ``X (n, d)`` /
+        ``(R, n, d)``, ``y (n,)`` / ``(R, n)`` (torch or numpy)."""
         self.validate()
         source = data_source(data, y, n, self.chunk)
         Xs, ys = zip(*source.chunks, strict=True)

@@ -165,6 +165,23 @@ class LayerwiseGD(Learner):
         "stage1_bias": (Options("zero", "normal"),),
         "seed": (Int(0),),
     }
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "r": "subspace dimension reported (subspace_); None: the target's r, else 1",
+        "width": "even number of neurons m (symmetric pairs; multi-index.md §1.2)",
+        "activation": "σ with σ'(0) = 0, σ''(0) = 1 for stage 1 (logcosh; multi-index.md "
+                      "§1.4)",
+        "loss": "stage-1 loss of indexlab.nn.LOSSES (huber, δ = 1)",
+        "t1": "stage-1 GD steps T1; None: ⌈log(d/r)/(2 log ρ̂)⌉ + 1, clipped (§1.4)",
+        "init_scale": "ε0 of the symmetric initialisation w_j = ε0 v_j",
+        "lr": "stage-1 step η1; None: m/(a0 ‖Σ̂‖_op) (pure power iteration)",
+        "weight_decay": "β1; None: 1/η1 (the init is erased every step)",
+        "center": "fit the output offset t0 with Σ ℓ'(t0, y_i) = 0",
+        "n1_fraction": "share of the budget for stage 1 (the rest for stage 2)",
+        "preprocess": "labels for stage 1: 'none', 'dls' (remove constant and linear parts, "
+                      "Damian et al. 2022) or 'square' (y²)",
+        "stage1_bias": "stage-1 biases: 'zero' or 'normal' N(0, 1)",
+        "seed": "initialisation and stage-2 biases; replica j uses (seed, j)",
+    }
     predicts: ClassVar[bool] = True
     estimates_subspace: ClassVar[bool] = True
     stage_budgets: ClassVar[bool] = True
@@ -270,7 +287,8 @@ class LayerwiseGD(Learner):
     def fit(self, data, y=None, *, n: int | None = None, n1: int | None = None,
             n2: int | None = None):
         """Fit on a target (budget ``n`` split by ``n1_fraction``, or ``n1``/``n2``) or on a
-        dataset (its first ``n1`` samples for stage 1, the rest for stage 2)."""
+        dataset ``X (n, d)`` / ``(R, n, d)``, ``y (n,)`` / ``(R, n)``, torch or numpy (its
+        first ``n1`` samples for stage 1, the rest for stage 2). Returns ``self``."""
         self.validate()
         (X1, y1), (X2, y2), squeeze, target = self._data(data, y, n, n1, n2)
         self.r_ = self.r if self.r is not None else (target.r if target is not None else 1)
@@ -317,7 +335,8 @@ class LayerwiseGD(Learner):
         return self._unreplicated(self.network_(Xr.to(self.directions_.dtype)))
 
     def transform(self, X: torch.Tensor) -> torch.Tensor:
-        """Projection on the estimated subspace: ``(R, n, r)`` (or ``(n, r)``)."""
+        """Projection of ``X (R, n, d)`` (or ``(n, d)``) on the estimated subspace:
+        ``(R, n, r)`` (or ``(n, r)`` when fitted on data without a replica axis)."""
         Xr = X[None] if X.ndim == 2 else X
         return self._unreplicated(Xr.to(self.subspace_.dtype) @ self.subspace_.transpose(1, 2))
 

@@ -120,6 +120,11 @@ class _SDR(Projection):
 
     by_magnitude: ClassVar[bool] = False
     constraints: ClassVar[dict] = {"r": (Int(1),), "chunk": (Int(1), None)}
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "r": "number of directions returned (1 ≤ r ≤ d)",
+        "chunk": "samples per replica per chunk (None: 16M numbers over all replicas)",
+        "n_slices": "number of slices H ≥ 2 of y (Li 1991; SIR's kernel has rank ≤ H − 1)",
+    }
 
     # -- the kernel M in whitened coordinates, from one pass over the data -------------------
 
@@ -146,7 +151,8 @@ class _SDR(Projection):
         return _Decomposition(values, vectors, L, mean, finite)
 
     def fit(self, data, y=None, *, n: int | None = None) -> _SDR:
-        """Fit on a target with a sample budget ``n`` or on a dataset ``(X, y)``.
+        """Fit on a target with a sample budget ``n`` or on a dataset ``X (n, d)`` /
+        ``(R, n, d)``, ``y (n,)`` / ``(R, n)`` (torch or numpy).
 
         Fitted: ``directions_ (R, r, d)`` (unit rows ``β_k/‖β_k‖`` in the original
         coordinates, in eigenvalue order, sign fixed so the largest entry is positive),
@@ -216,6 +222,8 @@ class _SDR(Projection):
         ``H − 2``, its kernel has rank ``≤ H − 1``).
         """
         check_choice("method", method, ("eigengap", "permutation"))
+        X = torch.as_tensor(X) if X is not None else None  # numpy accepted
+        y = torch.as_tensor(y) if y is not None else None
         if method == "eigengap":
             if X is None:
                 self.check_fitted()

@@ -276,6 +276,21 @@ class Spectral(Projection):
     seed: int = 0
     chunk: int | None = None
 
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "preprocess": "label preprocessing T: 'optimal' 1 − 1/E[z²|y] (Luo, Alghamdi & Lu "
+                      "2019), 'label_transform' ζ_2/λ_2, 'truncation', 'identity' or a "
+                      "callable (single-index.md §5)",
+        "r": "number of directions (1 ≤ r ≤ d)",
+        "link": "the link, for 'optimal'/'label_transform' when fitting a dataset",
+        "threshold": "τ of 'truncation' (single-index.md §5.2)",
+        "floor": "lower clip of 'optimal' (T* is unbounded below)",
+        "matrix_free": "never form D (None: yes for a dataset; a target is streamed)",
+        "tol": "Ritz residual tolerance relative to max|θ| (None: 1e-4 float32, 1e-9 "
+               "float64)",
+        "max_iter": "block Lanczos iterations (independent of d)",
+        "seed": "random Lanczos start; replica j uses (seed, j)",
+        "chunk": "samples per replica per chunk when streaming (None: 16M numbers)",
+    }
     constraints: ClassVar[dict] = {
         "preprocess": (Options(*PREPROCESSINGS), IsCallable("a callable T on label tensors")),
         "r": (Int(1),),

@@ -278,6 +278,22 @@ class SphericalLearner(Learner):
         "ridge_fraction": (Real(0, 1, closed="left"),),
         "seed": (Int(0),),
     }
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "width": "number of neurons m, each run independently on the sphere (spec "
+                 "single-index.md §1.4: m = 64)",
+        "lr": "search-phase per-sample step η_1; None: the learner's default in d "
+              "(single-index.md §1.4, §2.1)",
+        "lr_constant": "constant c_η of the default step",
+        "search_fraction": "share of the budget spent at the constant search step "
+                           "(single-index.md §1.2)",
+        "decay": "κ of the descent step η_t = 1/(1/η_1 + κ (t − L_1)) (Robbins–Monro)",
+        "batch": "minibatch size B (linear scaling: one step of B·η on the averaged "
+                 "direction)",
+        "ridge_samples": "fresh samples for the second stage when fitting a target; 0: no "
+                         "second stage, no predict (single-index.md §1.2, stage 2)",
+        "ridge_fraction": "last fraction of a dataset kept for the second stage",
+        "seed": "initialisation and second-stage biases; replica j uses (seed, j)",
+    }
     traced: ClassVar[bool] = True
     width_parameter: ClassVar[str | None] = "width"
 
@@ -401,6 +417,22 @@ class SphericalSGD(SphericalLearner):
     link: str | Link | None = None
 
     exponent_kind: ClassVar[str] = "generative"  # which exponent sets the defaults
+
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "exponent": "s* (Unified) or k* (online SGD) behind the defaults; None: from the "
+                    "target's link (indexlab.theory)",
+        "label_transform": "T(y): 'optimal' ζ_s/λ_s of the link (single-index.md §3.2), "
+                           "'agnostic' (CDF + random Legendre, §1.2 stage 0), 'identity', "
+                           "or a callable",
+        "activation": "σ, a name of indexlab.nn.ACTIVATIONS; None: h_s (Hermite of the "
+                      "exponent)",
+        "loss": "loss ℓ of indexlab.nn.LOSSES; 'correlation' is −T(y)σ (the only one that "
+                "smooths)",
+        "smoothing": "λ of the smoothed loss L_λ (Damian et al. 2023); 'auto': d^{1/4} if "
+                     "s ≥ 3 else 0",
+        "link": "the link, for label_transform='optimal' or the exponent when fitting a "
+                "dataset",
+    }
 
     constraints: ClassVar[dict] = {
         **SphericalLearner.constraints,

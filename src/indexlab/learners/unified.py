@@ -43,7 +43,16 @@ __all__ = ["SparseUnified", "Unified", "agnostic_transform"]
 
 @dataclass
 class Unified(SphericalSGD):
-    """The unified algorithm of Chen et al. (see the module docstring for the update)."""
+    """The unified algorithm of Chen et al. (ICLR 2025; reconstruction of spec
+    ``single-index.md`` §1.2): ``m`` neurons, per minibatch
+    ``w ← normalise(w + η T(y) D_λσ(⟨w,x⟩, ‖x‖² − ⟨w,x⟩²) P_w^⊥ x)`` with the optimal label
+    transform ``T = ζ_{s*}/λ_{s*}``, ``σ = h_{s*}`` and smoothing ``λ = d^{1/4}`` when
+    ``s* ≥ 3``; then a ReLU second layer fitted by ridge. Needs ``Õ(d^{s*/2} ∨ d)`` samples.
+    Defaults scale with ``d`` as the module docstring states.
+
+    ``fit(target, n=...)`` or ``fit(X, y)`` with ``X (n, d)`` / ``(R, n, d)`` (torch or
+    numpy); ``transform(X)`` gives ``⟨w_j, x⟩``, ``predict(X)`` the fitted network.
+    """
 
     exponent_kind: ClassVar[str] = "generative"
 
@@ -64,6 +73,10 @@ class SparseUnified(Unified):
     sparsity: int | None = None
     screen_fraction: float = 0.5
 
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "sparsity": "k of the k-sparse direction; None: the target's (single-index.md §1.3)",
+        "screen_fraction": "share of the budget for the support screening S_i",
+    }
     constraints: ClassVar[dict] = {
         **Unified.constraints,
         "sparsity": (Int(1), None),
