@@ -185,3 +185,11 @@ def test_help_lists_every_hyperparameter_with_default_and_meaning(name):
         assert "allowed: " in line and "declared in " in line
         meaning = doc.splitlines()[doc.splitlines().index(line) + 1].strip()
         assert meaning and not re.match(r"\w+ = ", meaning), f"{f.name} has no meaning"
+
+
+def test_instance_flags_read_as_booleans_on_the_class_and_follow_the_instance():
+    from indexlab.learners import Unified
+
+    assert Unified.predicts is True
+    assert Unified(ridge_samples=0).predicts is False and Unified().predicts is True
+    assert all(isinstance(cls.predicts, bool) for cls in LEARNERS.values())

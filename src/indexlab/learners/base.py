@@ -176,6 +176,20 @@ def _array_io(method: Callable) -> Callable:
     return wrapper
 
 
+class InstanceFlag:
+    """A capability flag whose value on a fitted (or configured) instance depends on it:
+    ``Class.flag`` is ``on_class`` (what the class can do), ``learner.flag`` is
+    ``fn(learner)``. E.g. the spherical learners can predict, but one configured with
+    ``ridge_samples=0`` will not."""
+
+    def __init__(self, on_class: bool, fn: Callable[[Any], bool]) -> None:
+        self.on_class, self.fn = on_class, fn
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj: Any, owner: type | None = None) -> bool:
+        return self.on_class if obj is None else bool(self.fn(obj))
+
+
 class Learner:
     """The contract every learner follows (module docstring; ``shared/DESIGN.md``).
 
@@ -197,8 +211,8 @@ class Learner:
     **Capability flags** (class attributes, read by the CLI, the runner and the spec loader
     instead of private classes or lists of names):
 
-    * ``predicts``: ``predict(X)`` exists (the spherical learners: when they fit a second
-      layer, ``ridge_samples > 0``);
+    * ``predicts``: ``predict(X)`` exists (on an instance of a spherical learner: when it
+      fits, or fitted, a second layer, ``ridge_samples > 0``; see :class:`InstanceFlag`);
     * ``learns_directions``: ``directions_`` holds learned directions (``False`` for the
       fixed-feature kernel baselines);
     * ``estimates_subspace``: ``subspace_`` ``(R, k, d)`` estimates the hidden subspace

@@ -33,6 +33,7 @@ import torch
 from indexlab import theory
 from indexlab.learners.base import (
     DataSource,
+    InstanceFlag,
     Learner,
     Trace,
     as_replicated,
@@ -297,13 +298,14 @@ class SphericalLearner(Learner):
     traced: ClassVar[bool] = True
     width_parameter: ClassVar[str | None] = "width"
 
-    @property
-    def predicts(self) -> bool:  # type: ignore[override]
+    def _has_second_layer(self) -> bool:
         """Before ``fit``: whether a second layer will be fitted (``ridge_samples > 0``);
         after: whether one was."""
         if hasattr(self, "network_"):
             return self.network_ is not None
         return self.ridge_samples > 0
+
+    predicts = InstanceFlag(True, _has_second_layer)
 
     # ------------------------------------------------------------------ fit
     def fit(self, data, y=None, *, n: int | None = None, reference: torch.Tensor | None = None):
