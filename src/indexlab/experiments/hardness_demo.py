@@ -61,7 +61,7 @@ def measure(target, learner, n: int) -> dict[str, float]:
         "random_alignment": math.sqrt(target.r / target.d),
         "samples": int(learner.samples_),
     }
-    if hasattr(learner, "subspace_"):
+    if learner.estimates_subspace:
         row["subspace_distance"] = float(subspace_distance(learner.subspace_, U).mean())
     return row
 
