@@ -15,17 +15,8 @@ from typing import Annotated
 
 import typer
 
-
-def _fail(message: str) -> None:
-    from indexlab.cli import _fail as fail
-
-    fail(message)
-
-
-def _console():
-    from indexlab.cli import console
-
-    return console
+from indexlab.experiments.terminal import console
+from indexlab.experiments.terminal import fail as _fail
 
 
 def sweep(
@@ -40,19 +31,11 @@ def sweep(
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
 ) -> None:
     """Run every run of SPEC not yet finished in the store DB (a crashed sweep resumes)."""
-    from indexlab.experiments.runner import EXECUTORS
     from indexlab.experiments.runner import sweep as run_sweep
     from indexlab.experiments.spec import load_spec
     from indexlab.experiments.store import Store
 
-    if executor not in EXECUTORS:
-        _fail(f"--executor={executor!r} is not allowed: use one of {', '.join(EXECUTORS)}")
-    if executor == "local" and (scheduler or workers):
-        _fail("--scheduler and --workers need --executor dask")
-    if scheduler and workers:
-        _fail("give either --scheduler ADDRESS or --workers N, not both")
-    if workers is not None and workers < 1:
-        _fail(f"--workers={workers} is not allowed: use an integer >= 1")
+    _check_executor(executor, scheduler, workers)
     try:
         parsed = load_spec(spec)
         store = Store(db)
@@ -66,7 +49,7 @@ def sweep(
         return
     finally:
         store.close()
-    _console().print(
+    console.print(
         f"sweep {parsed.name!r}: {summary['total']} runs, {summary['skipped']} already stored, "
         f"{summary['ran']} run now ({summary['done']} done, {summary['diverged']} diverged, "
         f"{summary['failed']} failed) in {summary['seconds']:.1f} s -> {db}")
@@ -126,7 +109,6 @@ def status(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    console = _console()
     states = ("done", "diverged", "failed", "running", "not started")
     for sweep in summary:
         table = Table(title=escape(f"sweep {sweep['sweep']} (success: {sweep['success']})"))
@@ -153,7 +135,7 @@ def report(
     if bootstrap < 10:
         _fail(f"--bootstrap={bootstrap} is not allowed: use an integer >= 10")
     paths = _with_store(db, lambda store: write_report(store, out, n_boot=bootstrap))
-    _console().print(f"report written: {paths['html']} and {paths['markdown']}")
+    console.print(f"report written: {paths['html']} and {paths['markdown']}")
 
 
 def export(
@@ -168,7 +150,7 @@ def export(
         _fail(f"output {str(out)!r} is not allowed: use a .csv or .parquet file name")
     write = export_csv if out.suffix == ".csv" else export_parquet
     rows = _with_store(db, lambda store: write(store, out))
-    _console().print(f"{rows} rows written to {out}")
+    console.print(f"{rows} rows written to {out}")
 
 
 def _check_executor(executor: str, scheduler: str | None, workers: int | None) -> None:
@@ -239,7 +221,6 @@ def reproduce(
     except ValueError as exc:
         _fail(str(exc))
         return
-    console = _console()
 
     def say(result) -> None:
         if not as_json:
@@ -267,7 +248,6 @@ def reproduce(
 def _print_registry(claims, mode: str) -> None:
     from rich.markup import escape
 
-    console = _console()
     for c in claims:
         needs = ", ".join(c.requires(mode)) or "nothing beyond this version"
         console.print(f"[bold]{escape(c.name)}[/]: {escape(c.title)}", highlight=False)
