@@ -188,16 +188,16 @@ def _exponent_claim(link: str, k_star: int, s_star: int) -> Claim:
 
 # ---------------------------------------------------------------------------------- 2. sparse
 SPARSE_LINK = "genexp3"
-SPARSE_C = (64, 128, 256, 512, 1024, 2048)
+SPARSE_C = (32, 64, 128, 256, 512)  # n = c·k^{s*}: at k = 4, d ≤ 512, n* ≈ 128-256·k³
 
 
 def _sparse_build(mode: str) -> dict[str, dict[str, Any]]:
     replicas = _size(mode, 2, 8, 32)
     k0 = _size(mode, 3, 4, 4)  # smoothing on the support needs k >= 3
     ds = _size(mode, [16, 32], [64, 128, 256, 512, 1024], [128, 256, 512, 1024, 2048, 4096])
-    ks = _size(mode, [3, 4], [3, 4, 6, 8], [3, 4, 6, 8, 12])
-    d_k = _size(mode, 32, 512, 2048)
-    cs = _size(mode, [32, 256], list(SPARSE_C), [32, *SPARSE_C, 4096])
+    ks = _size(mode, [3, 4], [3, 4, 6], [3, 4, 6, 8, 12])
+    d_k = _size(mode, 32, 256, 1024)
+    cs = _size(mode, [32, 256], list(SPARSE_C), [16, *SPARSE_C, 1024, 2048])
     hyper = {"width": _size(mode, 4, 8, 8), "ridge_samples": 0}
     base = {"seed": 0, "replicas": replicas, "n_test": 0, "success": "overlap >= 0.9"}
     budget = {"c": cs, "p": "theory"}
