@@ -51,6 +51,13 @@ def test_side_wants_the_whole_interval_on_the_claimed_side(lo, hi, claimed, verd
     assert judge.side("x", (lo + hi) / 2, lo, hi, 0.9, claimed).verdict == verdict
 
 
+def test_at_most_is_an_upper_bound_against_a_faster_alternative():
+    assert judge.at_most("t", 1.4, 1.1, 1.7, 2.0, 3.0).verdict == "pass"   # slower is fine
+    assert judge.at_most("t", 2.0, 1.8, 2.2, 2.0, 3.0).verdict == "pass"
+    assert judge.at_most("t", 2.5, 1.8, 3.2, 2.0, 3.0).verdict == "inconclusive"
+    assert judge.at_most("t", 2.9, 2.6, 3.2, 2.0, 3.0).verdict == "fail"
+
+
 def test_within_is_an_equivalence_test():
     assert judge.within("o", 0.48, 0.47, 0.50, 0.48, 0.03).verdict == "pass"
     assert judge.within("o", 0.48, 0.40, 0.56, 0.48, 0.03).verdict == "inconclusive"

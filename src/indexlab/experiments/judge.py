@@ -11,6 +11,9 @@ is never judged on the estimate alone:
 * :func:`side` — the claim says the quantity lies above (or below) a bound ``b``. **pass** iff
   the whole interval is on the claimed side, **fail** iff the whole interval is on the other
   side, **inconclusive** iff it straddles ``b``;
+* :func:`at_most` — an upper-bound claim (a cost growing *at most* like ``d^θ``) against a faster
+  alternative ``θ' > θ``: **pass** iff ``lo ≤ θ`` and ``hi < θ'``, **fail** iff ``lo > θ``
+  (surely faster than claimed), else **inconclusive**;
 * :func:`within` — the claim says the quantity equals ``θ`` up to a tolerance ``ε`` (an
   equivalence test, two one-sided tests at the interval's level). **pass** iff
   ``[lo, hi] ⊂ [θ − ε, θ + ε]``, **fail** iff the two intervals are disjoint, else
@@ -115,6 +118,22 @@ def side(label: str, estimate: float, lo: float, hi: float, bound: float, claime
                      f"the whole interval is {other} {bound:g}")
     return Check(label, estimate, lo, hi, bound, text, INCONCLUSIVE,
                  f"the interval straddles {bound:g}")
+
+
+def at_most(label: str, estimate: float, lo: float, hi: float, theory: float,
+            alternative: float, theory_text: str | None = None) -> Check:
+    """Upper-bound claim ``≤ theory`` against ``alternative > theory`` (module docstring)."""
+    text = theory_text or f"≤ {theory:g} (not {alternative:g})"
+    if not _finite(estimate, lo, hi):
+        return Check(label, estimate, lo, hi, theory, text, INCONCLUSIVE, "nothing measured")
+    if lo > theory:
+        return Check(label, estimate, lo, hi, theory, text, FAIL,
+                     f"the whole interval is above the claimed {theory:g}")
+    if hi < alternative:
+        return Check(label, estimate, lo, hi, theory, text, PASS,
+                     f"consistent with ≤ {theory:g}, excludes {alternative:g}")
+    return Check(label, estimate, lo, hi, theory, text, INCONCLUSIVE,
+                 f"the interval reaches the alternative {alternative:g}")
 
 
 def within(label: str, estimate: float, lo: float, hi: float, theory: float, tolerance: float,
