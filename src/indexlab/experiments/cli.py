@@ -8,6 +8,7 @@ and exits with code 2; heavy modules (torch, matplotlib, dask) are imported by t
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -63,12 +64,17 @@ def sweep(
     except ValueError as exc:
         _fail(str(exc))
         return
+    except sqlite3.DatabaseError as exc:
+        _fail(f"results store {str(db)!r} is damaged or unreadable: {exc}")
+        return
     finally:
         store.close()
+    elsewhere = (f", {summary['elsewhere']} finished by another sweep"
+                 if summary.get("elsewhere") else "")
     _console().print(
         f"sweep {parsed.name!r}: {summary['total']} runs, {summary['skipped']} already stored, "
         f"{summary['ran']} run now ({summary['done']} done, {summary['diverged']} diverged, "
-        f"{summary['failed']} failed) in {summary['seconds']:.1f} s -> {db}")
+        f"{summary['failed']} failed){elsewhere} in {summary['seconds']:.1f} s -> {db}")
 
 
 def _with_store(db: Path, action: Callable):
@@ -83,20 +89,29 @@ def _with_store(db: Path, action: Callable):
         return action(store)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
+    except sqlite3.DatabaseError as exc:
+        _fail(f"results store {str(db)!r} is damaged or unreadable ({exc}); `indexlab export` "
+              "may still read the rows that are intact")
     finally:
         store.close()
 
 
+STATES = ("done", "diverged", "failed", "running", "interrupted", "queued")
+
+
 def status_summary(store) -> list[dict]:
-    """Per sweep: counts by status for each (target, learner, d), and the failed runs."""
+    """Per sweep: counts by state for each (target, learner, d), and the failed runs. States:
+    ``done``, ``diverged``, ``failed``, ``running`` (a live process computes it now),
+    ``interrupted`` (started by a process that is gone) and ``queued`` (not started)."""
     out = []
     for sweep in store.sweeps():
         runs = {r["key"]: r for r in store.runs(sweep["labels"])}
+        states = store.run_states(sweep["labels"])
         groups: dict[tuple, dict[str, int]] = {}
         failed = []
         for key, (target, learner) in sweep["labels"].items():
             run = runs.get(key)
-            state = run["status"] if run else "not started"
+            state = states[key]
             d = run["d"] if run else None
             counts = groups.setdefault((target, learner, d), {})
             counts[state] = counts.get(state, 0) + 1
@@ -117,7 +132,8 @@ def status(
     db: Annotated[Path, typer.Argument(help="results store written by `indexlab sweep`")],
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Runs of each sweep in DB by status (done, diverged, failed, running, not started)."""
+    """Runs of each sweep in DB by state (done, diverged, failed, running, interrupted,
+    queued)."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -126,7 +142,7 @@ def status(
         typer.echo(json.dumps(summary, indent=2))
         return
     console = _console()
-    states = ("done", "diverged", "failed", "running", "not started")
+    states = STATES
     for sweep in summary:
         table = Table(title=escape(f"sweep {sweep['sweep']} (success: {sweep['success']})"))
         for col in ("target", "learner", "d", *states):

@@ -5,7 +5,9 @@ the sample budgets, the replicas and seeds, the device and the success criterion
 is a :class:`SpecError` naming the field (``learners[1].formulas.lr``), the value and what is
 allowed, raised before any run starts. Layout (see ``examples/`` for complete files)::
 
-    name = "he3"                    # label of the sweep in the store and the report
+    name = "he3"                    # label of the sweep in the store and the report; bound
+                                    # to this spec's content: a different spec under a
+                                    # name the store holds is refused
     seed = 0                        # spec seed: every run's seed derives from it
     replicas = 8                    # R independent replicas per run
     device = "cpu"                  # "cpu", "cuda" or "cuda:k"
