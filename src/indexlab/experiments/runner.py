@@ -96,6 +96,32 @@ def describe(config: dict[str, Any]) -> str:
     return f"{config['learner']['name']} on {t['link']}{extra}{noise}, d={t['d']}, n={config['n']}"
 
 
+def run_estimate(config: dict[str, Any]):
+    """The :func:`indexlab.guards.estimate` of one run configuration."""
+    from indexlab.guards import estimate
+    from indexlab.links import get_link
+
+    t = config["target"]
+    r = t["r"] or get_link(t["link"]).r
+    return estimate(config["learner"]["name"], config["learner"]["hyper"], t["d"], config["n"],
+                    config["replicas"], r, config["n_test"],
+                    8 if config["dtype"] == "float64" else 4, config["device"])
+
+
+def check_resources(configs: list[dict[str, Any]], memory_limit: str | float | None = None,
+                    where: str = "--memory-limit") -> None:
+    """Refuse (:class:`indexlab.guards.ResourceError`) a sweep whose largest run is estimated
+    to need more memory than the limit (:func:`indexlab.guards.memory_limit`)."""
+    from indexlab.guards import check_memory
+
+    if not configs:
+        return
+    sized = [(run_estimate(c), c) for c in configs]
+    est, config = max(sized, key=lambda ec: ec[0].bytes)
+    check_memory(est, f"run '{describe(config)}' (R={config['replicas']})", memory_limit,
+                 config["device"], where)
+
+
 def _set_torch_threads(threads: int | None) -> None:
     """Give this worker process ``threads`` intra-op threads, once: the count is never
     switched back and forth (changing it between batched LAPACK solves in one process made
@@ -332,7 +358,8 @@ def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
 
 def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | None = None,
           workers: int | None = None, progress: bool = True, processes: bool = True,
-          on_result: Report | None = None) -> dict[str, Any]:
+          on_result: Report | None = None, memory_limit: str | float | None = None
+          ) -> dict[str, Any]:
     """Expand ``spec``, register it in ``store``, run every run not finished yet, and return
     ``{"total", "skipped", "ran", "elsewhere", "done", "diverged", "failed", "seconds"}``.
 
@@ -341,6 +368,10 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
     a sweep returns only when every one of its runs is finished (runs that another live sweep
     holds are waited for, and taken over if that sweep dies). ``ran`` counts the runs
     computed here, ``elsewhere`` those another process finished meanwhile.
+
+    Before anything is registered or run, every run's memory is estimated
+    (:func:`check_resources`); a run over ``memory_limit`` (default: ``INDEXLAB_MEMORY_LIMIT``,
+    else 80% of the available memory) is an :class:`indexlab.guards.ResourceError`.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor={executor!r} is not allowed: use one of {', '.join(EXECUTORS)}")
@@ -348,6 +379,7 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
         raise ValueError(f"workers={workers!r} is not allowed: use an integer >= 1")
     labelled = expand_labelled(spec)
     configs = [c for c, _, _ in labelled]
+    check_resources(configs, memory_limit)
     keys = [run_key(c) for c in configs]
     store.register_sweep(spec.name, spec.source, spec.success.text(), spec.success.probability,
                          [(k, t, lr) for k, (_, t, lr) in zip(keys, labelled, strict=True)])
