@@ -151,8 +151,8 @@ def _with_store(db: Path, action: Callable):
     except (ValueError, OSError) as exc:
         _fail(str(exc))
     except sqlite3.DatabaseError as exc:
-        _fail(f"results store {str(db)!r} is damaged or unreadable ({exc}); `indexlab export` "
-              "may still read the rows that are intact")
+        _fail(f"results store {str(db)!r} is damaged or unreadable ({exc}); `sqlite3 "
+              f"{db} .recover` may salvage the rows that are intact")
     finally:
         store.close()
 

@@ -422,10 +422,13 @@ def _check_foreign(path: Path) -> bool:
         raise StoreError(f"{str(path)!r} is not an indexlab results store: {exc}") from None
     if not tables:
         return True
-    if schema is None or not tables <= _TABLES:
-        foreign = ", ".join(sorted(tables - _TABLES)) or "no indexlab schema"
+    if not tables <= _TABLES or "meta" not in tables:
+        foreign = ", ".join(sorted(tables - _TABLES)) or ", ".join(sorted(tables))
         raise StoreError(f"{str(path)!r} is a SQLite database but not an indexlab results "
-                         f"store ({foreign}); it was left untouched: give a new file")
+                         f"store (tables: {foreign}); it was left untouched: give a new file")
+    if schema is None:
+        raise StoreError(f"{str(path)!r} looks like a damaged indexlab results store (its "
+                         "schema row is unreadable); it was left untouched")
     return False
 
 
