@@ -15,17 +15,8 @@ from typing import Annotated
 
 import typer
 
-
-def _fail(message: str) -> None:
-    from indexlab.cli import _fail as fail
-
-    fail(message)
-
-
-def _console():
-    from indexlab.cli import console
-
-    return console
+from indexlab.experiments.terminal import console
+from indexlab.experiments.terminal import fail as _fail
 
 
 def sweep(
@@ -84,7 +75,7 @@ def sweep(
         store.close()
     elsewhere = (f", {summary['elsewhere']} finished by another sweep"
                  if summary.get("elsewhere") else "")
-    _console().print(
+    console.print(
         f"sweep {parsed.name!r}: {summary['total']} runs, {summary['skipped']} already stored, "
         f"{summary['ran']} run now ({summary['done']} done, {summary['diverged']} diverged, "
         f"{summary['failed']} failed){elsewhere} in {summary['seconds']:.1f} s -> {db}")
@@ -93,8 +84,8 @@ def sweep(
 def plan_rows(spec, memory_limit: str | None = None) -> tuple[list[dict], dict]:
     """What ``--dry-run`` prints: per (target, learner, d) the runs, samples (``n·R`` summed
     over runs), peak memory and time estimates; and the totals with the memory limit."""
+    from indexlab.experiments.guards import memory_limit as limit_of
     from indexlab.experiments.runner import expand_labelled, run_estimate
-    from indexlab.guards import memory_limit as limit_of
 
     groups: dict[tuple, dict] = {}
     for config, target, learner in expand_labelled(spec):
@@ -118,7 +109,7 @@ def _print_plan(spec, memory_limit: str | None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from indexlab.guards import human_bytes, human_seconds
+    from indexlab.experiments.guards import human_bytes, human_seconds
 
     rows, totals = plan_rows(spec, memory_limit)
     table = Table(title=escape(f"sweep {spec.name} (dry run: nothing is run)"))
@@ -127,7 +118,6 @@ def _print_plan(spec, memory_limit: str | None) -> None:
     for g in rows:
         table.add_row(escape(g["target"]), escape(g["learner"]), str(g["d"]), str(g["runs"]),
                       f"{g['samples']:,}", human_bytes(g["memory"]), human_seconds(g["seconds"]))
-    console = _console()
     console.print(table)
     over = totals["memory"] > totals["limit"]
     console.print(
@@ -202,7 +192,6 @@ def status(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    console = _console()
     states = STATES
     for sweep in summary:
         table = Table(title=escape(f"sweep {sweep['sweep']} (success: {sweep['success']})"))
@@ -229,7 +218,7 @@ def report(
     if bootstrap < 10:
         _fail(f"--bootstrap={bootstrap} is not allowed: use an integer >= 10")
     paths = _with_store(db, lambda store: write_report(store, out, n_boot=bootstrap))
-    _console().print(f"report written: {paths['html']} and {paths['markdown']}")
+    console.print(f"report written: {paths['html']} and {paths['markdown']}")
 
 
 def export(
@@ -244,7 +233,7 @@ def export(
         _fail(f"output {str(out)!r} is not allowed: use a .csv or .parquet file name")
     write = export_csv if out.suffix == ".csv" else export_parquet
     rows = _with_store(db, lambda store: write(store, out))
-    _console().print(f"{rows} rows written to {out}")
+    console.print(f"{rows} rows written to {out}")
 
 
 def register(app: typer.Typer) -> None:

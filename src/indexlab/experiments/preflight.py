@@ -136,7 +136,7 @@ def preflight_fit(*, link: str, d: int, n: int, n1: int | None, n2: int | None, 
                   float64: bool, memory_limit: str | None, n_test: int = 10_000) -> None:
     """Everything ``indexlab fit`` checks before it builds a target: the flags' ranges,
     the link (finite on a probe), the learner on this target, and the memory estimate."""
-    from indexlab.guards import check_memory, estimate
+    from indexlab.experiments.guards import check_memory, estimate
     from indexlab.links import get_link
 
     check_device(device, "--device")
@@ -151,11 +151,12 @@ def preflight_fit(*, link: str, d: int, n: int, n1: int | None, n2: int | None, 
         check_hyper_value(f"--set {key}", value)
     resolved = get_link(link, noise=noise)
     hyper = {k: v for k, v in {**flags, **settings}.items() if v is not None}
-    if learner in ("random_features",) and "width" in hyper:
-        hyper["m"] = hyper.pop("width")
     from indexlab.learners import LEARNERS
 
     if learner in LEARNERS:
+        width = getattr(LEARNERS[learner], "width_parameter", "width")
+        if "width" in hyper and width not in (None, "width"):
+            hyper[width] = hyper.pop("width")  # e.g. random features: m
         check_compatible(learner, hyper, resolved, sparsity, f"--learner {learner}")
     total = n if n1 is None or n2 is None else n1 + n2
     est = estimate(learner, hyper, d, total, replicas, r or resolved.r, n_test,

@@ -97,8 +97,8 @@ def describe(config: dict[str, Any]) -> str:
 
 
 def run_estimate(config: dict[str, Any]):
-    """The :func:`indexlab.guards.estimate` of one run configuration."""
-    from indexlab.guards import estimate
+    """The :func:`indexlab.experiments.guards.estimate` of one run configuration."""
+    from indexlab.experiments.guards import estimate
     from indexlab.links import get_link
 
     t = config["target"]
@@ -110,9 +110,10 @@ def run_estimate(config: dict[str, Any]):
 
 def check_resources(configs: list[dict[str, Any]], memory_limit: str | float | None = None,
                     where: str = "--memory-limit") -> None:
-    """Refuse (:class:`indexlab.guards.ResourceError`) a sweep whose largest run is estimated
-    to need more memory than the limit (:func:`indexlab.guards.memory_limit`)."""
-    from indexlab.guards import check_memory
+    """Refuse (:class:`~indexlab.experiments.guards.ResourceError`) a sweep whose largest run
+    is estimated to need more memory than the limit
+    (:func:`~indexlab.experiments.guards.memory_limit`)."""
+    from indexlab.experiments.guards import check_memory
 
     if not configs:
         return
@@ -172,9 +173,9 @@ def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str,
         return {"key": key, "status": "failed", "error": traceback.format_exc()[-4000:],
                 "seconds": time.perf_counter() - start}
     diverged = metrics.pop("diverged")
-    trace = getattr(learner, "trace_", None)
+    trace = learner.trace_  # every learner has one (empty when it records nothing)
     trace_out = None
-    if trace is not None and trace.samples:
+    if trace.samples:
         trace_out = {"samples": list(trace.samples),
                      "metrics": {k: trace[k].astype("float32") for k in trace.values}}
     return {
@@ -371,7 +372,8 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
 
     Before anything is registered or run, every run's memory is estimated
     (:func:`check_resources`); a run over ``memory_limit`` (default: ``INDEXLAB_MEMORY_LIMIT``,
-    else 80% of the available memory) is an :class:`indexlab.guards.ResourceError`.
+    else 80% of the available memory) is an
+    :class:`~indexlab.experiments.guards.ResourceError`.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor={executor!r} is not allowed: use one of {', '.join(EXECUTORS)}")
