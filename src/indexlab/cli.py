@@ -148,10 +148,14 @@ def fit(
     float64: Annotated[bool, typer.Option("--float64", help="compute in float64")] = False,
     plot: Annotated[str | None, typer.Option(help="save overlap-vs-samples plot here")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    memory_limit: Annotated[str | None, typer.Option(
+        help="refuse a run estimated to need more memory (e.g. 8G, 50%; default: "
+             "$INDEXLAB_MEMORY_LIMIT, else 80% of the available memory)")] = None,
 ) -> None:
     """Train LEARNER on a target and report overlaps, test error, samples and time."""
     import torch
 
+    from indexlab.experiments.preflight import preflight_fit
     from indexlab.experiments.single_run import (
         fit_and_summarise,
         learner_class,
@@ -162,8 +166,12 @@ def fit(
     )
     fit_kwargs = {k: v for k, v in dict(n1=n1, n2=n2).items() if v is not None}
     try:
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} is not available: no CUDA device found")
+        settings = parse_settings(setting or [])
+        preflight_fit(link=link, d=d, n=n, n1=n1, n2=n2, learner=learner, r=r,
+                      replicas=replicas, seed=seed, device=device, noise=noise,
+                      sparsity=sparsity, flags=dict(width=width, lr=lr, batch=batch, t1=t1,
+                                                    loss=loss, preprocess=preprocess),
+                      settings=settings, float64=float64, memory_limit=memory_limit)
         torch.manual_seed(seed)
         target = make_target(link, d, r=r, sparsity=sparsity, noise=noise, replicas=replicas,
                              seed=seed, device=device,
@@ -174,7 +182,7 @@ def fit(
         if "width" in hyper and kind.width_parameter not in (None, "width"):
             hyper[kind.width_parameter] = hyper.pop("width")  # e.g. random features: m
         hyper = {**learner_defaults(learner, target, seed), **hyper}
-        hyper.update(parse_settings(setting or []))
+        hyper.update(settings)
         model = make_learner(learner, **hyper)
         if fit_kwargs and not kind.stage_budgets:
             raise ValueError(f"--n1/--n2 split the budget between stages; {learner} has no "
