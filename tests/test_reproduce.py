@@ -203,3 +203,20 @@ def test_a_store_from_another_version_is_recomputed_never_mixed(tmp_path, monkey
         versions = {r["version"] for r in store.runs(sweep["labels"])}
         assert versions == {"0.0.0-other"}
         assert len(store.runs()) == 2 * first["runs"]["total"]
+
+
+def test_a_claim_whose_engine_is_missing_is_inconclusive_and_runs_nothing(tmp_path, monkeypatch):
+    """Quick and full exponent claims need engine = "chain"; without it (simulated here, so the
+    test holds before and after the engine lands) they report it and run nothing."""
+    from indexlab.experiments import claims
+
+    monkeypatch.setitem(claims.CAPABILITIES, "engine=chain", lambda: False)
+    db = tmp_path / "r.db"
+    result = runner.invoke(app, ["reproduce", "--quick", "--only", "exponents-he3", "--db",
+                                 str(db), "--out", str(tmp_path / "o"), "--json"])
+    assert result.exit_code == 0, result.output
+    item = json.loads(result.output)
+    assert item["verdict"] == "inconclusive" and "engine not available" in item["note"]
+    with Store(db) as store:
+        assert store.runs() == []
+    assert "engine not available" in (tmp_path / "o" / "summary.md").read_text()

@@ -44,8 +44,21 @@ class ClaimResult:
     seconds: float = 0.0
     figure: str | None = None
 
-    def measured(self) -> str:
-        return "; ".join(c.text() for c in self.checks if math.isfinite(c.estimate)) or "—"
+    def measured(self, most: int = 3) -> str:
+        """The checks' figures with their intervals; beyond ``most`` checks, the counts by
+        verdict and the first check that did not pass (the section has them all)."""
+        measured = [c for c in self.checks if math.isfinite(c.estimate)]
+        if not measured:
+            return "—"
+        if len(measured) <= most:
+            return "; ".join(c.text() for c in measured)
+        counts = ", ".join(f"{sum(c.verdict == v for c in measured)} {v}"
+                           for v in ("pass", "fail", "inconclusive")
+                           if any(c.verdict == v for c in measured))
+        worst = next((c for c in measured if c.verdict == "fail"),
+                     next((c for c in measured if c.verdict != "pass"), None))
+        return f"{len(measured)} checks: {counts}" + (f"; {worst.verdict}: {worst.text()}"
+                                                      if worst else "")
 
     def theory(self) -> str:
         return "; ".join(f"{c.label}: {c.theory_text}" for c in self.checks) or self.claim.theory
