@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import platform
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -117,14 +119,41 @@ def run_claim(claim: Claim, mode: str, store: Store, executor: str = "local",
 def reproduce(names: list[str] | None, mode: str, store: Store, executor: str = "local",
               scheduler: str | None = None, workers: int | None = None,
               progress: bool = False, n_boot: int = 1000, on_claim=None) -> list[ClaimResult]:
-    """Run and judge every claim named (all when ``names`` is empty)."""
+    """Run and judge every claim named (all when ``names`` is empty). With ``executor =
+    "dask"`` and no ``scheduler``, one local cluster of ``workers`` processes serves every
+    sweep (instead of one cluster started per sweep)."""
     results = []
-    for claim in get_claims(names):
-        result = run_claim(claim, mode, store, executor, scheduler, workers, progress, n_boot)
-        results.append(result)
-        if on_claim is not None:
-            on_claim(result)
+    claims = get_claims(names)
+    with _shared_cluster(executor, scheduler, workers) as (scheduler, workers):
+        for claim in claims:
+            result = run_claim(claim, mode, store, executor, scheduler, workers, progress,
+                               n_boot)
+            results.append(result)
+            if on_claim is not None:
+                on_claim(result)
     return results
+
+
+@contextmanager
+def _shared_cluster(executor: str, scheduler: str | None, workers: int | None):
+    """``(scheduler, workers)`` for the sweeps: a local Dask cluster's address when Dask runs
+    here (its workers single-threaded processes, each given ``cores / workers`` intra-op
+    threads through ``OMP_NUM_THREADS``, as :func:`~indexlab.experiments.runner.run_dask`
+    does for its own cluster), else the arguments unchanged."""
+    if executor != "dask" or scheduler:
+        yield scheduler, workers
+        return
+    from distributed import LocalCluster
+
+    n = workers or 2
+    threads = str(max(1, (os.cpu_count() or 1) // n))
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None,
+                           env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
+    try:
+        yield cluster.scheduler_address, None
+    finally:
+        cluster.close()
 
 
 # ---------------------------------------------------------------------------------- report
