@@ -164,7 +164,11 @@ def _exponent_evaluate(link: str) -> Callable[[Context], list[Check]]:
             ds = f.ds or []
             label = f"{learner} p̂" + (f" (d {min(ds)}–{max(ds)})" if ds else "")
             others = [v for k, v in theories.items() if k != learner]
-            checks.append(separate(label, f.p, f.lo, f.hi, theories[learner], others))
+            check = separate(label, f.p, f.lo, f.hi, theories[learner], others)
+            flags = getattr(f, "flags", None)  # grid-limited, censored, finite-size (analysis)
+            if flags:
+                check = replace(check, reason=f"{check.reason}; flags: {', '.join(flags)}")
+            checks.append(check)
         return checks
     return evaluate
 
