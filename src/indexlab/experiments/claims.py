@@ -125,7 +125,7 @@ def _exponent_build(link: str) -> Callable[[str], dict[str, dict[str, Any]]]:
     def build(mode: str) -> dict[str, dict[str, Any]]:
         replicas = _size(mode, 2, 16, 64)
         c = _size(mode, 8, 64, 128)
-        cap = _size(mode, 0, 1.5e8, 3e9)
+        cap = _size(mode, 0, 3e8, 3e9)  # replica-samples per traced run (chain ≈ 5e6/s)
         specs = {}
         for learner in SINGLE_LEARNERS:
             p = _theory_p(learner, link)
