@@ -124,7 +124,7 @@ def _d_range(p: float, c: float, replicas: int, cap: float, d_min: int, d_max: i
 def _exponent_build(link: str) -> Callable[[str], dict[str, dict[str, Any]]]:
     def build(mode: str) -> dict[str, dict[str, Any]]:
         replicas = _size(mode, 2, 16, 64)
-        cap = _size(mode, 0, 2e8, 3e9)  # replica-samples per traced run (chain ≈ 5e6/s)
+        cap = _size(mode, 0, 3e8, 3e9)  # replica-samples per traced run (chain ≈ 5e6/s)
         specs = {}
         for learner in SINGLE_LEARNERS:
             p = _theory_p(learner, link)
