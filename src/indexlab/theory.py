@@ -17,25 +17,29 @@ Definitions (spec ``single-index.md`` §0 and §3, ``multi-index.md`` §5):
   ``G(y) = E[zzᵀ − I | y]``, which for ``r = 1`` is ``α_c = 1/E_y[(E[z²|y] − 1)²] = 1/(2λ_2²)``
   (phase retrieval: 1/2); ``α_c = ∞`` when ``G ≡ 0`` too.
 
-How the conditional expectations are computed (deterministic, no Monte Carlo): the latent
-``z`` is discretised by a quadrature rule (composite Gauss–Legendre for ``r = 1`` with the
-link's jumps as panel edges, or equal-mass nodes where labels are binned; a product rule for
-``r ≥ 2``) and binary labels by their two outcomes with weights ``(1 ± m(z))/2``. This turns
-the joint law of the noiseless label and ``z`` into weighted atoms. Additive Gaussian label
-noise is then exact: the atoms are deposited on a fine label grid (``σ/16``) and convolved
-with the noise density, ``E[φ(z) | y] = Σ_a w_a φ(z_a) φ_σ(y − y_a) / Σ_a w_a φ_σ(y − y_a)``.
-Without noise, if the label takes at most 64
-distinct values the atoms are grouped exactly (exact ``ζ_k`` for binary links). Otherwise the
-atoms are sorted by ``y`` and split into ``B`` bins of equal probability (ties never split, so
-symmetric links keep their exact zeros), and ``ζ_k`` is the weighted mean of ``h_k`` in each
-bin. Binning can only lower ``λ_k²`` (Jensen); with ``~10³`` atoms per bin spurious values for
-exactly-zero ``λ_k`` are below ``1e-4`` in our checks. Single-index values are accurate to
-~1e-3 (phase retrieval: ``α_c = 0.50025`` against 1/2); the product rule used for ``r ≥ 2`` is
-coarser, and multi-index ``α_c`` carry a binning bias of up to ~2% (``z1 z2``: 0.5968 against
-0.59375; ``sign(z1 z2)``: 2.469 against π²/4). A ``λ_k²`` is called zero below
-``LAMBDA_TOL = 1e-3`` (the spec's threshold, §3.3), a Hermite coefficient below
-``COEFF_RTOL = 1e-6`` times the standard deviation of ``m(z)`` (quadrature is accurate to
-~1e-12 there).
+Errors and zeros. Every number comes with an error estimate (:func:`hermite_estimate`,
+:func:`generative_estimate`, :func:`weak_recovery_estimate`), and a value counts as non-zero
+only when it exceeds ``ZERO_FACTOR = 10`` times its error (:func:`is_nonzero`) — no fixed
+cut-off: a tiny but certain ``λ_1² = 1.2e-4 ± 2e-7`` (``h_3 + 10ξ``) gives ``s* = 1``.
+
+How the numbers are computed (docs/theory.md has the full account):
+
+* Hermite coefficients: composite Gauss–Legendre against the Gaussian with the link's jumps as
+  panel edges (``r = 1``, panel widths 0.02 and 0.01 for the error), product Gauss–Hermite rules
+  for ``r ≥ 2`` (two orders for the error).
+* Single-index ``λ_k²``: :mod:`indexlab.generative` — exact conditional laws from the preimages
+  of ``y`` (noiseless real labels), exact grouping (discrete labels) and Gaussian convolution
+  (noisy labels), each at two resolutions; accurate to ``~1e-6`` or better for the registry.
+* Multi-index: the latent is discretised by a product of equal-mass rules, labels are grouped
+  exactly when discrete, convolved with the noise density when noisy, else binned into
+  equal-probability label bins; the error is twice the change between ``(10⁶ atoms, 1000 bins)``
+  and ``(2·10⁶, 2000)`` (binning is biased low, roughly like ``1/B``). Exact zeros are kept exact
+  by the link's sign-flip symmetries: a feature odd under a flip ``z_i ↦ −z_i, i ∈ F`` that
+  leaves ``E[y|z]`` unchanged has conditional mean zero, and is set to zero
+  (:func:`sign_symmetries`); permutations create no zeros and are not needed.
+* Links the theory does not cover are refused before any computation
+  (:func:`check_supported`, :class:`UnsupportedLinkError`), and a cost guard
+  (:func:`check_cost`, :class:`TheoryTooCostlyError`) refuses computations beyond 2 GB or 60 s.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from indexlab.generative import ROUND_OFF, Estimate, single_index_lambda, smoothed_conditional
 from indexlab.hermite import (
     composite_rule,
     degree_norms,
@@ -59,17 +64,34 @@ from indexlab.hermite import (
     quantile_rule,
 )
 from indexlab.links import Link, get_link
+from indexlab.support import (  # noqa: F401  (re-exported: the public face of the checks)
+    TheoryTooCostlyError,
+    UnsupportedLinkError,
+    check_cost,
+    check_supported,
+    theory_cost,
+)
 
-COEFF_RTOL = 1e-6
-LAMBDA_TOL = 1e-3
+COEFF_RTOL = 1e-6  # kept for indexlab.hardness (its exact degree norms); theory uses errors
+LAMBDA_TOL = 1e-3  # the spec's old fixed cut-off (§3.3); no longer used to decide zeros
+ZERO_FACTOR = 10.0
 DEFAULT_DEGREE = 8
 _MULTI_DEGREE = 4  # generative exponent search depth for r >= 2 (tensor size grows like K^r)
 _DISCRETE_MAX = 64
-_BINS = 4000
+_MULTI_ATOMS = 2e6
+_MULTI_BINS = 2000
+_CHUNK = 1 << 16
 
 
 def _resolve(link: str | Link) -> Link:
-    return get_link(link) if isinstance(link, str) else link
+    link = get_link(link) if isinstance(link, str) else link
+    check_supported(link)
+    return link
+
+
+def is_nonzero(value: float, error: float) -> bool:
+    """A computed value counts as non-zero when ``|value| > ZERO_FACTOR · error``."""
+    return bool(abs(value) > ZERO_FACTOR * error)
 
 
 @lru_cache(maxsize=64)
@@ -80,13 +102,33 @@ def _breakpoints(link: Link) -> tuple[float, ...]:
     return tuple(sorted(set(link.breakpoints) | set(found)))
 
 
+@lru_cache(maxsize=64)
+def _hermite_levels(link: Link, K: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hermite coefficients at a fine and a coarse resolution (see the module docstring)."""
+    if link.r == 1:
+        fine, coarse = (hermite_coefficients(link.mean_numpy, K, composite_rule(
+            panel_width=w, breakpoints=_breakpoints(link))) for w in (0.01, 0.02))
+        return fine, coarse
+    n = 60 if link.r <= 2 else 40 if link.r == 3 else 20
+    fine, coarse = (hermite_coefficients_nd(link.mean_numpy, K, link.r,
+                                            product_rule(gauss_hermite(m), link.r))
+                    for m in (n, (2 * n) // 3))
+    return fine, coarse
+
+
+def hermite_estimate(link: str | Link, K: int = DEFAULT_DEGREE) -> Estimate:
+    """Hermite coefficients (``c_0..c_K``, or the tensor for ``r ≥ 2``) with error estimates
+    ``|fine − coarse| + ROUND_OFF · sd(m)`` (round-off of the quadrature sums)."""
+    link = _resolve(link)
+    check_cost(link, "hermite", K)
+    fine, coarse = _hermite_levels(link, K)
+    scale = max(_regression_sd(link), 1e-300)
+    return Estimate(fine.copy(), np.abs(fine - coarse) + ROUND_OFF * scale, "quadrature")
+
+
 def hermite_expansion(link: str | Link, K: int = DEFAULT_DEGREE) -> np.ndarray:
     """Hermite coefficients of ``m(z) = E[y|z]``: ``(c_0..c_K)``, or the tensor for ``r ≥ 2``."""
-    link = _resolve(link)
-    if link.r == 1:
-        rule = composite_rule(panel_width=0.02, breakpoints=_breakpoints(link))
-        return hermite_coefficients(link.mean_numpy, K, rule)
-    return hermite_coefficients_nd(link.mean_numpy, K, link.r)
+    return hermite_estimate(link, K).value
 
 
 def hermite_degree_norms(link: str | Link, K: int = DEFAULT_DEGREE) -> np.ndarray:
@@ -94,15 +136,19 @@ def hermite_degree_norms(link: str | Link, K: int = DEFAULT_DEGREE) -> np.ndarra
     return degree_norms(hermite_expansion(link, K))
 
 
+def hermite_degree_estimate(link: str | Link, K: int = DEFAULT_DEGREE) -> Estimate:
+    """``‖c_{|α|=k}‖`` with errors (the norm of the per-entry errors, by the triangle
+    inequality an upper bound on the error of the norm)."""
+    est = hermite_estimate(link, K)
+    return Estimate(degree_norms(est.value), degree_norms(est.error), est.method)
+
+
 def information_exponent(link: str | Link, K: int = DEFAULT_DEGREE) -> int | None:
-    """``k* = min{k ≥ 1 : c_k ≠ 0}`` with ``|c_k| > COEFF_RTOL · sd(m(z))``; ``None`` if no
-    ``k ≤ K`` qualifies (or the regression function is constant)."""
-    norms = hermite_degree_norms(link, K)
-    sd = _regression_sd(_resolve(link))
-    if sd == 0:
-        return None
+    """``k* = min{k ≥ 1 : c_k ≠ 0}``, ``‖c_{|α|=k}‖`` non-zero by :func:`is_nonzero`;
+    ``None`` if no ``k ≤ K`` qualifies."""
+    est = hermite_degree_estimate(link, K)
     for k in range(1, K + 1):
-        if norms[k] > COEFF_RTOL * sd:
+        if is_nonzero(est.value[k], est.error[k]):
             return k
     return None
 
@@ -111,14 +157,15 @@ def _regression_sd(link: Link) -> float:
     if link.r == 1:
         rule = composite_rule(panel_width=0.02, breakpoints=_breakpoints(link))
     else:
-        rule = product_rule(gauss_hermite(60 if link.r <= 3 else 20), link.r)
+        rule = product_rule(gauss_hermite(60 if link.r <= 2 else 40 if link.r == 3 else 20),
+                            link.r)
     m = link.mean_numpy(rule.nodes)
     mean = np.dot(rule.weights, m)
     return float(math.sqrt(max(np.dot(rule.weights, (m - mean) ** 2), 0.0)))
 
 
 # ----------------------------------------------------------------------------------------------
-# the joint law of (y, z) as weighted atoms, and conditional means given y
+# multi-index: the joint law of (y, z) as weighted atoms, conditional means given y
 # ----------------------------------------------------------------------------------------------
 
 
@@ -136,26 +183,50 @@ class ConditionalMeans:
     exact: bool
 
 
-def _latent_rule(link: Link, atoms: float, accurate: bool):
-    """Quadrature over ``z`` with about ``atoms`` nodes in total.
+@lru_cache(maxsize=64)
+def sign_symmetries(link: Link) -> tuple[tuple[int, ...], ...]:
+    """Sign flips ``F ⊆ {1..r}`` with ``E[y | S_F z] = E[y | z]`` (``S_F`` negates ``z_i``,
+    ``i ∈ F``), checked on 512 Gaussian points to ``1e-12`` relative. Labels depend on ``z``
+    only through ``E[y|z]`` (binary or additive noise), so the joint law of ``(y, z)`` is
+    invariant and ``E[φ(z)|y] = 0`` for every ``φ`` odd under some ``S_F``. All ``2^r − 1``
+    flips are tested for ``r ≤ 9``."""
+    r = link.r
+    if r < 2:
+        return ()
+    z = np.random.default_rng(12345).standard_normal((512, r))
+    base = link.mean_numpy(z)
+    tol = 1e-12 * (1.0 + np.abs(base))
+    found = []
+    for code in range(1, 2**r):
+        flip = tuple(i for i in range(r) if code >> i & 1)
+        zs = z.copy()
+        zs[:, list(flip)] *= -1
+        if np.all(np.abs(link.mean_numpy(zs) - base) <= tol):
+            found.append(flip)
+    return tuple(found)
 
-    Binary labels are grouped exactly and noisy labels are smoothed by convolution, so both use
-    an accurate rule (composite, jumps as panel edges); noiseless continuous labels are binned,
-    so every atom gets the same mass (quantile rule).
-    """
-    if accurate and link.r == 1:
-        return composite_rule(panel_width=0.001, breakpoints=_breakpoints(link))
-    if accurate:
-        return product_rule(gauss_hermite(60 if link.r <= 3 else 20), link.r)
-    per_axis = max(20, round(atoms ** (1.0 / link.r)))
-    return product_rule(quantile_rule(per_axis), link.r)
+
+def _odd_under_symmetry(link: Link, degrees: np.ndarray) -> np.ndarray:
+    """For features ``Π_i z_i^{a_i}``-like parities ``degrees`` (J, r): True where some
+    symmetry flip makes the feature odd (its conditional mean is then exactly zero)."""
+    odd = np.zeros(len(degrees), dtype=bool)
+    for flip in sign_symmetries(link):
+        odd |= degrees[:, list(flip)].sum(axis=1) % 2 == 1
+    return odd
 
 
-def _label_atoms(link: Link, atoms: float):
-    """Atoms ``(y, weight, z)`` representing the joint law of the noiseless label and latent."""
+def _multi_atoms(link: Link, atoms: float):
+    """Atoms ``(y, weight, z)`` of the noiseless label and the latent (``r ≥ 2``)."""
     n_branch = 2 if link.binary else 1
-    rule = _latent_rule(link, atoms / n_branch, accurate=link.binary or link.noise > 0)
-    z = rule.nodes if rule.nodes.ndim == 2 else rule.nodes[:, None]
+    if link.binary or link.noise > 0:
+        n = 60 if link.r <= 2 else 40 if link.r == 3 else 20
+        if atoms < _MULTI_ATOMS:
+            n = (2 * n) // 3
+        rule = product_rule(gauss_hermite(n), link.r)
+    else:
+        per_axis = max(20, round((atoms / n_branch) ** (1.0 / link.r)))
+        rule = product_rule(quantile_rule(per_axis), link.r)
+    z = rule.nodes
     m = link.mean_numpy(z)
     if link.binary:
         f = np.clip(m, -1.0, 1.0)
@@ -168,71 +239,64 @@ def _label_atoms(link: Link, atoms: float):
     return y[keep], w[keep], z[keep]
 
 
-def _smoothed_by_noise(y0, w, phi, sigma: float, cells_per_sigma: int = 16):
-    """Conditional means for ``y = y0 + σ ε`` by Gaussian convolution on a fine label grid.
-
-    The noiseless atoms are deposited on a uniform grid of width ``δ = σ/16`` by linear
-    (cloud-in-cell) weighting, then the mass ``m`` and the sums ``Σ w φ_j`` are convolved with
-    the ``N(0, σ²)`` kernel: ``E[φ_j | y] = (F_j ∗ φ_σ)(y) / (m ∗ φ_σ)(y)``, exact up to the
-    ``O((δ/σ)²)`` deposit error; the label law of the cell is ``(m ∗ φ_σ)``.
-    """
-    from scipy.signal import fftconvolve
-
-    order = np.argsort(y0)
-    cum = np.cumsum(w[order])
-    lo_hi = y0[order][np.searchsorted(cum, cum[-1] * np.array([1e-12, 1 - 1e-12]))]
-    lo, hi = lo_hi[0] - 8 * sigma, lo_hi[1] + 8 * sigma
-    delta = max(sigma / cells_per_sigma, (hi - lo) / 4e6)
-    n = math.ceil((hi - lo) / delta) + 2
-    pos = np.clip((y0 - lo) / delta, 0.0, n - 1.000001)
-    left = np.floor(pos).astype(np.int64)
-    frac = pos - left
-
-    def deposit(values):
-        return (np.bincount(left, weights=values * (1 - frac), minlength=n)
-                + np.bincount(left + 1, weights=values * frac, minlength=n))
-
-    half = math.ceil(8 * sigma / delta)
-    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * delta / sigma) ** 2)
-    kernel /= kernel.sum()
-    den = fftconvolve(deposit(w), kernel, mode="same")
-    nums = np.stack([fftconvolve(deposit(w * phi[:, j]), kernel, mode="same")
-                     for j in range(phi.shape[1])], axis=1)
-    ok = den > 1e-300 * max(den.max(), 1e-300)
-    grid = lo + delta * np.arange(n)
-    return ConditionalMeans(p=den[ok] / den[ok].sum(), y=grid[ok], means=nums[ok] / den[ok, None],
-                            exact=False)
+def _accumulate(index: np.ndarray, w: np.ndarray, z: np.ndarray, features, n_bins: int,
+                keep: np.ndarray) -> np.ndarray:
+    """``Σ_{atoms in bin} w φ_j(z)`` for the kept features, in chunks of atoms (bounded
+    memory); dropped features stay exactly zero."""
+    sums = np.zeros((n_bins, keep.size))
+    cols = np.nonzero(keep)[0]
+    for start in range(0, len(z), _CHUNK):
+        sl = slice(start, start + _CHUNK)
+        phi = np.asarray(features(z[sl]), dtype=np.float64)[:, cols]
+        for j, c in enumerate(cols):
+            sums[:, c] += np.bincount(index[sl], weights=w[sl] * phi[:, j], minlength=n_bins)
+    return sums
 
 
-def conditional_means(link: str | Link, features, atoms: float = 2e6, bins: int = _BINS):
-    """``E[φ(z) | y]`` on label bins for a feature map ``φ: (N, r) → (N, J)``.
+def conditional_means(link: str | Link, features, parities: np.ndarray | None = None,
+                      atoms: float = _MULTI_ATOMS, bins: int = _MULTI_BINS):
+    """``E[φ(z) | y]`` for a multi-index link and a feature map ``φ: (N, r) → (N, J)``.
 
-    See the module docstring for the method. Returns :class:`ConditionalMeans`.
+    ``parities`` (J, r): the parity of each feature in each coordinate; features odd under a
+    sign symmetry of the link are set to exactly zero. Returns ``(fine, coarse)``
+    :class:`ConditionalMeans`: the coarse level has half the atoms and half the bins.
     """
     link = _resolve(link)
-    y, w, z = _label_atoms(link, atoms)
-    phi = np.asarray(features(z), dtype=np.float64)
-    if link.noise > 0:
-        return _smoothed_by_noise(y, w, phi, link.noise)
-    values, index = np.unique(y, return_inverse=True)
-    if values.size <= _DISCRETE_MAX:
-        exact = True
-    else:
-        exact = False
-        order = np.argsort(y, kind="stable")
-        mass = np.cumsum(w[order])
-        at = np.searchsorted(mass, mass[-1] * np.arange(1, bins) / bins)
-        cut = np.unique(y[order][np.minimum(at, y.size - 1)])
-        index = np.searchsorted(cut, y, side="right")
-    n_bins = int(index.max()) + 1
-    p = np.bincount(index, weights=w, minlength=n_bins)
-    ok = p > 0
-    y_mean = np.bincount(index, weights=w * y, minlength=n_bins)[ok] / p[ok]
-    sums = np.stack(
-        [np.bincount(index, weights=w * phi[:, j], minlength=n_bins) for j in range(phi.shape[1])],
-        axis=1,
-    )
-    return ConditionalMeans(p=p[ok], y=y_mean, means=sums[ok] / p[ok, None], exact=exact)
+    levels = []
+    for scale in (1.0, 0.5):
+        y, w, z = _multi_atoms(link, atoms * scale)
+        J = np.asarray(features(z[:2]), dtype=np.float64).shape[1]
+        keep = np.ones(J, dtype=bool)
+        if parities is not None:
+            keep &= ~_odd_under_symmetry(link, parities)
+        if link.noise > 0:
+            cells = 32 if scale == 1.0 else 16
+            phi_parts = []
+            for start in range(0, len(z), _CHUNK):
+                phi_parts.append(np.asarray(features(z[start:start + _CHUNK]))[:, keep])
+            phi = np.concatenate(phi_parts)
+            p, grid, means_kept = smoothed_conditional(y, w, phi, link.noise, cells)
+            means = np.zeros((len(p), J))
+            means[:, keep] = means_kept
+            levels.append(ConditionalMeans(p, grid, means, False))
+            continue
+        values, index = np.unique(y, return_inverse=True)
+        exact = values.size <= _DISCRETE_MAX
+        if not exact:
+            n_b = max(2, int(bins * scale))
+            order = np.argsort(y, kind="stable")
+            mass = np.cumsum(w[order])
+            at = np.searchsorted(mass, mass[-1] * np.arange(1, n_b) / n_b)
+            cut = np.unique(y[order][np.minimum(at, y.size - 1)])
+            index = np.searchsorted(cut, y, side="right")
+        n_bins = int(index.max()) + 1
+        p = np.bincount(index, weights=w, minlength=n_bins)
+        ok = p > 0
+        y_mean = np.bincount(index, weights=w * y, minlength=n_bins)[ok] / p[ok]
+        sums = _accumulate(index, w, z, features, n_bins, keep)
+        levels.append(ConditionalMeans(p[ok], y_mean, sums[ok] / p[ok, None], exact))
+        del sums
+    return levels[0], levels[1]
 
 
 def _multi_indices(r: int, K: int) -> list[tuple[int, ...]]:
@@ -240,52 +304,79 @@ def _multi_indices(r: int, K: int) -> list[tuple[int, ...]]:
     return [tuple(int(v) for v in a) for a in grids if 1 <= sum(a) <= K]
 
 
-def generative_coefficients(link: str | Link, K: int | None = None) -> np.ndarray:
-    """``λ_k² = E_y[ζ_k(y)²]`` for ``k = 0..K`` (index 0 is 1 by convention).
+def _combine(fine: np.ndarray, coarse: np.ndarray, exact: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Value and error from two levels: ``2|fine − coarse|`` for binned labels (biased low,
+    roughly like 1/B), ``|fine − coarse|`` for exact grouping/convolution; plus round-off."""
+    factor = 1.0 if exact else 2.0
+    return fine, factor * np.abs(fine - coarse) + ROUND_OFF
 
-    For ``r ≥ 2``, ``λ_k² = Σ_{|α|=k} E_y[E[h_α(z)|y]²]``; default ``K`` is 8 for ``r = 1``
-    and 4 for ``r ≥ 2``. Results are cached per link.
+
+# ----------------------------------------------------------------------------------------------
+# generative coefficients and exponent
+# ----------------------------------------------------------------------------------------------
+
+
+def generative_estimate(link: str | Link, K: int | None = None) -> Estimate:
+    """``λ_k², k = 0..K`` with error estimates (index 0 is 1 by convention).
+
+    Single-index: :func:`indexlab.generative.single_index_lambda` (``method`` says which).
+    Multi-index: ``λ_k² = Σ_{|α|=k} E_y[E[h_α(z)|y]²]`` by the atoms-and-bins scheme of the
+    module docstring. Default ``K`` is 8 for ``r = 1`` and 4 for ``r ≥ 2``; cached per link.
     """
     link = _resolve(link)
     K = (DEFAULT_DEGREE if link.r == 1 else _MULTI_DEGREE) if K is None else K
-    return _generative_coefficients(link, K).copy()
+    if not isinstance(K, (int, np.integer)) or isinstance(K, bool) or not 1 <= K <= 40:
+        raise ValueError(f"degree K={K!r} is not allowed: use an integer in 1..40")
+    check_cost(link, "generative", int(K))
+    est = _generative_estimate(link, int(K))
+    return Estimate(est.value.copy(), est.error.copy(), est.method)
 
 
 @lru_cache(maxsize=64)
-def _generative_coefficients(link: Link, K: int) -> np.ndarray:
+def _generative_estimate(link: Link, K: int) -> Estimate:
     if link.r == 1:
-        cm = conditional_means(link, lambda z: hermite_normalized(z[:, 0], K))
-        lam = cm.p @ cm.means**2
-        lam[0] = 1.0
-        return lam
+        return single_index_lambda(link, K, _breakpoints(link))
     alphas = _multi_indices(link.r, K)
+    parities = np.array(alphas) % 2
 
     def features(z):
         h = hermite_normalized(z, K)  # (N, r, K+1)
         return np.stack([np.prod([h[:, i, a[i]] for i in range(link.r)], axis=0)
                          for a in alphas], axis=1)
 
-    cm = conditional_means(link, features, atoms=2e6, bins=2000)
-    per_alpha = cm.p @ cm.means**2
-    lam = np.zeros(K + 1)
-    lam[0] = 1.0
-    for a, v in zip(alphas, per_alpha, strict=True):
-        lam[sum(a)] += v
-    return lam
+    fine, coarse = conditional_means(link, features, parities)
+    lam = []
+    for cm in (fine, coarse):
+        per_alpha = cm.p @ cm.means**2
+        out = np.zeros(K + 1)
+        for a, v in zip(alphas, per_alpha, strict=True):
+            out[sum(a)] += v
+        lam.append(out)
+    value, error = _combine(lam[0], lam[1], fine.exact or link.noise > 0)
+    value[0], error[0] = 1.0, 0.0
+    method = "groups" if fine.exact else "convolution" if link.noise > 0 else "binning"
+    return Estimate(value, error, method)
+
+
+def generative_coefficients(link: str | Link, K: int | None = None) -> np.ndarray:
+    """``λ_k² = E_y[ζ_k(y)²]`` for ``k = 0..K`` (index 0 is 1 by convention): the values of
+    :func:`generative_estimate` (which also gives their errors)."""
+    return generative_estimate(link, K).value
 
 
 def generative_exponent(link: str | Link, K: int | None = None) -> int | None:
-    """``s* = min{k ≥ 1 : λ_k² > LAMBDA_TOL}``; ``None`` if none up to ``K``."""
-    lam = generative_coefficients(link, K)
-    for k in range(1, lam.size):
-        if lam[k] > LAMBDA_TOL:
+    """``s* = min{k ≥ 1 : λ_k² ≠ 0}`` (non-zero by :func:`is_nonzero`); ``None`` if none up to
+    ``K``."""
+    est = generative_estimate(link, K)
+    for k in range(1, est.value.size):
+        if is_nonzero(est.value[k], est.error[k]):
             return k
     return None
 
 
 @dataclass(frozen=True)
 class LabelTransform:
-    """``T(y) = ζ_k(y)/λ_k`` (or ``ζ_k`` unnormalised), piecewise linear between bin knots.
+    """``T(y) = ζ_k(y)/λ_k`` (or ``ζ_k`` unnormalised), piecewise linear between knots.
 
     Works on NumPy arrays and torch tensors (any device); labels outside the tabulated range
     take the end values. For binary labels the two knots ``±1`` make ``T`` affine in ``y``.
@@ -312,9 +403,11 @@ def label_transform(link: str | Link, k: int, normalise: bool = True) -> LabelTr
     """The transform ``T(y) ≈ E[h_k(z) | y]`` (divided by ``λ_k`` when ``normalise``).
 
     At ``k = s*`` this is the optimal transform of spec §3.2: ``(x, T(y))`` has information
-    exponent ``s*`` and first non-zero coefficient ``E[T(y) h_{s*}(z)] = λ_{s*}``. Raises
-    ``ValueError`` if ``λ_k`` is zero (no transform of degree ``k`` correlates with ``h_k``)
-    or for multi-index links.
+    exponent ``s*`` and first non-zero coefficient ``E[T(y) h_{s*}(z)] = λ_{s*}``. ``ζ_k`` is
+    tabulated by :func:`indexlab.generative.zeta_table` (exact at the knots for noiseless
+    piecewise-monotone links) and ``λ_k`` comes from :func:`generative_estimate`. Raises
+    ``ValueError`` if ``λ_k`` is zero (within its error: no transform of degree ``k``
+    correlates with ``h_k``) or for multi-index links.
     """
     link = _resolve(link)
     if link.r != 1:
@@ -326,67 +419,106 @@ def label_transform(link: str | Link, k: int, normalise: bool = True) -> LabelTr
 
 @lru_cache(maxsize=64)
 def _label_transform(link: Link, k: int, normalise: bool) -> LabelTransform:
-    """Cached body of :func:`label_transform` (tabulating ``T`` costs ~1 s: 2e6 atoms)."""
-    cm = conditional_means(link, lambda z: hermite_normalized(z[:, 0], k)[:, k:k + 1])
-    zeta = cm.means[:, 0]
-    lam = float(math.sqrt(cm.p @ zeta**2))
-    if lam**2 <= LAMBDA_TOL:
+    """Cached body of :func:`label_transform`."""
+    from indexlab.generative import zeta_table
+
+    est = generative_estimate(link, max(k, 2))
+    lam2, err = float(est.value[k]), float(est.error[k])
+    if not is_nonzero(lam2, err):
         raise ValueError(
-            f"E[h_{k}(z) | y] vanishes for link {link.name!r} (λ_{k}² = {lam**2:.2e} ≤ "
-            f"{LAMBDA_TOL}): use k ≥ the generative exponent"
+            f"E[h_{k}(z) | y] vanishes for link {link.name!r} (λ_{k}² = {lam2:.2e} ± {err:.1e}, "
+            f"not above {ZERO_FACTOR:g}× its error): use k ≥ the generative exponent"
         )
-    order = np.argsort(cm.y)
-    values = zeta[order] / lam if normalise else zeta[order]
-    return LabelTransform(k=k, knots=cm.y[order], values=values, lam=lam)
+    knots, zeta = zeta_table(link, k, _breakpoints(link))
+    lam = math.sqrt(lam2)
+    values = zeta / lam if normalise else zeta
+    return LabelTransform(k=k, knots=knots, values=values, lam=lam)
 
 
 def _conditional_covariances(link: Link):
-    """Bins of ``G(y) = E[zzᵀ − I | y]`` and ``E[z | y]``: returns ``(p, G (B,r,r), m (B,r))``."""
+    """Levels (fine, coarse) of ``(p, G (B,r,r), m (B,r))``, ``G(y) = E[zzᵀ − I | y]`` and
+    ``m(y) = E[z | y]`` per label bin, with symmetry zeros kept exact."""
     r = link.r
 
     def features(z):
         outer = z[:, :, None] * z[:, None, :] - np.eye(r)[None]
         return np.concatenate([z, outer.reshape(len(z), r * r)], axis=1)
 
-    cm = conditional_means(link, features, atoms=2e6, bins=2000)
-    return cm.p, cm.means[:, r:].reshape(-1, r, r), cm.means[:, :r]
+    parities = np.concatenate([np.eye(r, dtype=int),
+                               (np.eye(r, dtype=int)[:, None, :] + np.eye(r, dtype=int)[None])
+                               .reshape(r * r, r) % 2])
+    out = []
+    for cm in conditional_means(link, features, parities):
+        out.append((cm.p, cm.means[:, r:].reshape(-1, r, r), cm.means[:, :r], cm.exact))
+    return out
 
 
-def weak_recovery_threshold(link: str | Link) -> float:
-    """``α_c`` of the proportional regime (see the module docstring); ``inf`` when infinite.
+def _spectral_radius(p: np.ndarray, G: np.ndarray, r: int) -> float:
+    """Top eigenvalue of ``F(M) = Σ_b p_b G_b M G_b`` on the PSD cone (power iteration,
+    Krein–Rutman)."""
+    M = np.eye(r) / math.sqrt(r)
+    rho = 0.0
+    for _ in range(1000):
+        FM = np.einsum("b,bij,jk,bkl->il", p, G, M, G)
+        rho_new = float(np.linalg.norm(FM))
+        if rho_new == 0.0:
+            return 0.0
+        M = FM / rho_new
+        if abs(rho_new - rho) < 1e-13 * rho_new:
+            break
+        rho = rho_new
+    return rho_new
 
-    Single-index: from ``λ_1², λ_2²``. Multi-index: ``0`` when ``E[z|y] ≠ 0``
-    (``Σ_i E_y[E[z_i|y]²] > LAMBDA_TOL``). Otherwise the top
-    eigenvalue of the positive self-adjoint map ``F(M) = Σ_b p_b G_b M G_b`` on symmetric
-    matrices, found by power iteration on the PSD cone (Krein–Rutman), gives ``α_c = 1/ρ(F)``.
+
+@dataclass(frozen=True)
+class Threshold:
+    """``α_c`` with its error estimate; ``value`` is ``0``, finite, or ``math.inf``."""
+
+    value: float
+    error: float
+    inverse: float  # ρ = 1/α_c (0 when α_c = ∞), what is actually computed
+    inverse_error: float
+
+
+def weak_recovery_estimate(link: str | Link) -> Threshold:
+    """``α_c`` with an error estimate (see the module docstring for the formula).
+
+    ``α_c = 0`` when ``E[z|y] ≠ 0`` (single-index: ``λ_1²`` non-zero; multi-index:
+    ``Σ_i E_y[E[z_i|y]²]`` non-zero, by :func:`is_nonzero`). Otherwise ``ρ = 1/α_c`` is
+    ``2λ_2²`` (single-index) or the top eigenvalue of ``F(M) = E_y[G(y) M G(y)]`` on the PSD
+    cone; ``α_c = ∞`` when ``ρ`` is zero within its error, else ``α_c = 1/ρ`` with error
+    ``ε_ρ/ρ²``.
     """
     link = _resolve(link)
     if link.r == 1:
-        lam = generative_coefficients(link, 2)
-        if lam[1] > LAMBDA_TOL:
-            return 0.0
-        return math.inf if lam[2] <= LAMBDA_TOL else 1.0 / (2.0 * lam[2])
-    p, G, m = _conditional_covariances(link)
-    if p @ np.sum(m**2, axis=1) > LAMBDA_TOL:
-        return 0.0
-    M = np.eye(link.r) / math.sqrt(link.r)
-    rho = 0.0
-    for _ in range(500):
-        FM = np.einsum("b,bij,jk,bkl->il", p, G, M, G)
-        rho_new = float(np.linalg.norm(FM))
-        if rho_new <= LAMBDA_TOL:
-            return math.inf
-        M = FM / rho_new
-        if abs(rho_new - rho) < 1e-12 * rho_new:
-            break
-        rho = rho_new
-    return 1.0 / rho_new
+        est = generative_estimate(link, 2)
+        if is_nonzero(est.value[1], est.error[1]):
+            return Threshold(0.0, 0.0, math.inf, 0.0)
+        rho, rho_err = 2.0 * est.value[2], 2.0 * est.error[2]
+    else:
+        levels = _conditional_covariances(link)
+        first = [float(p @ np.sum(m**2, axis=1)) for p, _, m, _ in levels]
+        exact = levels[0][3] or link.noise > 0
+        v, e = _combine(np.array(first[:1]), np.array(first[1:]), exact)
+        if is_nonzero(v[0], e[0]):
+            return Threshold(0.0, 0.0, math.inf, 0.0)
+        rhos = np.array([_spectral_radius(p, G, link.r) for p, G, _, _ in levels])
+        value, error = _combine(rhos[:1], rhos[1:], exact)
+        rho, rho_err = float(value[0]), float(error[0])
+    if not is_nonzero(rho, rho_err):
+        return Threshold(math.inf, 0.0, 0.0, rho_err)
+    return Threshold(1.0 / rho, rho_err / rho**2, rho, rho_err)
+
+
+def weak_recovery_threshold(link: str | Link) -> float:
+    """``α_c`` of the proportional regime; ``math.inf`` when infinite (see
+    :func:`weak_recovery_estimate`, which also gives the error)."""
+    return weak_recovery_estimate(link).value
 
 
 # ----------------------------------------------------------------------------------------------
 # predicted sample complexities
 # ----------------------------------------------------------------------------------------------
-
 
 @dataclass(frozen=True)
 class Prediction:
@@ -519,20 +651,25 @@ def second_order_visible(link: str | Link) -> bool:
     """Whether first- and second-order statistics of transformed labels see *every*
     direction of the subspace: the smallest eigenvalue of
     ``M = E_y[G(y)² + m(y) m(y)ᵀ]``, ``G(y) = E[zzᵀ − I | y]``, ``m(y) = E[z | y]`` (both
-    ``r × r`` / ``r``, in the frame of ``U``) exceeds ``LAMBDA_TOL``. ``M`` is singular
+    ``r × r`` / ``r``, in the frame of ``U``) is non-zero by :func:`is_nonzero` (its error:
+    the change between the two resolutions of :func:`conditional_means`). ``M`` is singular
     exactly when some unit ``v`` has ``E[⟨v, z⟩ | y] = 0`` and ``G(y) v = 0`` for every ``y``,
     i.e. no label transform ``T`` makes ``E[T(y)(xxᵀ − I)]`` or ``E[T(y) x]`` move along
     ``Uᵀv`` — the situation of the orthogonal hard families (multi-index spec §4), where
     ``M = 0``. Cached per link."""
-    return bool(_second_order_matrix(_resolve(link)).min() > LAMBDA_TOL)
+    fine, coarse = _second_order_matrix(_resolve(link))
+    value, error = _combine(fine[:1], coarse[:1], False)
+    return is_nonzero(value[0], error[0])
 
 
 @lru_cache(maxsize=64)
-def _second_order_matrix(link: Link) -> np.ndarray:
-    """Eigenvalues of ``M`` of :func:`second_order_visible` (ascending)."""
-    p, G, m = _conditional_covariances(link)
-    M = np.einsum("b,bij,bjk->ik", p, G, G) + np.einsum("b,bi,bj->ij", p, m, m)
-    return np.linalg.eigvalsh((M + M.T) / 2)
+def _second_order_matrix(link: Link) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues of ``M`` of :func:`second_order_visible` (ascending), fine and coarse."""
+    out = []
+    for p, G, m, _ in _conditional_covariances(link):
+        M = np.einsum("b,bij,bjk->ik", p, G, G) + np.einsum("b,bi,bj->ij", p, m, m)
+        out.append(np.linalg.eigvalsh((M + M.T) / 2))
+    return out[0], out[1]
 
 
 def _allowed_algorithms(link: Link, sparsity: int | None) -> tuple[str, ...]:
