@@ -219,6 +219,7 @@ def parse_target(where: str, value: Any) -> TargetSpec:
     """A ``[[targets]]`` table; the link and every ``d`` are checked by building the target."""
     from indexlab.experiments.single_run import make_target
     from indexlab.links import get_link
+    from indexlab.support import check_supported
 
     table = _table(where, value, _TARGET_KEYS)
     if "link" not in table:
@@ -234,7 +235,7 @@ def parse_target(where: str, value: Any) -> TargetSpec:
     noise = _number(f"{where}.noise", table.get("noise", 0.0), 0.0)
     target = TargetSpec(table["link"].strip(), tuple(sorted(set(ds))), r, k, noise)
     try:
-        get_link(target.link)
+        check_supported(get_link(target.link, noise=noise))  # refuse before any sampling
     except ValueError as exc:
         raise SpecError(f"{where}.link: {exc}") from None
     for d in target.d:
