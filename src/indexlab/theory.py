@@ -567,7 +567,7 @@ def weak_recovery_estimate(link: str | Link) -> Threshold:
         est = generative_estimate(link, 2)
         if is_nonzero(est.value[1], est.error[1]):
             return Threshold(0.0, 0.0, math.inf, 0.0)
-        rho, rho_err = 2.0 * est.value[2], 2.0 * est.error[2]
+        rho, rho_err = 2.0 * float(est.value[2]), 2.0 * float(est.error[2])
     else:
         levels = _covariance_levels(link)
         first, first_err = _reduce(levels, _first_order(link.r))
