@@ -3,7 +3,7 @@ layer (or, inside ``learners``/``experiments``, of its own package), read from t
 ``ast`` (function-level imports included, so a lazy import does not hide a circle).
 
 Layers (``shared/DESIGN.md``): hermite < expressions, smoothing, nn < links < generative,
-support < targets, theory < metrics, hardness < learners < experiments < cli. ``hardness``
+support < targets, theory, anchors < metrics, hardness < learners < experiments < cli. ``hardness``
 sits above targets and theory and nothing below it imports it; the package
 ``indexlab/__init__.py`` is the facade on top.
 """
@@ -27,6 +27,7 @@ LAYERS = {
     "indexlab.support": 2.5,  # which links theory covers, the cost guard
     "indexlab.targets": 3,
     "indexlab.theory": 3,
+    "indexlab.anchors": 3,  # population anchors of the claims (Lu–Li curve, S_ψ)
     "indexlab.metrics": 4,
     "indexlab.hardness": 4,
     "indexlab.learners": 5,
