@@ -203,6 +203,18 @@ def claims_table(results: list[ClaimResult]) -> tuple[list[str], list[list[str]]
     return head, rows
 
 
+def _linked(table, figure: str, claim: str, escape=lambda x: x):
+    """The claims table with the figure cell and the claim name as links (``figure`` and
+    ``claim`` are format strings of the escaped file name and claim name)."""
+    head, rows = table
+    out = []
+    for row in rows:
+        name, fig = escape(row[0]), escape(row[-1])
+        out.append([claim.format(fig, name), *row[1:-1],
+                    figure.format(fig, name) if row[-1] != "—" else "—"])
+    return head, out
+
+
 def check_table(result: ClaimResult) -> tuple[list[str], list[list[str]]]:
     head = ["check", "estimate", "95% CI", "theory", "verdict", "why"]
     rows = [[c.label, f"{c.estimate:.4g}" if math.isfinite(c.estimate) else "—",
@@ -230,7 +242,7 @@ def write_claims_report(results: list[ClaimResult], store: Store, out: str | Pat
              "'inconclusive' means too wide to separate (or not measurable here), never a "
              "pass. `indexlab report DB --out DIR` draws the per-sweep curves and thresholds.")
     md = ["# indexlab reproduce", "", prov, "", intro, "", "## Claims", "",
-          *_md_table(*claims_table(results))]
+          *_md_table(*_linked(claims_table(results), "[{0}]({0})", "{1}"))]
     for r in results:
         c = r.claim
         md += [f"## {c.name}: {c.title}", "", f"- source: {c.source}",
@@ -241,18 +253,23 @@ def write_claims_report(results: list[ClaimResult], store: Store, out: str | Pat
             md += [f"![{c.name}]({r.figure}.png)", ""]
     e = html.escape
 
-    def table(head, rows):
+    def table(head, rows, raw: bool = False):
+        def cell(i: int, x: str) -> str:
+            return x if raw and i in (0, len(head) - 1) else e(x)
+
         return ("<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in head)
                 + "</tr></thead><tbody>" + "".join(
-                    "<tr>" + "".join(f"<td>{e(x)}</td>" for x in row) + "</tr>" for row in rows)
-                + "</tbody></table>")
+                    "<tr>" + "".join(f"<td>{cell(i, x)}</td>" for i, x in enumerate(row))
+                    + "</tr>" for row in rows) + "</tbody></table>")
 
     from indexlab.experiments.report import _CSS
 
     parts = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
              "<title>indexlab reproduce</title>", f"<style>{_CSS}</style></head><body>",
              "<h1>indexlab reproduce</h1>", f"<p>{e(prov)}</p>", f"<p>{e(intro)}</p>",
-             "<h2>Claims</h2>", table(*claims_table(results))]
+             "<h2>Claims</h2>",
+             table(*_linked(claims_table(results), "<a href='{0}'>{0}</a>",
+                            "<a href='#{1}'>{1}</a>", escape=e), raw=True)]
     for r in results:
         c = r.claim
         parts += [f"<h2 id='{e(c.name)}'>{e(c.name)}: {e(c.title)}</h2><ul>",
