@@ -145,6 +145,12 @@ def test_cli_bad_input_exits_2_with_the_claims_listed(tmp_path):
     assert result.exit_code == 2 and "--quick" in result.output
     result = runner.invoke(app, ["reproduce", "--tiny"])
     assert result.exit_code == 2 and "--db" in result.output
+    result = runner.invoke(app, ["reproduce", "--tiny", "--workers", "2", "--db",
+                                 str(tmp_path / "r.db"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--executor dask" in result.output
+    result = runner.invoke(app, ["reproduce", "--tiny", "--executor", "ray", "--db",
+                                 str(tmp_path / "r.db"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "'ray'" in result.output
     assert not (tmp_path / "r.db").exists()
 
 
