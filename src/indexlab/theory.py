@@ -45,8 +45,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import torch
 
+from indexlab._arrays import is_tensor
 from indexlab.hermite import (
     composite_rule,
     degree_norms,
@@ -297,7 +297,9 @@ class LabelTransform:
     lam: float
 
     def __call__(self, y):
-        if isinstance(y, torch.Tensor):
+        if is_tensor(y):
+            import torch
+
             knots = torch.as_tensor(self.knots, dtype=y.dtype, device=y.device)
             values = torch.as_tensor(self.values, dtype=y.dtype, device=y.device)
             yc = y.clamp(knots[0], knots[-1])
@@ -362,7 +364,7 @@ def weak_recovery_threshold(link: str | Link) -> float:
     """
     link = _resolve(link)
     if link.r == 1:
-        lam = generative_coefficients(link, 2)
+        lam = generative_coefficients(link)  # the cached default K: λ_1, λ_2 do not depend on K
         if lam[1] > LAMBDA_TOL:
             return 0.0
         return math.inf if lam[2] <= LAMBDA_TOL else 1.0 / (2.0 * lam[2])
