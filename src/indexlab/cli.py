@@ -15,9 +15,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from indexlab import theory
+from indexlab import __version__, theory
+from indexlab._cli_style import clean_flag_rendering
 from indexlab.links import REGISTRY, get_link
 
+clean_flag_rendering()
 app = typer.Typer(
     help="indexlab: learn Gaussian single/multi-index models and measure sample complexity.",
     no_args_is_help=True,
@@ -25,6 +27,20 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"indexlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    """indexlab: learn Gaussian single/multi-index models and measure sample complexity."""
 
 
 def _fail(message: str) -> None:
@@ -261,9 +277,22 @@ def _print_fit(report: dict) -> None:
         console.print(escape(report["note"]))
 
 
+def links_report() -> list[dict]:
+    """The registry as ``indexlab links --json`` prints it: one dict per named link."""
+    return [{"name": name, "r": link.r, "information_exponent": link.information_exponent,
+             "generative_exponent": link.generative_exponent,
+             "labels": "binary" if link.binary else "real", "definition": link.description}
+            for name, link in REGISTRY.items()]
+
+
 @app.command()
-def links() -> None:
+def links(
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON list")] = False,
+) -> None:
     """List the registry of named links with their known exponents."""
+    if as_json:
+        typer.echo(json.dumps(links_report(), indent=2))
+        return
     table = Table(title="indexlab link registry")
     for col in ("name", "r", "k*", "s*", "label", "definition"):
         table.add_column(col)

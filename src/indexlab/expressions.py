@@ -24,10 +24,9 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-
-from typing import TYPE_CHECKING
 
 from indexlab._arrays import as_dtype, full_like, is_tensor
 from indexlab._arrays import ops as array_ops

@@ -23,12 +23,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
-
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from indexlab._arrays import as_dtype, as_like, is_tensor, ops
+from indexlab._suggest import did_you_mean
 from indexlab.expressions import parse_expression
 from indexlab.hermite import gauss_hermite, hermite_h, hermite_he
 
@@ -216,7 +216,8 @@ def _registry() -> dict[str, Link]:
     for k in range(1, 9):
         add(f"he{k}", _single(lambda u, k=k: hermite_h(u, k)), k, 1 if k % 2 else 2,
             description=f"h_{k}(z) = He_{k}(z)/sqrt({k}!)")
-    add("relu", _single(lambda u: ops(u).relu(u)), 1, 1, breakpoints=(0.0,), description="max(z, 0)")
+    add("relu", _single(lambda u: ops(u).relu(u)), 1, 1, breakpoints=(0.0,),
+        description="max(z, 0)")
     add("abs", _single(abs), 2, 2, breakpoints=(0.0,), description="|z|")
     add("sign", _single(lambda u: ops(u).sign(u)), 1, 1, breakpoints=(0.0,), description="sign(z)")
     add("tanh", _single(lambda u: ops(u).tanh(u)), 1, 1, description="tanh(z)")
@@ -280,6 +281,12 @@ def get_link(link: str | Link, noise: float = 0.0) -> Link:
             try:
                 resolved = link_from_expression(key)
             except ValueError as exc:
+                hint = did_you_mean(key, REGISTRY)
+                if hint:  # a near-miss of a name: no wall of names and expression rules
+                    raise ValueError(
+                        f"unknown link {link!r}{hint}; allowed: a registry name (list them "
+                        "with `indexlab links` or indexlab.registry_names()) or an expression "
+                        "in z (or z1..zr)") from None
                 raise ValueError(
                     f"unknown link {link!r}: not a registry name (one of "
                     f"{', '.join(REGISTRY)}) and not a valid expression: {exc}"

@@ -214,12 +214,16 @@ def conditional_means(link: str | Link, features, atoms: float = 2e6, bins: int 
     phi = np.asarray(features(z), dtype=np.float64)
     if link.noise > 0:
         return _smoothed_by_noise(y, w, phi, link.noise)
-    values, index = np.unique(y, return_inverse=True)
-    if values.size <= _DISCRETE_MAX:
-        exact = True
+    order = np.argsort(y, kind="stable")
+    new = np.empty(y.size, dtype=bool)  # first atom of each distinct label, in sorted order
+    new[:1] = True
+    np.not_equal(y[order][1:], y[order][:-1], out=new[1:])
+    if np.count_nonzero(new) <= _DISCRETE_MAX:
+        exact = True  # index = rank of the distinct label (np.unique's inverse, one sort less)
+        index = np.empty(y.size, dtype=np.intp)
+        index[order] = np.cumsum(new) - 1
     else:
         exact = False
-        order = np.argsort(y, kind="stable")
         mass = np.cumsum(w[order])
         at = np.searchsorted(mass, mass[-1] * np.arange(1, bins) / bins)
         cut = np.unique(y[order][np.minimum(at, y.size - 1)])

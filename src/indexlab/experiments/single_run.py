@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from indexlab._suggest import did_you_mean
 from indexlab.learners import LEARNERS
 from indexlab.metrics import (
     max_overlap,
@@ -62,7 +63,8 @@ def learner_fields(name: str) -> dict[str, str]:
     internal ones) with their type annotations as text; an unknown ``name`` is a
     ``ValueError`` listing the learners."""
     if name not in LEARNERS:
-        raise ValueError(f"learner={name!r} is not allowed: use one of {', '.join(LEARNERS)}")
+        raise ValueError(f"learner={name!r} is not allowed{did_you_mean(name, LEARNERS)}: use "
+                         f"one of {', '.join(LEARNERS)}")
     return {f.name: str(getattr(f.type, "__name__", f.type))
             for f in dataclasses.fields(LEARNERS[name])
             if f.init and f.name not in INTERNAL_FIELDS}
@@ -84,7 +86,8 @@ def make_learner(name: str, **hyper: Any):
     fields = learner_fields(name)
     unknown = sorted(k for k in hyper if k not in fields)
     if unknown:
-        raise ValueError(f"hyperparameter(s) {', '.join(unknown)} not known to {name!r}; "
+        hints = "".join(did_you_mean(k, fields) for k in unknown)
+        raise ValueError(f"hyperparameter(s) {', '.join(unknown)} not known to {name!r}{hints}; "
                          f"allowed: {', '.join(sorted(fields))}")
     return LEARNERS[name](**hyper)
 
