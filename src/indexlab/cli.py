@@ -143,7 +143,8 @@ def fit(
     link: Annotated[str, typer.Option(help="registry name or expression (as for exponents)")],
     d: Annotated[int, typer.Option("--d", help="input dimension")],
     n: Annotated[int, typer.Option("--n", help="sample budget per replica")],
-    learner: Annotated[str, typer.Option(help="online_sgd, smoothed_sgd, unified, "
+    learner: Annotated[str, typer.Option(help="one or several (comma-separated, compared on "
+                                         "the same data) of online_sgd, smoothed_sgd, unified, "
                                          "sparse_unified, batch_reuse_sgd, layerwise, "
                                          "power_iteration, one_step, spectral, sir, save, "
                                          "phd, random_features, kernel_ridge")] = "unified",
@@ -168,51 +169,68 @@ def fit(
         "--set", help="any other hyperparameter as KEY=VALUE (repeatable), e.g. "
                       "--set n_slices=20 --set kernel=laplace")] = None,
     float64: Annotated[bool, typer.Option("--float64", help="compute in float64")] = False,
-    plot: Annotated[str | None, typer.Option(help="save overlap-vs-samples plot here")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    plot: Annotated[str | None, typer.Option(help="save overlap-vs-samples plot here (one "
+                                              "curve per learner)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object (a list for "
+                                          "several learners)")] = False,
+    progress: Annotated[bool, typer.Option(help="show a progress bar (samples, rate, ETA) on "
+                                           "a terminal")] = True,
 ) -> None:
-    """Train LEARNER on a target and report overlaps, test error, samples and time."""
+    """Train LEARNER on a target and report overlaps, test error, samples and time.
+
+    LEARNER may be a comma-separated list (``unified,smoothed_sgd,online_sgd``): each learner
+    runs on the same target, data seed and budget, and one comparison table (or one JSON list)
+    is printed; a hyperparameter option then applies to the learners that have it.
+    """
     import torch
 
-    from indexlab.experiments.single_run import (
-        fit_and_summarise,
-        learner_defaults,
-        learner_fields,
-        make_learner,
-        make_target,
-        plot_overlap_trace,
-    )
-    from indexlab.learners import LEARNERS
+    from indexlab.experiments.compare import check_used, hyper_for, print_comparison
+    from indexlab.experiments.progress_bars import samples_bar
+    from indexlab.experiments.single_run import fit_and_summarise, make_learner, make_target
 
+    names = [name.strip() for name in learner.split(",")]
     fit_kwargs = {k: v for k, v in dict(n1=n1, n2=n2).items() if v is not None}
+    given = dict(width=width, lr=lr, batch=batch, loss=loss, t1=t1, preprocess=preprocess)
+    reports, models = [], []
     try:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device={device!r} is not available: no CUDA device found")
-        torch.manual_seed(seed)
-        target = make_target(link, d, r=r, sparsity=sparsity, noise=noise, replicas=replicas,
-                             seed=seed, device=device,
-                             dtype=torch.float64 if float64 else torch.float32)
-        given = dict(width=width, lr=lr, batch=batch, loss=loss, t1=t1, preprocess=preprocess)
-        hyper = {k: v for k, v in given.items() if v is not None}
-        if learner in LEARNERS:  # else make_learner names the allowed learners
-            if "width" in hyper and "m" in learner_fields(learner):
-                hyper["m"] = hyper.pop("width")  # random features: m neurons
-            hyper = {**learner_defaults(learner, target, seed), **hyper}
-        hyper.update(parse_settings(setting or []))
-        model = make_learner(learner, **hyper)
-        if fit_kwargs and not hasattr(model, "stage_one"):
-            raise ValueError("--n1/--n2 apply to the layerwise family only; use --n")
-        report = fit_and_summarise(target, model, None if fit_kwargs else n, **fit_kwargs)
+        if len(set(names)) != len(names) or not all(names):
+            raise ValueError(f"--learner {learner!r} is not allowed: give distinct learner "
+                             "names separated by commas, e.g. unified,online_sgd")
+        settings = parse_settings(setting or [])
+        hypers = [hyper_for(name, given, settings, seed, strict=len(names) == 1)
+                  for name in names]
+        check_used(names, given, settings)
+        for name, hyper in zip(names, hypers, strict=True):
+            torch.manual_seed(seed)
+            target = make_target(link, d, r=r, sparsity=sparsity, noise=noise,
+                                 replicas=replicas, seed=seed, device=device,
+                                 dtype=torch.float64 if float64 else torch.float32)
+            model = make_learner(name, **hyper(target))
+            if fit_kwargs and not hasattr(model, "stage_one"):
+                raise ValueError("--n1/--n2 apply to the layerwise family only; use --n")
+            total = sum(fit_kwargs.values()) if fit_kwargs else n
+            with samples_bar(total, f"{name} on {target.link.name}", progress and not as_json,
+                             console):
+                reports.append(fit_and_summarise(target, model, None if fit_kwargs else n,
+                                                 **fit_kwargs))
+            models.append(model)
     except ValueError as exc:
         _fail(str(exc))
         return
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        typer.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
+    elif len(reports) == 1:
+        _print_fit(reports[0])
     else:
-        _print_fit(report)
+        print_comparison(console, reports)
     if plot:  # after the results are printed: a plotting problem loses nothing computed
+        from indexlab.experiments.compare import plot_overlap_traces
+
         try:
-            plot_overlap_trace(model, plot, title=f"{learner} on {target.link.name}, d = {d}")
+            plot_overlap_traces(models, names, plot,
+                                title=f"{', '.join(names)} on {target.link.name}, d = {d}")
         except (ValueError, OSError) as exc:
             _fail(f"could not write the plot {plot!r}: {exc}")
         if not as_json:
@@ -269,7 +287,9 @@ def _print_fit(report: dict) -> None:
         cosines = ", ".join(f"{c:.3f}" for c in report["principal_cosines_mean"] if c is not None)
         table.add_row("principal cosines (mean)", cosines or "—")
     table.add_row("normalised test MSE", _fmt(report["test_mse_mean"], report["test_mse_sd"]))
-    table.add_row("samples per replica", f"{report['samples']:,}")
+    ridge = report.get("samples_ridge") or 0
+    table.add_row("samples per replica", f"{report['samples'] - ridge:,} + {ridge:,} ridge"
+                  if ridge else f"{report['samples']:,}")
     table.add_row("seconds", f"{report['seconds']:.2f}")
     table.add_row("diverged replicas", f"{report['diverged_count']} / {report['replicas']}")
     console.print(table)

@@ -105,20 +105,18 @@ def _set_torch_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def _jsonable(value: Any) -> Any:
-    return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
-
-
 def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str, Any]:
     """Fit the run's learner on its target and measure every replica; never raises.
 
     Returns ``{"key", "status" ("done" | "diverged" | "failed"), "error", "seconds",
     "samples", "metrics" {name: (R,) float64 array}, "diverged" [R flags], "trace"
-    {"samples", "metrics" {name: (T, R) float32 array}}, "hyper"}`` (picklable, for Dask).
+    {"samples", "metrics" {name: (T, R) float32 array}}, "hyper" (resolved hyperparameters),
+    "provenance" (versions, device)}`` (picklable, for Dask).
     ``threads`` sets torch's intra-op threads.
     """
     import torch
 
+    from indexlab.experiments.provenance import resolved_hyperparameters, versions
     from indexlab.experiments.single_run import (
         learner_defaults,
         make_learner,
@@ -154,7 +152,8 @@ def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str,
         "seconds": time.perf_counter() - start, "samples": int(learner.samples_),
         "metrics": {k: v.double().numpy() for k, v in metrics.items()},
         "diverged": [bool(v) for v in diverged], "trace": trace_out,
-        "hyper": {k: _jsonable(v) for k, v in getattr(learner, "hyper_", {}).items()},
+        "hyper": resolved_hyperparameters(learner),
+        "provenance": {**versions(), "device": str(target.device)},
     }
 
 
@@ -162,37 +161,20 @@ def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str,
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
 
 
-def _progress(enabled: bool, total: int):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    progress = Progress(SpinnerColumn(), TextColumn("runs"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                        TextColumn("[dim]{task.fields[current]}"), disable=not enabled,
-                        transient=False)
-    task = progress.add_task("sweep", total=total, current="")
-    return progress, task
-
-
 def run_local(configs: list[dict[str, Any]], store: Store, on_result: Report,
               progress: bool = True) -> None:
     """Run each configuration in this process, storing each result when it finishes."""
-    bar, task = _progress(progress, len(configs))
-    with bar:
+    from indexlab.experiments.progress_bars import SweepBar
+
+    with SweepBar(configs, progress) as bar:
         for config in configs:
-            bar.update(task, current=describe(config))
+            label = describe(config)
             store.mark_started(run_key(config), config, __version__)
-            result = execute_run(config)
+            with bar.running(config, label):
+                result = execute_run(config)
             store.write_result(result)
             on_result(config, result)
-            bar.advance(task)
+            bar.finished(config, label)
 
 
 def _dask_client(scheduler: str | None, workers: int | None, processes: bool):
@@ -223,10 +205,11 @@ def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
     # (processes=False) and remote workers keep their own setting
     threads = (None if scheduler or not processes
                else max(1, (os.cpu_count() or 1) // (workers or 2)))
+    from indexlab.experiments.progress_bars import SweepBar
+
     by_key = {run_key(c): c for c in configs}
-    bar, task = _progress(progress, len(configs))
     try:
-        with bar:
+        with SweepBar(configs, progress) as bar:
             futures = []
             for key, config in by_key.items():
                 store.mark_started(key, config, __version__)
@@ -241,8 +224,7 @@ def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
                               "error": traceback.format_exc()[-4000:]}
                 store.write_result(result)
                 on_result(by_key[key], result)
-                bar.update(task, current=describe(by_key[key]))
-                bar.advance(task)
+                bar.finished(by_key[key], describe(by_key[key]))
     finally:
         client.close()
         if cluster is not None:

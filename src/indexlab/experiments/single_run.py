@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from indexlab._suggest import did_you_mean
+from indexlab.experiments.provenance import provenance
 from indexlab.learners import LEARNERS
 from indexlab.metrics import (
     max_overlap,
@@ -178,11 +179,11 @@ def fit_and_summarise(target: Target, learner, n: int | None, n_test: int = 10_0
     out["test_mse_mean"], out["test_mse_sd"] = _stats(mse, keep) if mse is not None else (None,
                                                                                            None)
     out["samples"] = int(learner.samples_)
+    out["samples_ridge"] = int(getattr(learner, "ridge_samples_", 0) or 0)  # in "samples"
     out["seconds"] = seconds
     out["diverged"] = [bool(v) for v in diverged]
     out["diverged_count"] = int(diverged.sum())
-    out["hyperparameters"] = {k: (v if isinstance(v, (int, float, str)) else str(v))
-                              for k, v in getattr(learner, "hyper_", {}).items()}
+    out.update(provenance(target, learner))  # version, seed, device, ..., hyperparameters
     return out
 
 

@@ -291,6 +291,7 @@ class SphericalSGD:
         self.directions_ = W
         self.diverged_ = diverged
         self.samples_ = used
+        self.ridge_samples_ = 0  # second-stage (ridge) samples, included in samples_
         self.network_ = None
         if ridge_data is None and source.target is not None and self.ridge_samples > 0:
             Xr, yr = source.target.sample(self.ridge_samples)
@@ -298,7 +299,8 @@ class SphericalSGD:
         if ridge_data is not None:
             self.network_ = fit_second_layer(W, diverged, ridge_data[0], ridge_data[1],
                                              self.seed, source.replica_ids, RIDGES)
-            self.samples_ += ridge_data[0].shape[1]
+            self.ridge_samples_ = int(ridge_data[0].shape[1])
+            self.samples_ += self.ridge_samples_
 
     def _replicated(self, X: torch.Tensor) -> torch.Tensor:
         return X[None] if X.ndim == 2 else X
