@@ -59,6 +59,8 @@ class _Rate(ProgressColumn):
 
     def render(self, task) -> Text:
         speed = task.finished_speed or task.speed
+        if speed is None and task.completed and task.elapsed:  # one report so far
+            speed = task.completed / task.elapsed
         return Text("" if speed is None else f"{_human(speed)} {self.unit}/s",
                     style="progress.data.speed")
 
