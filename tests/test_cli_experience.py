@@ -188,3 +188,12 @@ def test_links_evaluate_the_same_on_numpy_and_torch():
         assert np.allclose(on_numpy, on_torch, rtol=1e-12, atol=1e-12), name
     custom = Link("torch only", lambda z: torch.special.erfcx(z[:, 0].abs()) * z[:, 0] ** 3)
     assert custom.mean_numpy(np.array([0.5, -1.0])).shape == (2,)  # evaluated through torch
+
+
+def test_exponents_plot_draws_the_theory_card(tmp_path):
+    out = tmp_path / "card.png"
+    result = runner.invoke(app, ["exponents", "genexp3", "--plot", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "theory card saved" in result.output
+    bad = runner.invoke(app, ["exponents", "genexp3", "--plot", str(tmp_path / "no" / "c.png")])
+    assert bad.exit_code == 2 and "could not write the plot" in bad.output

@@ -97,6 +97,8 @@ def exponents(
     noise: Annotated[float, typer.Option(help="additive Gaussian label noise σ")] = 0.0,
     sparsity: Annotated[int | None, typer.Option(help="k for the sparse predictions")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    plot: Annotated[str | None, typer.Option(help="also draw the card (c_k and λ_k² bars with "
+                                             "their zero levels) to this PNG/PDF/SVG")] = None,
 ) -> None:
     """Hermite coefficients, information/generative exponents, α_c and predicted n of LINK."""
     try:
@@ -106,8 +108,18 @@ def exponents(
         return
     if as_json:
         typer.echo(json.dumps(report, indent=2))
-        return
-    _print_report(report)
+    else:
+        _print_report(report)
+    if plot:
+        from indexlab.experiments.theory_card import plot_theory_card
+
+        try:
+            plot_theory_card(report, plot, theory.coefficient_zero_level(
+                get_link(link, noise=noise)), theory.LAMBDA_TOL)
+        except (ValueError, OSError) as exc:
+            _fail(f"could not write the plot {plot!r}: {exc}")
+        if not as_json:
+            console.print(f"theory card saved to {escape(plot)}")
 
 
 def _print_report(report: dict) -> None:

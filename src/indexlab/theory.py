@@ -117,6 +117,12 @@ def _regression_sd(link: Link) -> float:
     return float(math.sqrt(max(np.dot(rule.weights, (m - mean) ** 2), 0.0)))
 
 
+def coefficient_zero_level(link: str | Link) -> float:
+    """The level below which a Hermite coefficient (or degree-``k`` norm) counts as zero:
+    ``COEFF_RTOL · sd(m(z))`` (what :func:`information_exponent` compares against)."""
+    return COEFF_RTOL * _regression_sd(_resolve(link))
+
+
 # ----------------------------------------------------------------------------------------------
 # the joint law of (y, z) as weighted atoms, and conditional means given y
 # ----------------------------------------------------------------------------------------------
