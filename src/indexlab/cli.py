@@ -11,12 +11,14 @@ import math
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from indexlab import __version__, theory
 from indexlab._cli_style import clean_flag_rendering
+from indexlab.experiments.cli import register
+from indexlab.experiments.terminal import console
+from indexlab.experiments.terminal import fail as _fail
 from indexlab.links import REGISTRY, get_link
 
 clean_flag_rendering()
@@ -25,8 +27,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 
 def _print_version(value: bool) -> None:
@@ -41,13 +41,6 @@ def _main(
                                           help="print the version and exit")] = False,
 ) -> None:
     """indexlab: learn Gaussian single/multi-index models and measure sample complexity."""
-
-
-def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    raise typer.Exit(code=2)
-
-
 def _finite_or_none(x: float) -> float | None:
     return None if not math.isfinite(x) else x
 
@@ -155,14 +148,15 @@ def fit(
     link: Annotated[str, typer.Option(help="registry name or expression (as for exponents)")],
     d: Annotated[int, typer.Option("--d", help="input dimension")],
     n: Annotated[int, typer.Option("--n", help="sample budget per replica")],
-    learner: Annotated[str, typer.Option(help="one or several (comma-separated, compared on "
-                                         "the same data) of online_sgd, smoothed_sgd, unified, "
-                                         "sparse_unified, batch_reuse_sgd, layerwise, "
-                                         "power_iteration, one_step, spectral, sir, save, "
-                                         "phd, random_features, kernel_ridge")] = "unified",
+    learner: Annotated[str, typer.Option(help="learner name (a key of "
+                                         "indexlab.learners.LEARNERS; an unknown name lists "
+                                         "them), or several separated by commas, compared on "
+                                         "the same data")] = "unified",
     r: Annotated[int | None, typer.Option("--r", help="hidden dimension (multi-index)")] = None,
-    n1: Annotated[int | None, typer.Option(help="stage-1 samples (layerwise family)")] = None,
-    n2: Annotated[int | None, typer.Option(help="stage-2 samples (layerwise family)")] = None,
+    n1: Annotated[int | None, typer.Option(help="stage-1 samples (learners with stage "
+                                           "budgets: the layerwise family)")] = None,
+    n2: Annotated[int | None, typer.Option(help="stage-2 samples (learners with stage "
+                                           "budgets)")] = None,
     loss: Annotated[str | None, typer.Option(help="loss: square, correlation, huber, "
                                              "logistic")] = None,
     t1: Annotated[int | None, typer.Option(help="stage-1 GD steps (layerwise family)")] = None,
@@ -198,7 +192,12 @@ def fit(
 
     from indexlab.experiments.compare import check_used, hyper_for, print_comparison
     from indexlab.experiments.progress_bars import samples_bar
-    from indexlab.experiments.single_run import fit_and_summarise, make_learner, make_target
+    from indexlab.experiments.single_run import (
+        fit_and_summarise,
+        learner_class,
+        make_learner,
+        make_target,
+    )
 
     names = [name.strip() for name in learner.split(",")]
     fit_kwargs = {k: v for k, v in dict(n1=n1, n2=n2).items() if v is not None}
@@ -219,9 +218,10 @@ def fit(
             target = make_target(link, d, r=r, sparsity=sparsity, noise=noise,
                                  replicas=replicas, seed=seed, device=device,
                                  dtype=torch.float64 if float64 else torch.float32)
+            if fit_kwargs and not learner_class(name).stage_budgets:
+                raise ValueError(f"--n1/--n2 split the budget between stages; {name} has no "
+                                 "stage budgets: use --n")
             model = make_learner(name, **hyper(target))
-            if fit_kwargs and not hasattr(model, "stage_one"):
-                raise ValueError("--n1/--n2 apply to the layerwise family only; use --n")
             total = sum(fit_kwargs.values()) if fit_kwargs else n
             with samples_bar(total, f"{name} on {target.link.name}", progress and not as_json,
                              console):
@@ -338,9 +338,7 @@ def links(
     console.print(table)
 
 
-from indexlab.experiments.cli import register  # noqa: E402  (sweep, status, report, export)
-
-register(app)
+register(app)  # sweep, status, report, export
 
 
 def main() -> None:  # pragma: no cover - console entry point

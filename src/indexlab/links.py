@@ -254,6 +254,18 @@ def registry_names() -> list[str]:
     return list(REGISTRY)
 
 
+# Named link *families* resolved by a function rather than listed in REGISTRY: prefix →
+# resolver(name) -> Link. Modules above this one register theirs when imported
+# (:mod:`indexlab.hardness` registers ``hard{k}_{activation}[_bool]``; ``import indexlab``
+# imports it), so that links.py imports nothing above itself.
+FAMILIES: dict[str, Callable[[str], Link]] = {}
+
+
+def register_family(prefix: str, resolver: Callable[[str], Link]) -> None:
+    """Resolve link names starting with ``prefix`` with ``resolver`` (see ``FAMILIES``)."""
+    FAMILIES[prefix] = resolver
+
+
 def link_from_expression(text: str) -> Link:
     """A deterministic link from a whitelisted expression (see :mod:`indexlab.expressions`)."""
     expr = parse_expression(text)
@@ -273,10 +285,9 @@ def get_link(link: str | Link, noise: float = 0.0) -> Link:
         key = link.strip()
         if key in REGISTRY:
             resolved = REGISTRY[key]
-        elif key.startswith("hard"):  # hard{k}_{activation}[_bool]; lazy: hardness imports links
-            from indexlab.hardness import link_from_name
-
-            resolved = link_from_name(key)
+        elif any(key.startswith(prefix) for prefix in FAMILIES):
+            prefix = next(p for p in FAMILIES if key.startswith(p))
+            resolved = FAMILIES[prefix](key)
         else:
             try:
                 resolved = link_from_expression(key)

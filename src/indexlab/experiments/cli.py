@@ -14,17 +14,8 @@ from typing import Annotated
 
 import typer
 
-
-def _fail(message: str) -> None:
-    from indexlab.cli import _fail as fail
-
-    fail(message)
-
-
-def _console():
-    from indexlab.cli import console
-
-    return console
+from indexlab.experiments.terminal import console
+from indexlab.experiments.terminal import fail as _fail
 
 
 def sweep(
@@ -65,7 +56,7 @@ def sweep(
         return
     finally:
         store.close()
-    _console().print(
+    console.print(
         f"sweep {parsed.name!r}: {summary['total']} runs, {summary['skipped']} already stored, "
         f"{summary['ran']} run now ({summary['done']} done, {summary['diverged']} diverged, "
         f"{summary['failed']} failed) in {summary['seconds']:.1f} s -> {db}")
@@ -125,7 +116,6 @@ def status(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    console = _console()
     states = ("done", "diverged", "failed", "running", "not started")
     for sweep in summary:
         table = Table(title=escape(f"sweep {sweep['sweep']} (success: {sweep['success']})"))
@@ -156,11 +146,11 @@ def report(
         _fail(f"--bootstrap={bootstrap} is not allowed: use an integer >= 10")
 
     def run(store):
-        with steps_bar(expected_figures(store), "report", "figures", progress, _console()):
+        with steps_bar(expected_figures(store), "report", "figures", progress, console):
             return write_report(store, out, n_boot=bootstrap)
 
     paths = _with_store(db, run)
-    _console().print(f"report written: {paths['html']} and {paths['markdown']}")
+    console.print(f"report written: {paths['html']} and {paths['markdown']}")
 
 
 def export(
@@ -178,7 +168,7 @@ def export(
         _fail(f"output {str(out)!r} is not allowed: use a .csv or .parquet file name")
     write = export_csv if out.suffix == ".csv" else export_parquet
     rows = _with_store(db, lambda store: write(store, out, traces))
-    _console().print(f"{rows} rows written to {out}")
+    console.print(f"{rows} rows written to {out}")
 
 
 def register(app: typer.Typer) -> None:

@@ -20,6 +20,12 @@ def _fields(name: str) -> dict[str, str]:
     return learner_fields(name)  # an unknown name is a ValueError (with did-you-mean)
 
 
+def _width_parameter(name: str) -> str | None:
+    from indexlab.experiments.single_run import learner_class
+
+    return learner_class(name).width_parameter
+
+
 def _given(given: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in given.items() if v is not None}
 
@@ -34,8 +40,9 @@ def hyper_for(name: str, given: dict[str, Any], settings: dict[str, Any], seed: 
 
     fields = _fields(name)
     hyper = _given(given)
-    if "width" in hyper and "m" in fields:
-        hyper["m"] = hyper.pop("width")  # random features: m neurons
+    width = _width_parameter(name)
+    if "width" in hyper and width not in (None, "width"):
+        hyper[width] = hyper.pop("width")  # e.g. random features: m neurons
     hyper.update(settings)
     if not strict:
         hyper = {k: v for k, v in hyper.items() if k in fields}
@@ -53,7 +60,7 @@ def check_used(names: list[str], given: dict[str, Any], settings: dict[str, Any]
     known: set[str] = set()
     for name in names:
         fields = _fields(name)
-        known |= set(fields) | ({"width"} if "m" in fields else set())
+        known |= set(fields) | ({"width"} if _width_parameter(name) else set())
     unused = sorted(k for k in {*_given(given), *settings} if k not in known)
     if unused:
         hints = "".join(did_you_mean(k, known) for k in unused)

@@ -95,20 +95,22 @@ def samples_bar(total: int | None, description: str, enabled: bool = True,
 
 
 def learner_width(name: str, hyper: dict[str, Any]) -> int:
-    """Neurons of a run for its cost: ``width`` (or ``m``) from the run's hyperparameters,
-    else the learner's default, else 1 (learners without neurons)."""
-    for key in ("width", "m"):
-        if isinstance(hyper.get(key), (int, float)):
-            return max(1, int(hyper[key]))
+    """Neurons of a run for its cost: the learner's ``width_parameter`` (``width``, or ``m``
+    for random features) from the run's hyperparameters, else its default; 1 for learners
+    without neurons."""
     import dataclasses
 
     from indexlab.learners import LEARNERS
 
     cls = LEARNERS.get(name)
-    if cls is not None:
-        for f in dataclasses.fields(cls):
-            if f.name in ("width", "m") and isinstance(f.default, int):
-                return max(1, f.default)
+    key = getattr(cls, "width_parameter", None)
+    if key is None:
+        return 1
+    if isinstance(hyper.get(key), (int, float)) and not isinstance(hyper[key], bool):
+        return max(1, int(hyper[key]))
+    for f in dataclasses.fields(cls):
+        if f.name == key and isinstance(f.default, int):
+            return max(1, f.default)
     return 1
 
 

@@ -25,14 +25,15 @@ def jsonable(value: Any) -> Any:
 
 
 def resolved_hyperparameters(learner: Any) -> dict[str, Any]:
-    """The learner's constructor fields (internal ones left out), then its ``hyper_``."""
-    from indexlab.experiments.single_run import INTERNAL_FIELDS
-
-    out: dict[str, Any] = {}
-    if dataclasses.is_dataclass(learner):
-        for f in dataclasses.fields(learner):
-            if f.init and f.name not in INTERNAL_FIELDS:
-                out[f.name] = jsonable(getattr(learner, f.name))
+    """The learner's hyperparameters (``get_params()``, or its dataclass fields), then what
+    the fit resolved (``hyper_``)."""
+    if hasattr(learner, "get_params"):
+        params = learner.get_params()
+    elif dataclasses.is_dataclass(learner):
+        params = {f.name: getattr(learner, f.name) for f in dataclasses.fields(learner) if f.init}
+    else:
+        params = {}
+    out: dict[str, Any] = {key: jsonable(value) for key, value in params.items()}
     for key, value in (getattr(learner, "hyper_", None) or {}).items():
         out[key] = jsonable(value)
     return out

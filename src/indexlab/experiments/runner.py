@@ -142,9 +142,9 @@ def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str,
         return {"key": key, "status": "failed", "error": traceback.format_exc()[-4000:],
                 "seconds": time.perf_counter() - start}
     diverged = metrics.pop("diverged")
-    trace = getattr(learner, "trace_", None)
+    trace = learner.trace_  # every learner has one (empty when it records nothing)
     trace_out = None
-    if trace is not None and trace.samples:
+    if trace.samples:
         trace_out = {"samples": list(trace.samples),
                      "metrics": {k: trace[k].astype("float32") for k in trace.values}}
     return {

@@ -314,15 +314,12 @@ def parse_learner(where: str, value: Any, targets: tuple[TargetSpec, ...]) -> Le
 
 
 def _check_values(learner: LearnerSpec, hyper: dict[str, Any], where: str, d: int) -> None:
-    """Build the learner with ``hyper`` and run its own validation (``_check``, where it has
-    one), so that a value it refuses fails here rather than in every run."""
+    """Build the learner with ``hyper`` and run its validation (``Learner.validate``, the
+    one ``fit`` runs), so that a value it refuses fails here rather than in every run."""
     from indexlab.experiments.single_run import make_learner
 
     try:
-        model = make_learner(learner.name, **hyper)
-        check = getattr(model, "_check", None)
-        if callable(check):
-            check()
+        make_learner(learner.name, **hyper).validate()
     except (ValueError, TypeError) as exc:
         fields = "hyper" if not learner.formulas else "hyper/formulas"
         raise SpecError(f"{where}.{fields} at d={d}: {exc}") from None
@@ -380,7 +377,13 @@ def _check_budgets(spec: Spec) -> None:
 
 
 def _check_trace(spec: Spec) -> None:
+    from indexlab.experiments.single_run import learner_class
+
     for i, learner in enumerate(spec.learners):
+        if learner.trace and not learner_class(learner.name).traced:
+            raise SpecError(f"learners[{i}].trace=true needs a learner that records its "
+                            f"overlap along the run; {learner.name} fits in one shot: use "
+                            "trace = false")
         if learner.trace and spec.success.metric not in TRACE_METRICS:
             raise SpecError(f"learners[{i}].trace=true reads the success metric from the "
                             f"overlap trace, but success={spec.success.text()!r}: use "
