@@ -13,9 +13,20 @@ start without importing torch.
 from importlib import import_module
 
 from indexlab import hermite, theory
-from indexlab.links import REGISTRY, Link, get_link, registry_names, with_noise
+from indexlab.links import REGISTRY, Link, get_link, register_family, registry_names, with_noise
 
 __version__ = "0.1.0"
+
+
+def _hard_family(name: str) -> Link:
+    """``hard{k}_{act}[_bool]`` names, resolved by :mod:`indexlab.hardness` (imported, with
+    torch, only when such a name is asked for; importing it registers the family itself)."""
+    from indexlab.hardness import link_from_name
+
+    return link_from_name(name)
+
+
+register_family("hard", _hard_family)
 
 _LAZY = {
     "HardFamily": ("indexlab.hardness", "HardFamily"),

@@ -181,6 +181,9 @@ def fit(
                                           "several learners)")] = False,
     progress: Annotated[bool, typer.Option(help="show a progress bar (samples, rate, ETA) on "
                                            "a terminal")] = True,
+    memory_limit: Annotated[str | None, typer.Option(
+        help="refuse a run estimated to need more memory (e.g. 8G, 50%; default: "
+             "$INDEXLAB_MEMORY_LIMIT, else 80% of the available memory)")] = None,
 ) -> None:
     """Train LEARNER on a target and report overlaps, test error, samples and time.
 
@@ -190,7 +193,13 @@ def fit(
     """
     import torch
 
-    from indexlab.experiments.compare import check_used, hyper_for, print_comparison
+    from indexlab.experiments.compare import (
+        check_used,
+        hyper_for,
+        options_for,
+        print_comparison,
+    )
+    from indexlab.experiments.preflight import preflight_fit
     from indexlab.experiments.progress_bars import samples_bar
     from indexlab.experiments.single_run import (
         fit_and_summarise,
@@ -204,8 +213,6 @@ def fit(
     given = dict(width=width, lr=lr, batch=batch, loss=loss, t1=t1, preprocess=preprocess)
     reports, models = [], []
     try:
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} is not available: no CUDA device found")
         if len(set(names)) != len(names) or not all(names):
             raise ValueError(f"--learner {learner!r} is not allowed: give distinct learner "
                              "names separated by commas, e.g. unified,online_sgd")
@@ -213,14 +220,20 @@ def fit(
         hypers = [hyper_for(name, given, settings, seed, strict=len(names) == 1)
                   for name in names]
         check_used(names, given, settings)
+        for name in names:  # every check before any work
+            if fit_kwargs and not learner_class(name).stage_budgets:
+                raise ValueError(f"--n1/--n2 split the budget between stages; {name} has no "
+                                 "stage budgets: use --n")
+            flags_i, settings_i = options_for(name, given, settings, strict=len(names) == 1)
+            preflight_fit(link=link, d=d, n=n, n1=n1, n2=n2, learner=name, r=r,
+                          replicas=replicas, seed=seed, device=device, noise=noise,
+                          sparsity=sparsity, flags=flags_i, settings=settings_i,
+                          float64=float64, memory_limit=memory_limit)
         for name, hyper in zip(names, hypers, strict=True):
             torch.manual_seed(seed)
             target = make_target(link, d, r=r, sparsity=sparsity, noise=noise,
                                  replicas=replicas, seed=seed, device=device,
                                  dtype=torch.float64 if float64 else torch.float32)
-            if fit_kwargs and not learner_class(name).stage_budgets:
-                raise ValueError(f"--n1/--n2 split the budget between stages; {name} has no "
-                                 "stage budgets: use --n")
             model = make_learner(name, **hyper(target))
             total = sum(fit_kwargs.values()) if fit_kwargs else n
             with samples_bar(total, f"{name} on {target.link.name}", progress and not as_json,

@@ -30,6 +30,18 @@ def _given(given: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in given.items() if v is not None}
 
 
+def options_for(name: str, given: dict[str, Any], settings: dict[str, Any],
+                strict: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The CLI options (``given``, ``None`` = not set) and ``--set`` settings that apply to
+    learner ``name``: all of them with ``strict``, else those it has (``width`` counts for a
+    learner with neurons)."""
+    if strict:
+        return _given(given), dict(settings)
+    fields = set(_fields(name)) | ({"width"} if _width_parameter(name) else set())
+    return ({k: v for k, v in _given(given).items() if k in fields},
+            {k: v for k, v in settings.items() if k in fields})
+
+
 def hyper_for(name: str, given: dict[str, Any], settings: dict[str, Any], seed: int,
               strict: bool = True) -> Callable[[Any], dict[str, Any]]:
     """The hyperparameters of learner ``name`` as a function of the target: the run's

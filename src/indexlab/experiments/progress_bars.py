@@ -162,6 +162,10 @@ class SweepBar:
         with reporting(on_report):
             yield
 
+    def waiting(self, label: str) -> None:
+        """Show why nothing advances (runs held by another sweep)."""
+        self.progress.update(self.task, current=label)
+
     def finished(self, config: dict[str, Any], label: str = "") -> None:
         """Book a finished run at its full cost."""
         self.booked += run_cost(config)

@@ -168,6 +168,11 @@ def fit_and_summarise(target: Target, learner, n: int | None, n_test: int = 10_0
     mse = metrics.get("test_mse")
     out["test_mse_mean"], out["test_mse_sd"] = _stats(mse, keep) if mse is not None else (None,
                                                                                            None)
+    if mse is not None and bool(torch.isnan(mse[keep]).any()):
+        undefined = ("the normalised test MSE E(f̂ − y)²/Var y is undefined (null) for "
+                     f"{int(torch.isnan(mse[keep]).sum())} replica(s): their test labels have "
+                     "zero variance (a constant target)")
+        out["note"] = undefined if out["note"] is None else f"{out['note']}; {undefined}"
     out["samples"] = int(learner.samples_)
     out["samples_ridge"] = int(getattr(learner, "ridge_samples_", 0) or 0)  # in "samples"
     out["seconds"] = seconds

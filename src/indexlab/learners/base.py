@@ -60,11 +60,16 @@ def _check_budget(n) -> int:
 
 
 def as_replicated(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """Validate a dataset and give it a replica axis: ``(R, n, d)``, ``(R, n)``, squeezed?"""
+    """Validate a dataset and give it a replica axis: ``(R, n, d)``, ``(R, n)``, squeezed?
+
+    Half-precision data (``float16``, ``bfloat16``) is computed in ``float32`` (the linear
+    algebra of the learners has no half-precision kernels); ``d = 0`` is refused."""
     X = torch.as_tensor(X)
     y = torch.as_tensor(y)
     if not X.is_floating_point():
         raise ValueError(f"X has dtype {X.dtype}: use a floating-point tensor")
+    if X.dtype in (torch.float16, torch.bfloat16):
+        X = X.to(torch.float32)
     squeeze = X.ndim == 2
     if squeeze:
         X, y = X[None], y[None]
@@ -75,6 +80,8 @@ def as_replicated(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch
         )
     if X.shape[1] < 1:
         raise ValueError("the dataset is empty (n = 0): give at least one sample")
+    if X.shape[2] < 1:
+        raise ValueError(f"X of shape {tuple(X.shape)} has d = 0 features: give d >= 1")
     return X, y.to(X.dtype), squeeze
 
 

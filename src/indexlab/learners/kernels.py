@@ -70,10 +70,15 @@ def _ridge_solve(G: torch.Tensor, h: torch.Tensor, shift: float) -> torch.Tensor
     A = G + shift * torch.eye(G.shape[-1], dtype=G.dtype, device=G.device)
     L, info = torch.linalg.cholesky_ex(A)
     x = torch.cholesky_solve(h[..., None], L)[..., 0]
-    if bool((info != 0).any()):
-        pinv = torch.linalg.pinv(A, hermitian=True)
-        x = torch.where((info == 0)[:, None], x, (pinv @ h[..., None])[..., 0])
-    return x
+    # the pseudo-inverse only where it can help: singular but finite replicas (a NaN/inf
+    # replica is left NaN, flagged diverged by the caller, without an SVD of garbage)
+    finite = torch.isfinite(A).all(dim=2).all(dim=1) & torch.isfinite(h).all(dim=1)
+    singular = (info != 0) & finite
+    if bool(singular.any()):
+        idx = singular.nonzero()[:, 0]
+        pinv = torch.linalg.pinv(A[idx], hermitian=True)
+        x[idx] = (pinv @ h[idx][..., None])[..., 0]
+    return torch.where(finite[:, None], x, math.nan)
 
 
 class FixedFeatureLearner(Learner):

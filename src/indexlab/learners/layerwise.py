@@ -106,7 +106,8 @@ def spectrum_estimate(X, rho, r: int, iters: int = 30, seed: int = 0):
 
 
 def default_t1(X, rho, r: int, eig: torch.Tensor | None = None) -> int:
-    """``⌈log(d/r)/(2 log ρ̂)⌉ + 1`` clipped to ``[2, ⌈√log d⌉ + 4]`` (median over replicas).
+    """``⌈log(d/r)/(2 log ρ̂)⌉ + 1`` clipped to ``[2, ⌈√log d⌉ + 4]`` (median over the
+    replicas with data: a zeroed replica does not vote).
 
     ``ρ̂ = |λ_r| / (2 ŝ)`` with the bulk edge ``2ŝ``, ``ŝ = sqrt(mean ρ_i² · d/n)``; ``eig``:
     the :func:`spectrum_estimate` of ``(X, ρ, r)`` when the caller already has it.
@@ -117,6 +118,8 @@ def default_t1(X, rho, r: int, eig: torch.Tensor | None = None) -> int:
     ratio = torch.nan_to_num(eig[:, r - 1].to(torch.float64) / edge, nan=1.0, posinf=1e6)
     ratio = ratio.clamp_min(1.0 + 1e-6)  # no signal above the bulk: the upper clip applies
     t1 = torch.ceil(math.log(max(d / r, 2.0)) / (2 * torch.log(ratio))) + 1
+    live = edge > 0  # a zeroed (diverged) replica has no spectrum: it does not vote
+    t1 = t1[live.to(t1.device)] if bool(live.any()) else t1
     upper = math.ceil(math.sqrt(math.log(d))) + 4
     return int(t1.median().clamp(2, upper))
 
@@ -294,7 +297,14 @@ class LayerwiseGD(Learner):
         self.r_ = self.r if self.r is not None else (target.r if target is not None else 1)
         reference = target.directions.to(X1.device) if target is not None else None
         ids = target.replica_ids if target is not None else tuple(range(X1.shape[0]))
+        # a replica with a NaN/inf sample is diverged from the start: its data are zeroed so
+        # that the batched spectra and solves of the others run (its weights come out NaN)
+        bad = ~(_finite_rows(X1, y1) & _finite_rows(X2, y2))
+        if bool(bad.any()):
+            X1, y1, X2, y2 = (torch.where(bad.view(-1, *[1] * (t.ndim - 1)), 0.0, t)
+                              for t in (X1, y1, X2, y2))
         W, _, _, _ = self.stage_one(X1, y1, ids, reference, r=self.r_)
+        W = torch.where(bad[:, None, None], math.nan, W)
         diverged = ~torch.isfinite(W).all(dim=2).all(dim=1)
         self.network_ = self._stage_two(W, diverged, X2, y2, ids)
         self.directions_ = W
@@ -339,6 +349,11 @@ class LayerwiseGD(Learner):
         ``(R, n, r)`` (or ``(n, r)`` when fitted on data without a replica axis)."""
         Xr = X[None] if X.ndim == 2 else X
         return self._unreplicated(Xr.to(self.subspace_.dtype) @ self.subspace_.transpose(1, 2))
+
+
+def _finite_rows(X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``(R,)``: replica ``j``'s samples ``X[j]``, labels ``y[j]`` are all finite."""
+    return torch.isfinite(X).all(dim=2).all(dim=1) & torch.isfinite(y).all(dim=1)
 
 
 def _full_batch_gradients(net: Network, X, y, loss, chunk: int = 4096):

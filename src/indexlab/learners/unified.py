@@ -27,6 +27,7 @@ scaling whose constant is not calibrated, so with a fixed budget we split it ins
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -135,6 +136,10 @@ class SparseUnified(Unified):
         self.hyper_ = {**inner_learner.hyper_, "screen_samples": seen, "sparsity": k}
         W = torch.zeros(R, self.width, d, dtype=W_k.dtype, device=W_k.device)
         W.scatter_(2, support.unsqueeze(1).expand(-1, self.width, -1).to(W.device), W_k)
+        # a replica whose screening saw a NaN/inf sample is diverged (its support is garbage)
+        screened = torch.isfinite(score).all(dim=1).to(W.device)
+        W = torch.where(screened[:, None, None], W, math.nan)
+        diverged = diverged | ~screened.to(diverged.device)
         if reference is not None:
             self.trace_.record(used + seen, overlap=max_overlap(W, reference))
             true = reference.abs() > 0
