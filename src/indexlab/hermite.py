@@ -72,9 +72,10 @@ def hermite_normalized(x, K: int):
         if K >= 1:
             block[1] = x
         for k in range(1, K):
-            np.multiply(x, block[k], out=block[k + 1])
-            block[k + 1] -= math.sqrt(k) * block[k - 1]
-            block[k + 1] /= math.sqrt(k + 1)
+            nxt = block[k + 1, ...]  # a view, also for 0-d x
+            np.multiply(x, block[k, ...], out=nxt)
+            nxt -= math.sqrt(k) * block[k - 1, ...]
+            nxt /= math.sqrt(k + 1)
         return np.moveaxis(block, 0, -1)
     out = [x * 0 + 1]
     if K >= 1:
