@@ -190,8 +190,12 @@ def _provenance(store: Store, mode: str) -> str:
     machine = f"{platform.node() or 'unknown host'} ({platform.machine()}, " \
               f"{platform.processor() or platform.system()})"
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"indexlab {__version__}, mode {mode}, {when}, machine {machine}, "
-            f"store {store.path}")
+    from indexlab.experiments.provenance import versions
+
+    others = ", ".join(f"{k.removesuffix('_version')} {v}" for k, v in versions().items()
+                       if k != "version")
+    return (f"indexlab {__version__} ({others}), mode {mode}, {when}, machine {machine}, "
+            f"{os.cpu_count()} cores, store {store.path}")
 
 
 def claims_table(results: list[ClaimResult]) -> tuple[list[str], list[list[str]]]:
