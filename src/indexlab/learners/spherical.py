@@ -7,8 +7,9 @@ with the linear-scaling rule: one minibatch step uses the averaged direction
 ``(1/B) Σ_i ψ_i P_w^⊥ x_i`` and step ``B·η_t`` (drift and normalisation drag then match ``B``
 single steps to first order). The per-sample step follows a two-phase schedule (§1.2, §2.2):
 a constant search step ``η_1`` for the first ``L_1`` samples, then the decaying descent step
-``η_t = 1/(1/η_1 + κ (t − L_1))`` (Robbins–Monro), which averages the noise out so that
-``1 − ⟨w, θ⟩ = O(d/n)``.
+``η_t = 1/(1/η_2 + κ (t − L_1))`` (Robbins–Monro), which averages the noise out so that
+``1 − ⟨w, θ⟩ = O(d/n)``. ``η_2`` (``Schedule.descent_lr``) is the learner's choice: the
+constant-step stationary overlap of :mod:`indexlab.learners.holding` sets it (issue 13).
 
 A replica whose weights or loss become NaN/inf is marked diverged and frozen (its weights are
 kept as NaN); the others run on.
@@ -42,17 +43,32 @@ RIDGES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 
 @dataclass(frozen=True)
 class Schedule:
-    """Per-sample step schedule: ``η_1`` for ``search`` samples, then ``1/(1/η_1 + κ t')``."""
+    """Per-sample step schedule: ``η_1 = lr`` for the first ``search`` samples, then the
+    descent ``η_t = 1/(1/η_2 + κ t')``, ``t' = t − search``, ``κ = decay``, from
+    ``η_2 = descent_lr`` (``None``: ``η_2 = η_1``, the schedule before issue 13).
+
+    ``η_2`` is a separate field because the descent phase may follow a different gradient
+    from the search phase: smoothed learners switch ``λ → 0`` at the hand-over, and the
+    unsmoothed per-sample gradient of a Hermite link is heavy-tailed (``E ψ²`` at alignment
+    is 10²–10⁴ times its smoothed value), so the search step would throw the aligned neurons
+    off (see :func:`hold_step`). Everything the engine does with the step is in
+    :meth:`step_at`, so an engine that reads this object (e.g. an exact overlap chain) follows
+    it without knowing the learner.
+    """
 
     lr: float
     search: int
     decay: float
     batch: int
+    descent_lr: float | None = None
 
     def step_at(self, t: int) -> float:
-        if t < self.search or self.decay == 0:
+        if t < self.search:
             return self.lr
-        return 1.0 / (1.0 / self.lr + self.decay * (t - self.search))
+        base = self.lr if self.descent_lr is None else self.descent_lr
+        if self.decay == 0:
+            return base
+        return 1.0 / (1.0 / base + self.decay * (t - self.search))
 
 
 def normalise_rows(W: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,14 @@ retrievable; this is the reconstruction "UNIFIED-SIM" of spec ``single-index.md`
   (weak-recovery phase), ``0`` otherwise. Other losses ``ℓ`` give
   ``ψ = −ℓ'(σ(⟨w,x⟩), T(y)) σ'(⟨w,x⟩)`` (unsmoothed).
 * the step is constant during the search phase, then decays (descent phase, ``λ = 0``):
-  see :mod:`indexlab.learners.spherical`;
+  see :mod:`indexlab.learners.spherical`. Both phases are capped so that they *hold* a
+  found direction (:mod:`indexlab.learners.holding`, issue 13): the search step ``η_1`` by
+  ``1 − m* ≤ hold_search = 0.05`` for the search ``ψ``, and the descent starts from
+  ``η_2 = min(η_1, step with 1 − m* = hold_descent = 0.02 for the unsmoothed ψ)``.
+  Spec deviation: §1.2/§2.2 keep the search step after the hand-over ``λ → 0``; with the
+  heavy-tailed unsmoothed gradient that step has ``1 − m* = 4.5 … 61`` (He₃/He₄,
+  ``d = 32 … 128``) and threw aligned replicas back to the equator (He₄, ``d = 32``: 2 of 8
+  replicas ended at 0.10/0.05 after peaking ≥ 0.93);
 * stage 2: ReLU features with random biases, second layer by ridge on fresh samples.
 
 Defaults (spec §1.4, scaling with ``d``): ``η_1 = c_η λ_s λ^{2s−2} d^{−s/2}`` (``s ≥ 3``),
@@ -35,6 +42,7 @@ import torch
 from indexlab import theory
 from indexlab.hermite import hermite_h
 from indexlab.learners.base import DataSource, Trace, as_replicated, data_source
+from indexlab.learners.holding import PsiFn, alignment_statistics, hold_step
 from indexlab.learners.spherical import (
     RIDGES,
     Schedule,
@@ -49,6 +57,7 @@ from indexlab.nn import Activation, get_activation, get_loss
 from indexlab.smoothing import smoothed_hermite
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
+_ALIGNMENT_CACHE: dict[tuple, tuple[float, float]] = {}
 
 
 def agnostic_transform(y: torch.Tensor, degree: int = 8, seed: int = 0) -> Transform:
@@ -93,6 +102,9 @@ class SphericalSGD:
         width: number of neurons ``m``. smoothing: ``λ`` (``"auto"``: ``d^{1/4}`` if ``s ≥ 3``).
         lr: search-phase per-sample step ``η_1``; lr_constant: ``c_η``.
         search_fraction: share of the budget in the search phase; decay: ``κ`` of the descent.
+        hold_search, hold_descent: the stationary misalignments ``ε_s``, ``ε_d`` that cap the
+            search step and set the descent step (:mod:`indexlab.learners.holding`; ``None``
+            switches a cap off; needs the link).
         batch: minibatch size ``B``; ridge_samples / ridge_fraction: second-stage data (fresh
             samples from a target, or the last fraction of a dataset); seed: initialisation.
         link: the link, for the optimal transform when fitting a plain dataset.
@@ -108,6 +120,8 @@ class SphericalSGD:
     lr_constant: float = 0.1
     search_fraction: float = 0.5
     decay: float = 0.5
+    hold_search: float | None = 0.05
+    hold_descent: float | None = 0.02
     batch: int = 32
     ridge_samples: int = 10_000
     ridge_fraction: float = 0.2
@@ -123,6 +137,11 @@ class SphericalSGD:
             ("search_fraction", self.search_fraction, 0 <= self.search_fraction <= 1,
              "a number in [0, 1]"),
             ("decay", self.decay, self.decay >= 0, "a number >= 0"),
+            ("hold_search", self.hold_search,
+             self.hold_search is None or 0 < self.hold_search < 1, "a number in (0, 1) or None"),
+            ("hold_descent", self.hold_descent,
+             self.hold_descent is None or 0 < self.hold_descent < 1,
+             "a number in (0, 1) or None"),
             ("lr", self.lr, self.lr is None or self.lr > 0, "a number > 0 or None"),
             ("ridge_samples", self.ridge_samples, self.ridge_samples >= 0, "an int >= 0"),
             ("ridge_fraction", self.ridge_fraction, 0 <= self.ridge_fraction < 1,
@@ -195,34 +214,78 @@ class SphericalSGD:
         return c * d ** (-s / 2)
 
     # ------------------------------------------------------------------ the update
+    def _psi(self, act: Activation, loss_name: str, lam: float, d: int):
+        """``(ψ_search, ψ_descent)``, each ``ψ(a, R, T)`` with ``R = ‖x‖² − a²``: the smoothed
+        slope ``T D_λσ(a, R)`` while searching when ``λ > 0``, else ``−ℓ'(σ(a), T) σ'(a)``."""
+        loss = get_loss(loss_name)
+        descent: PsiFn
+        if loss.name == "correlation":
+            def descent(a, R, t):
+                return t * act.df(a)  # −ℓ'(f, T) = T
+        else:
+            def descent(a, R, t):
+                return -loss.grad(act(a), t) * act.df(a)
+        if lam <= 0:
+            return descent, descent
+        if act.hermite_degree is None or loss.name != "correlation":
+            raise ValueError("smoothing needs a Hermite activation (he1..he8) and the "
+                             f"correlation loss; got activation={act.name!r}, "
+                             f"loss={loss.name!r}")
+        smooth = smoothed_hermite(act.hermite_degree, lam, d)
+
+        def search(a, R, t):
+            return t * smooth.slope(a, R)
+
+        return search, descent
+
     def _step(self, act: Activation, loss_name: str, lam: float, d: int, s: int):
         loss = get_loss(loss_name)
-        smooth = None
-        if lam > 0:
-            if act.hermite_degree is None or loss.name != "correlation":
-                raise ValueError("smoothing needs a Hermite activation (he1..he8) and the "
-                                 f"correlation loss; got activation={act.name!r}, "
-                                 f"loss={loss.name!r}")
-            smooth = smoothed_hermite(act.hermite_degree, lam, d)
-
+        search_psi, descent_psi = self._psi(act, loss_name, lam, d)
+        smoothed = lam > 0
         correlation = loss.name == "correlation"
 
         def step(W, X, T, eta, searching, want_loss):
             A = X @ W.transpose(1, 2)  # (R, B, m)
             Tm = T.unsqueeze(-1)
             out = act(A) if want_loss or not correlation else None
-            if smooth is not None and searching:
+            if smoothed and searching:
                 A64 = A.to(torch.float64)
                 Rn = (X.to(torch.float64) ** 2).sum(-1, keepdim=True) - A64**2
-                psi = (Tm.to(torch.float64) * smooth.slope(A64, Rn)).to(W.dtype)
-            elif correlation:
-                psi = Tm * act.df(A)  # −ℓ'(f, T) = T
+                psi = search_psi(A64, Rn, Tm.to(torch.float64)).to(W.dtype)
             else:
-                psi = -loss.grad(out, Tm) * act.df(A)
+                psi = descent_psi(A, None, Tm)
             value = loss.value(out, Tm).mean(dim=(1, 2)) if want_loss else None
             return spherical_step(W, X, eta * psi, A), value
 
         return step
+
+    def _schedule(self, n: int, lr: float, act: Activation, lam: float, d: int, link, T,
+                  s: int):
+        """The step schedule, with the hold caps of :mod:`indexlab.learners.holding`:
+        ``η_1 ≤ 4 ε_s D/V`` for the search ``ψ`` (``ε_s = hold_search``; only for the default
+        step — a user's ``lr`` is kept) and ``η_2 = min(η_1, 4 ε_d D/V)`` for the descent ``ψ``
+        (``ε_d = hold_descent``), ``V, D`` at alignment."""
+        search_psi, descent_psi = self._psi(act, self.loss, lam, d)
+        caps: dict[str, float | None] = {"search": None, "descent": None}
+        if link is not None and link.r == 1:
+            for phase, psi, eps in (("search", search_psi, self.hold_search),
+                                    ("descent", descent_psi, self.hold_descent)):
+                if eps is not None and not (phase == "search" and self.lr is not None):
+                    # the statistics depend on the configuration only (fixed Monte Carlo
+                    # seed): cached, except for a data-dependent (agnostic/callable) transform
+                    key = ((phase, act.name, self.loss, lam, d, link.name, link.noise,
+                            self.label_transform, s)
+                           if self.label_transform in ("optimal", "identity") else None)
+                    stats = _ALIGNMENT_CACHE.get(key) if key is not None else None
+                    if stats is None:
+                        stats = alignment_statistics(psi, link, T, d)
+                        if key is not None:
+                            _ALIGNMENT_CACHE[key] = stats
+                    caps[phase] = hold_step(*stats, eps)
+        eta1 = lr if caps["search"] is None else min(lr, caps["search"])
+        eta2 = eta1 if caps["descent"] is None else min(eta1, caps["descent"])
+        return Schedule(lr=eta1, search=int(self.search_fraction * n), decay=self.decay,
+                        batch=self.batch, descent_lr=eta2)
 
     # ------------------------------------------------------------------ fit / predict
     def fit(self, data, y=None, *, n: int | None = None, reference: torch.Tensor | None = None):
@@ -276,12 +339,12 @@ class SphericalSGD:
         act = get_activation(self.activation or f"he{s}")
         lam = self._smoothing(s, d)
         lr = self.lr if self.lr is not None else self.default_lr(s, d, lam, signal)
-        schedule = Schedule(lr=lr, search=int(self.search_fraction * source.n),
-                            decay=self.decay, batch=self.batch)
+        schedule = self._schedule(source.n, lr, act, lam, d, link, T, s)
         dtype = source.dtype
         W0 = random_sphere(source.replica_ids, self.width, d, self.seed, dtype, source.device)
         self.trace_ = Trace()
-        self.hyper_ = {"exponent": s, "activation": act.name, "smoothing": lam, "lr": lr,
+        self.hyper_ = {"exponent": s, "activation": act.name, "smoothing": lam,
+                       "lr": schedule.lr, "descent_lr": schedule.descent_lr,
                        "signal": signal, "search_samples": schedule.search, "batch": self.batch}
         step = self._step(act, self.loss, lam, d, s)
         return run_online(source, W0, step, T, schedule, reference, self.trace_)
@@ -391,7 +454,8 @@ class SparseUnified(Unified):
                            source.device, replica_ids=source.replica_ids)
         inner_learner = Unified(**{f: getattr(self, f) for f in (
             "exponent", "label_transform", "activation", "loss", "width", "smoothing", "lr",
-            "lr_constant", "search_fraction", "decay", "batch", "seed")})
+            "lr_constant", "search_fraction", "decay", "hold_search", "hold_descent", "batch",
+            "seed")})
         inner_learner.exponent = s
         inner_learner.label_transform = T
         # no trace overlaps inside: an overlap within a wrong support would overstate recovery
