@@ -100,3 +100,41 @@ def test_finite_size_regime_flag_uses_the_learner_width():
     flagged = finite_size([wide, one, small], SUCCESS)
     assert [d for d, _ in flagged] == [32]
     assert flagged[0][1] == pytest.approx(math.sqrt(2 * math.log(64) / 32))
+
+
+def test_curve_plot_bands_are_quantiles_in_range_and_log_labels_are_powers_of_ten(tmp_path):
+    """Replicas at 0 and 1 only: mean ± sd would leave [0, 1], the 10–90% band does not;
+    the x axis spans 2 decades and carries only 10^k labels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from indexlab.experiments import plots
+
+    ns = np.array([100, 1000, 10_000])
+    values = np.array([[0.0] * 5 + [1.0] * 5] * 3)
+    _, low, high = plots.quantile_band(values)
+    assert (low >= 0).all() and (high <= 1).all()
+    curve = Curve("he3", "x", 32, ns, values, "trace")
+    captured = {}
+    original = plots._save
+
+    def keep(fig, out, stem):
+        plots._decade_ticks(fig.axes[0].xaxis)
+        captured["labels"] = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+        return original(fig, out, stem)
+
+    plots._save = keep
+    try:
+        plots.plot_curves([curve], SUCCESS, tmp_path, "c")
+    finally:
+        plots._save = original
+    labels = [label for label in captured["labels"] if label]
+    assert labels and len(labels) <= 6 and all("10^" in label for label in labels)
+
+
+def test_decade_ticks_never_exceed_six_labels():
+    from indexlab.experiments.plots import decade_ticks
+
+    for lo, hi in [(30, 3e6), (1, 1e15), (300, 2000), (120, 180), (5, 50)]:
+        ticks = decade_ticks(lo, hi)
+        assert 1 <= len(ticks) <= 6 and all(lo <= t <= hi for t, _ in ticks)

@@ -119,11 +119,13 @@ def _figures(analysis: Analysis, out: Path, prefix: str) -> list[tuple[str, str]
         plot_phase(curves, thresholds, out, f"phase_{name}")
         figures.append((f"phase diagram: {learner} on {target}", f"phase_{name}"))
         by_target.setdefault(target, []).append((fit, curves, thresholds))
+    first = []  # the n*(d) figures with every learner come first
     for target, entries in by_target.items():
         name = slug(prefix, target)
         plot_thresholds(entries, out, f"thresholds_{name}")
-        figures.append((f"n*(d) and exponents on {target}", f"thresholds_{name}"))
-    return figures
+        first.append((f"n*(d) and exponents of every learner on {target}",
+                       f"thresholds_{name}"))
+    return first + figures
 
 
 def _section(store: Store, sweep: dict, out: Path, n_boot: int) -> Section:
