@@ -11,11 +11,13 @@ import math
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from indexlab import theory
+from indexlab.experiments.cli import register
+from indexlab.experiments.terminal import console
+from indexlab.experiments.terminal import fail as _fail
 from indexlab.links import REGISTRY, get_link
 
 app = typer.Typer(
@@ -23,15 +25,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    raise typer.Exit(code=2)
-
-
 def _finite_or_none(x: float) -> float | None:
     return None if not math.isfinite(x) else x
 
@@ -127,13 +120,14 @@ def fit(
     link: Annotated[str, typer.Option(help="registry name or expression (as for exponents)")],
     d: Annotated[int, typer.Option("--d", help="input dimension")],
     n: Annotated[int, typer.Option("--n", help="sample budget per replica")],
-    learner: Annotated[str, typer.Option(help="online_sgd, smoothed_sgd, unified, "
-                                         "sparse_unified, batch_reuse_sgd, layerwise, "
-                                         "power_iteration, one_step, spectral, sir, save, "
-                                         "phd, random_features, kernel_ridge")] = "unified",
+    learner: Annotated[str, typer.Option(help="learner name (a key of "
+                                         "indexlab.learners.LEARNERS; an unknown name "
+                                         "lists them)")] = "unified",
     r: Annotated[int | None, typer.Option("--r", help="hidden dimension (multi-index)")] = None,
-    n1: Annotated[int | None, typer.Option(help="stage-1 samples (layerwise family)")] = None,
-    n2: Annotated[int | None, typer.Option(help="stage-2 samples (layerwise family)")] = None,
+    n1: Annotated[int | None, typer.Option(help="stage-1 samples (learners with stage "
+                                           "budgets: the layerwise family)")] = None,
+    n2: Annotated[int | None, typer.Option(help="stage-2 samples (learners with stage "
+                                           "budgets)")] = None,
     loss: Annotated[str | None, typer.Option(help="loss: square, correlation, huber, "
                                              "logistic")] = None,
     t1: Annotated[int | None, typer.Option(help="stage-1 GD steps (layerwise family)")] = None,
@@ -154,38 +148,45 @@ def fit(
     float64: Annotated[bool, typer.Option("--float64", help="compute in float64")] = False,
     plot: Annotated[str | None, typer.Option(help="save overlap-vs-samples plot here")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    memory_limit: Annotated[str | None, typer.Option(
+        help="refuse a run estimated to need more memory (e.g. 8G, 50%; default: "
+             "$INDEXLAB_MEMORY_LIMIT, else 80% of the available memory)")] = None,
 ) -> None:
     """Train LEARNER on a target and report overlaps, test error, samples and time."""
     import torch
 
+    from indexlab.experiments.preflight import preflight_fit
     from indexlab.experiments.single_run import (
         fit_and_summarise,
+        learner_class,
         learner_defaults,
-        learner_fields,
         make_learner,
         make_target,
         plot_overlap_trace,
     )
-    from indexlab.learners import LEARNERS
-
     fit_kwargs = {k: v for k, v in dict(n1=n1, n2=n2).items() if v is not None}
     try:
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} is not available: no CUDA device found")
+        settings = parse_settings(setting or [])
+        preflight_fit(link=link, d=d, n=n, n1=n1, n2=n2, learner=learner, r=r,
+                      replicas=replicas, seed=seed, device=device, noise=noise,
+                      sparsity=sparsity, flags=dict(width=width, lr=lr, batch=batch, t1=t1,
+                                                    loss=loss, preprocess=preprocess),
+                      settings=settings, float64=float64, memory_limit=memory_limit)
         torch.manual_seed(seed)
         target = make_target(link, d, r=r, sparsity=sparsity, noise=noise, replicas=replicas,
                              seed=seed, device=device,
                              dtype=torch.float64 if float64 else torch.float32)
         given = dict(width=width, lr=lr, batch=batch, loss=loss, t1=t1, preprocess=preprocess)
         hyper = {k: v for k, v in given.items() if v is not None}
-        if learner in LEARNERS:  # else make_learner names the allowed learners
-            if "width" in hyper and "m" in learner_fields(learner):
-                hyper["m"] = hyper.pop("width")  # random features: m neurons
-            hyper = {**learner_defaults(learner, target, seed), **hyper}
-        hyper.update(parse_settings(setting or []))
+        kind = learner_class(learner)  # an unknown name lists the learners
+        if "width" in hyper and kind.width_parameter not in (None, "width"):
+            hyper[kind.width_parameter] = hyper.pop("width")  # e.g. random features: m
+        hyper = {**learner_defaults(learner, target, seed), **hyper}
+        hyper.update(settings)
         model = make_learner(learner, **hyper)
-        if fit_kwargs and not hasattr(model, "stage_one"):
-            raise ValueError("--n1/--n2 apply to the layerwise family only; use --n")
+        if fit_kwargs and not kind.stage_budgets:
+            raise ValueError(f"--n1/--n2 split the budget between stages; {learner} has no "
+                             "stage budgets: use --n")
         report = fit_and_summarise(target, model, None if fit_kwargs else n, **fit_kwargs)
     except ValueError as exc:
         _fail(str(exc))
@@ -277,9 +278,7 @@ def links() -> None:
     console.print(table)
 
 
-from indexlab.experiments.cli import register  # noqa: E402  (sweep, status, report, export)
-
-register(app)
+register(app)  # sweep, status, report, export
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -410,7 +410,6 @@ _SINGLE = (
 )
 _SPARSE = ("sparse_unified", "sparse_sq_lower_bound")
 _MULTI = ("layerwise", "one_step", "information_theoretic")
-ALGORITHMS = tuple(dict.fromkeys(_SINGLE + _SPARSE + _MULTI))
 
 
 def _power(base: str, p: float) -> str:
