@@ -66,6 +66,9 @@ ONLINE_SECOND_STAGE_RIDGES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # chosen
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 _ALIGNMENT_CACHE: dict[tuple, tuple[float, float]] = {}
+# trace checkpoints per decade of n: first passages are read from the trace, so its grid
+# (a factor 10^(1/24) ≈ 1.1 between checkpoints) bounds how well n* can be located
+TRACE_PER_DECADE = 24
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ def run_online(
     (``(R, d)`` true directions, when known) adds overlaps to the trace.
     """
     diverged = torch.zeros(W.shape[0], dtype=torch.bool, device=W.device)
-    checkpoints = log_checkpoints(source.n)
+    checkpoints = log_checkpoints(source.n, per_decade=TRACE_PER_DECADE)
     next_cp = 0
     seen = 0
     loss = torch.zeros(W.shape[0], dtype=W.dtype, device=W.device)
