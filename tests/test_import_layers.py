@@ -2,9 +2,10 @@
 layer (or, inside ``learners``/``experiments``, of its own package), read from the source with
 ``ast`` (function-level imports included, so a lazy import does not hide a circle).
 
-Layers (``shared/DESIGN.md``): hermite < expressions, smoothing, nn < links < targets, theory
-< metrics, hardness < learners < experiments < cli. ``hardness`` sits above targets and theory
-and nothing below it imports it; the package ``indexlab/__init__.py`` is the facade on top.
+Layers (``shared/DESIGN.md``): hermite < expressions, smoothing, nn < links < generative,
+support < targets, theory < metrics, hardness < learners < experiments < cli. ``hardness``
+sits above targets and theory and nothing below it imports it; the package
+``indexlab/__init__.py`` is the facade on top.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ LAYERS = {
     "indexlab.smoothing": 1,
     "indexlab.nn": 1,
     "indexlab.links": 2,
+    "indexlab.generative": 2.5,  # single-index λ_k² (theory's numerics)
+    "indexlab.support": 2.5,  # which links theory covers, the cost guard
     "indexlab.targets": 3,
     "indexlab.theory": 3,
     "indexlab.metrics": 4,

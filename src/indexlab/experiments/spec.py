@@ -265,6 +265,7 @@ def parse_target(where: str, value: Any) -> TargetSpec:
     """A ``[[targets]]`` table; the link and every ``d`` are checked by building the target."""
     from indexlab.experiments.single_run import make_target
     from indexlab.links import get_link
+    from indexlab.support import check_supported
 
     table = _table(where, value, _TARGET_KEYS)
     if "link" not in table:
@@ -281,6 +282,7 @@ def parse_target(where: str, value: Any) -> TargetSpec:
     target = TargetSpec(table["link"].strip(), tuple(sorted(set(ds))), r, k, noise)
     try:
         link = get_link(target.link)
+        check_supported(get_link(target.link, noise=noise))  # refuse before any sampling
     except ValueError as exc:
         raise SpecError(f"{where}.link: {exc}") from None
     for d in target.d:  # the rules that depend on d, checked without building a d-sized target
