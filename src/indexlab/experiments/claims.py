@@ -130,9 +130,9 @@ def _exponent_build(link: str) -> Callable[[str], dict[str, dict[str, Any]]]:
             p = _theory_p(learner, link)
             # n = c·d^p; the linear-budget learners (p = 1) cost little and their constant
             # is large (He4 unified: c = 64 left n* censored from d = 64 on), so 8× theirs
-            c = _size(mode, 8, 64, 128) * (8 if p <= 1 and mode != "tiny" else 1)
+            c = _size(mode, 64, 64, 128) * (8 if p <= 1 and mode != "tiny" else 1)
             if mode == "tiny":
-                ds, hyper = [8, 16], {"width": 4, "ridge_samples": 0}
+                ds, hyper = [8, 16], {"width": 1, "ridge_samples": 0}
             else:
                 ds = _d_range(p, c, replicas, cap, 16, _size(mode, 0, 4096, 65536))
                 hyper = {"width": 1, "ridge_samples": 0, "engine": "chain"}
