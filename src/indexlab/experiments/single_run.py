@@ -3,7 +3,8 @@
 Summary keys, the same for every learner (over replicas, diverged replicas excluded from means;
 ``None`` where a quantity does not apply: the overlap keys need a single-index target and
 learned directions, the subspace keys a learner that estimates a subspace, ``test_mse`` a
-predictor; ``note`` says why for the kernel baselines, which learn no directions):
+predictor; ``note`` says why for the kernel baselines, which learn no directions, and for
+``engine="chain"`` runs, which have overlaps but no weights and no second layer):
 ``overlap_mean``/``overlap_sd`` — best-neuron overlap ``max_j |cos(w_j, θ*)|`` (single-index);
 ``overlap_neuron_mean`` — neuron-averaged overlap; ``subspace_distance_mean``/``_sd`` —
 ``‖P_Û − P_U‖_F/√(2r)``; ``principal_cosines_mean`` — mean ``cos θ_i``;
@@ -131,6 +132,11 @@ def replica_metrics(target: Target, learner, n_test: int = 10_000) -> dict[str, 
         theta = target.directions[:, 0].to(W.device, W.dtype)
         out["overlap"] = max_overlap(W, theta).cpu()
         out["overlap_neuron"] = mean_overlap(W, theta).cpu()
+    chain_overlaps = getattr(learner, "neuron_overlaps_", None)
+    if target.r == 1 and W is None and chain_overlaps is not None:  # engine="chain"
+        ov = chain_overlaps.abs().reshape(R, -1)
+        out["overlap"] = ov.max(dim=1).values
+        out["overlap_neuron"] = ov.mean(dim=1)
     subspace = estimated_subspace(learner, R)
     if subspace is not None:
         U = target.directions.to(subspace)
@@ -168,7 +174,11 @@ def fit_and_summarise(target: Target, learner, n: int | None, n_test: int = 10_0
         cosines = torch.cos(principal_angles(subspace, U)).cpu()  # (R, min(k, r))
         out["principal_cosines_mean"] = [_stats(cosines[:, i], keep)[0]
                                          for i in range(cosines.shape[1])]
-    if getattr(learner, "directions_", None) is None and subspace is None:
+    if getattr(learner, "engine", "full") == "chain":
+        from indexlab.learners.chain import NOTE
+
+        out["note"] = NOTE
+    elif getattr(learner, "directions_", None) is None and subspace is None:
         out["note"] = (f"{type(learner).__name__} learns no features: directions are undefined,"
                        " so it reports test error only")
     mse = metrics.get("test_mse")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -35,7 +36,14 @@ from indexlab.nn import get_activation
 
 @dataclass
 class BatchReuseSGD(SphericalSGD):
-    """Two gradient steps per minibatch on the same samples (see the module docstring)."""
+    """Two gradient steps per minibatch on the same samples (see the module docstring).
+
+    Full engine only: the second gradient is taken at ``w̃ = w + η_in P_w^⊥ g1``, which needs
+    the ``b × b`` Gram matrix of the minibatch (the chain has it, see ``docs/chain.md``), and
+    the default ``σ = relu`` is not a polynomial; neither is implemented in the chain.
+    """
+
+    engines: ClassVar[tuple[str, ...]] = ("full",)
 
     label_transform: object = "identity"
     activation: str | None = "relu"

@@ -29,11 +29,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
 from indexlab import theory
 from indexlab.hermite import hermite_h
+from indexlab.learners import chain
 from indexlab.learners.base import DataSource, Trace, as_replicated, data_source
 from indexlab.learners.spherical import (
     RIDGES,
@@ -96,7 +98,12 @@ class SphericalSGD:
         batch: minibatch size ``B``; ridge_samples / ridge_fraction: second-stage data (fresh
             samples from a target, or the last fraction of a dataset); seed: initialisation.
         link: the link, for the optimal transform when fitting a plain dataset.
+        engine: ``"full"`` (the d-dimensional network) or ``"chain"`` (the exact overlap
+            chain of :mod:`indexlab.learners.chain`: the same law of the overlaps at a cost
+            independent of ``d``; targets only, no ``directions_`` and no second layer).
     """
+
+    engines: ClassVar[tuple[str, ...]] = ("full", "chain")
 
     exponent: int | None = None
     label_transform: str | Transform = "optimal"
@@ -113,6 +120,7 @@ class SphericalSGD:
     ridge_fraction: float = 0.2
     seed: int = 0
     link: str | Link | None = None
+    engine: str = "full"
     exponent_kind: str = field(default="generative", repr=False)
 
     # ------------------------------------------------------------------ configuration
@@ -134,6 +142,12 @@ class SphericalSGD:
         if self.exponent is not None and not (isinstance(self.exponent, int)
                                               and 1 <= self.exponent <= 8):
             raise ValueError(f"exponent={self.exponent!r} is not allowed: use an int in 1..8")
+        if self.engine not in self.engines:
+            raise ValueError(f"engine={self.engine!r} is not available for "
+                             f"{type(self).__name__}: it has engine "
+                             f"{' or '.join(repr(e) for e in self.engines)}")
+        if self.engine == "chain":
+            chain.check_learner(self)
 
     def _link(self, source: DataSource) -> Link | None:
         if source.target is not None:
@@ -232,6 +246,9 @@ class SphericalSGD:
         dataset (taken from the target otherwise). Returns ``self``.
         """
         self._check()
+        if self.engine == "chain":
+            chain.fit_chain(self, data, y, n)
+            return self
         source, ridge_data = self._sources(data, y, n)
         link = self._link(source)
         if reference is None and source.target is not None and source.target.r == 1:
@@ -306,19 +323,34 @@ class SphericalSGD:
     def _unreplicated(self, out: torch.Tensor) -> torch.Tensor:
         return out[0] if self.squeeze_ else out
 
+    def _no_chain(self, what: str) -> None:
+        if getattr(self, "directions_", 0) is None:
+            raise ValueError(f"{what} needs the d-dimensional weights; {chain.NOTE}")
+
     def transform(self, X: torch.Tensor) -> torch.Tensor:
         """``⟨w_j, x⟩`` for every neuron: ``(R, n, m)`` (or ``(n, m)``)."""
+        self._no_chain("transform")
         return self._unreplicated(self._replicated(X).to(self.directions_.dtype)
                                   @ self.directions_.transpose(1, 2))
 
     def predict(self, X: torch.Tensor) -> torch.Tensor:
         """The fitted network ``f(X)``; needs a second stage (``ridge_samples > 0``)."""
+        self._no_chain("predict")
         if getattr(self, "network_", None) is None:
             raise ValueError("this learner has no second layer: fit it with ridge_samples > 0")
         return self._unreplicated(self.network_(self._replicated(X).to(self.directions_.dtype)))
 
     def overlap(self, theta: torch.Tensor) -> torch.Tensor:
-        """Best-neuron overlap ``max_j |cos(w_j, θ)|`` per replica."""
+        """Best-neuron overlap ``max_j |cos(w_j, θ)|`` per replica. With ``engine='chain'``
+        the overlap with the target's ``θ*`` (the chain's state has no other direction):
+        ``theta`` is only checked to have ``R·d`` entries."""
+        state = getattr(self, "chain_state_", None)
+        if state is not None and getattr(self, "directions_", 0) is None:
+            R = state.shape[0]
+            if torch.as_tensor(theta).numel() % R:
+                raise ValueError(f"theta of shape {tuple(theta.shape)} is not allowed: use "
+                                 f"(d,) or ({R}, d) (the target's direction)")
+            return chain.best_overlap(state.numpy())
         theta = theta.reshape(self.directions_.shape[0], -1).to(self.directions_.dtype)
         return max_overlap(self.directions_, theta)
 
@@ -341,7 +373,11 @@ class SparseUnified(Unified):
     so ``n_a ≳ k^s log d``. (b) :class:`Unified` restricted to those ``k`` coordinates (its
     defaults computed with ``d = k``) on the remaining samples, embedded back into ``R^d``.
     Total ``Õ(k^{s*})`` (Chen et al.'s sparse rate).
+
+    Full engine only: the screening reads coordinates of ``x``, which the chain does not have.
     """
+
+    engines: ClassVar[tuple[str, ...]] = ("full",)
 
     sparsity: int | None = None
     screen_fraction: float = 0.5
