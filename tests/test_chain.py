@@ -86,7 +86,7 @@ def test_chain_fit_has_the_full_engines_trace_and_attributes():
 
 
 def test_chain_is_deterministic_and_replica_j_depends_only_on_j():
-    """Two chunks (n > 2¹⁵ samples) so chunk seeding is covered too."""
+    """Two chunks (n > one chunk of about 2¹⁶/(k+1) samples), so chunk seeding is covered."""
     n = 40_000
 
     def run(replicas):

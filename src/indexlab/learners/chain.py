@@ -44,9 +44,10 @@ the chain of ``L`` has exactly the law of the Gram matrix under the full update.
   ``m' = (m + ηψ b√(1−m²))/√(1 + η²ψ²(b² + ‖x_⊥‖²))`` of the issue.
 * **Initialisation**: ``w_j = g_j/‖g_j‖``, ``g_j ~ N(0, I_d)``; Bartlett with ``θ*`` first gives
   row ``j``: ``N(0, 1)`` in columns ``< j``, ``√χ²_{d−j}`` in column ``j`` (then normalised).
-* **Labels** depend on ``z`` only: the chain draws ``z ~ N(0, 1)`` for a whole chunk, evaluates
-  ``y = g(z)`` (+ noise, or binary draws) with the link and ``T(y)`` in torch, vectorised, and
-  then runs the sequential numba loop (:mod:`~indexlab.learners.chain_kernel`) over the chunk.
+* **Labels** depend on ``z`` only: the chain draws the coordinates ``(z, g_1..g_m)`` for a
+  whole chunk, evaluates ``y = g(z)`` (+ noise, or binary draws) with the link and ``T(y)`` in
+  torch, vectorised, and then runs the sequential numba loop
+  (:mod:`~indexlab.learners.chain_kernel`) over the chunk.
   Any link and any label transform is therefore supported.
 
 The cost per sample is ``O(m²)`` plus ``O(m³/b)`` per step for the LQ, independent of ``d``.
@@ -76,7 +77,6 @@ from indexlab.learners.chain_kernel import (
     CORRELATION,
     SQUARE,
     chain_chunk,
-    draw_normals,
     init_state,
 )
 from indexlab.links import Link
@@ -84,7 +84,7 @@ from indexlab.nn import Activation, Loss, get_activation, get_loss
 from indexlab.smoothing import smoothed_hermite
 
 CHAIN_LOSSES = {"correlation": CORRELATION, "square": SQUARE}
-CHUNK_SAMPLES = 1 << 15  # latents per replica and chunk (z and T(y): 0.5 MiB per replica)
+CHUNK_NUMBERS = 1 << 16  # sample coordinates per replica and chunk (0.5 MiB in float64)
 NOTE = ("engine='chain' simulates the exact law of the overlaps (the Gram matrix of "
         "(w_1..w_m, θ*)) without d-dimensional weights: directions_ is None, and there is no "
         "second layer (no predictor, test error null)")
@@ -169,33 +169,36 @@ def initial_state(replicas, m: int, d: int, seed: int) -> np.ndarray:
 
 @dataclass
 class ChainData:
-    """Latents and labels of a chain run: ``z ~ N(0, 1)`` per replica stream (numba's
-    generator, seeded per ``(seed, replica, chunk)``), ``y`` from the link (for noisy or
-    binary links with one torch generator per replica, made on first use)."""
+    """The samples' coordinates in the span and their labels: ``(z, g_1..g_m)`` i.i.d.
+    ``N(0, 1)`` from one numpy generator per replica (seeded by ``(seed, replica)``), ``y``
+    from the link applied to ``z`` (for noisy or binary links with one torch generator per
+    replica, made on first use)."""
 
     link: Link
     seed: int
     replicas: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        self._chunk = 0
+        seeds = replica_seeds(self.seed, self.replicas, 1)
+        self._g = [np.random.Generator(np.random.PCG64(int(v))) for v in seeds]
         self._y: list[torch.Generator] = []
 
-    def draw(self, n: int) -> tuple[np.ndarray, torch.Tensor]:
-        """The next chunk: ``z (R, n)`` (numpy float64) and ``y (R, n)`` (torch float64)."""
-        z = np.empty((len(self.replicas), n))
-        draw_normals(replica_seeds(self.seed, self.replicas, 1, self._chunk), n, z)
-        self._chunk += 1
-        zt = torch.from_numpy(z)
+    def draw(self, n: int, k: int) -> tuple[np.ndarray, torch.Tensor]:
+        """The next ``n`` samples: coordinates ``(R, n, k)`` (float64, column 0 is ``z``) and
+        labels ``y (R, n)`` (torch float64)."""
+        coords = np.empty((len(self.replicas), n, k))
+        for r, g in enumerate(self._g):
+            g.standard_normal(out=coords[r])
+        zt = torch.from_numpy(coords[:, :, 0].copy())
         if not self.link.is_random:
-            y = self.link(zt.reshape(-1, 1)).reshape(z.shape)
+            y = self.link(zt.reshape(-1, 1)).reshape(zt.shape)
         else:
             if not self._y:
                 seeds = replica_seeds(self.seed, self.replicas, 2)
                 self._y = [torch.Generator().manual_seed(int(v)) for v in seeds]
             y = torch.stack([self.link(zt[i][:, None], generator=g)
                              for i, g in enumerate(self._y)])
-        return z, y.to(torch.float64)
+        return coords, y.to(torch.float64)
 
 
 def _run_threads(R: int, args: tuple) -> None:
@@ -213,10 +216,11 @@ def _run_threads(R: int, args: tuple) -> None:
             job.result()
 
 
-def chunk_samples(batch: int) -> int:
-    """Samples per replica in one chunk: a multiple of the batch near ``CHUNK_SAMPLES``, the
-    same for any number of replicas (so ``replicas=[j]`` reproduces replica ``j``)."""
-    return max(batch, CHUNK_SAMPLES // batch * batch)
+def chunk_samples(batch: int, k: int) -> int:
+    """Samples per replica in one chunk: a multiple of the batch with about
+    ``CHUNK_NUMBERS`` coordinates, the same for any number of replicas (so ``replicas=[j]``
+    reproduces replica ``j``)."""
+    return max(batch, CHUNK_NUMBERS // (k + 1) // batch * batch)
 
 
 def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedule,
@@ -240,17 +244,16 @@ def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedul
     draws = np.zeros(R, dtype=np.int64)
     checkpoints = log_checkpoints(n)
     next_cp, seen, chunk_index = 0, 0, 0
-    per_chunk = chunk_samples(B)
+    per_chunk = chunk_samples(B, k)
     replicas = data.replicas
     while seen < n:
         size = min(per_chunk, n - seen)
         if first is not None and chunk_index == 0:
-            z, y = first[0][:, :size], first[1][:, :size]
+            coords, y = first[0][:, :size], first[1][:, :size]
         else:
-            z, y = data.draw(size)
-        t = transform(y).to(torch.float64).numpy()
-        z = np.ascontiguousarray(z)
-        t = np.ascontiguousarray(t)
+            coords, y = data.draw(size, k)
+        t = np.ascontiguousarray(transform(y).to(torch.float64).numpy())
+        coords = np.ascontiguousarray(coords)
         sizes, etas, smooth, rec, rec_seen = [], [], [], [], []
         pos = seen
         while pos < seen + size:
@@ -270,7 +273,7 @@ def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedul
         n_cp = max(len(rec_seen), 1)
         out = [np.full((R, n_cp), np.nan) for _ in range(3)]
         seeds = replica_seeds(data.seed, replicas, 3, chunk_index)
-        args = (L, alive, z, t, np.array(sizes, dtype=np.int64),
+        args = (L, alive, coords, t, np.array(sizes, dtype=np.int64),
                 np.array(etas, dtype=np.float64), np.array(smooth, dtype=np.bool_),
                 np.array(rec, dtype=np.int64), out[0], out[1], out[2], seeds, p,
                 sig, dsig, sp, sq, sc, loss_code, draws)
@@ -280,7 +283,7 @@ def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedul
                          overlap_mean=out[1][:, slot])
         seen += size
         chunk_index += 1
-    return L, ~alive, seen, int(draws.sum()) + R * seen  # numba's draws and the latents z
+    return L, ~alive, seen, int(draws.sum()) + R * seen * k  # + the samples' coordinates
 
 
 def best_overlap(L: np.ndarray) -> torch.Tensor:
@@ -330,7 +333,7 @@ def fit_chain(learner, data, y, n) -> None:
     check_supported(act, loss, lam, d, m)
     replicas = tuple(data.replica_ids)
     stream = ChainData(link, data.seed, replicas)
-    first = stream.draw(min(n, chunk_samples(learner.batch)))
+    first = stream.draw(min(n, chunk_samples(learner.batch, m + 1)), m + 1)
     T, signal = learner._transform(s, link, first[1][:, :10_000])
     lr = learner.lr if learner.lr is not None else learner.default_lr(s, d, lam, signal)
     schedule = Schedule(lr=lr, search=int(learner.search_fraction * n), decay=learner.decay,

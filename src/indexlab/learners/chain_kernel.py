@@ -7,10 +7,12 @@ matrix ``L`` (``k × k``, ``k = m + 1``) of coordinates of ``(θ*, w_1, …, w_m
 orthonormal basis ``(e_0 = θ*, e_1, …, e_m)`` of a ``k``-dimensional space containing them:
 row 0 is ``e_0`` and ``L[j, 0] = ⟨w_j, θ*⟩``. Everything is float64.
 
-Random numbers other than the latents ``z`` (which the caller draws, to evaluate the labels)
-come from numba's per-thread generator, seeded at the start of each replica's chunk with a
-seed derived from ``(seed, replica, chunk)``: one replica runs on one thread for a whole
-chunk, so results do not depend on the thread schedule.
+The caller draws the samples' Gaussian coordinates in the ``k``-dimensional span (numpy's
+ziggurat is several times faster than numba's generator, and ``z`` is needed outside to
+evaluate the labels). The Bartlett numbers of the orthogonal parts come from numba's
+per-thread generator, seeded at the start of each replica's chunk with a seed derived from
+``(seed, replica, chunk)``: one replica runs on one thread for a whole chunk, so results do
+not depend on the thread schedule.
 """
 
 from __future__ import annotations
@@ -21,15 +23,6 @@ import numpy as np
 from numba import njit
 
 CORRELATION, SQUARE = 0, 1
-
-
-@njit(cache=True, nogil=True)
-def draw_normals(seeds, n, out):
-    """``out[r] ← n`` standard normals from numba's generator seeded with ``seeds[r]``."""
-    for r in range(seeds.shape[0]):
-        np.random.seed(seeds[r])
-        for i in range(n):
-            out[r, i] = np.random.standard_normal()
 
 
 @njit(cache=True, nogil=True)
@@ -124,14 +117,15 @@ def _qr_r(P, nr, nc, v):
 
 
 @njit(cache=True, nogil=True)
-def chain_chunk(r0, r1, L, alive, z, t, bsz, etas, smooth, rec, out_best, out_mean, out_loss, seeds,
-                p, sig, dsig, sp, sq, sc, loss_code, draws):
+def chain_chunk(r0, r1, L, alive, coords, t, bsz, etas, smooth, rec, out_best, out_mean,
+                out_loss, seeds, p, sig, dsig, sp, sq, sc, loss_code, draws):
     """Advance the live replicas ``r0 ≤ r < r1`` through the steps of one chunk (module doc);
     the GIL is released, so threads may run disjoint replica ranges at once.
 
-    ``L (R, k, k)``, ``alive (R,)`` in/out; ``z, t (R, n_chunk)`` latents and transformed
-    labels; per step ``bsz`` (batch size ``b``), ``etas`` (``b·η_t``), ``smooth`` (use the
-    smoothed slope), ``rec`` (checkpoint slot or −1); outputs ``(R, n_cp)`` written at the
+    ``L (R, k, k)``, ``alive (R,)`` in/out; ``coords (R, n_chunk, k)`` the samples'
+    coordinates ``(z, g_1..g_m)`` along ``(e_0 = θ*, e_1..e_m)``, ``t (R, n_chunk)`` the
+    transformed labels; per step ``bsz`` (batch size ``b``), ``etas`` (``b·η_t``), ``smooth``
+    (use the smoothed slope), ``rec`` (checkpoint slot or −1); outputs ``(R, n_cp)`` written at the
     checkpoint slots; ``p = d − k``; ``sig``/``dsig`` polynomial coefficients of ``σ``/``σ'``;
     smoothed slope ``Σ sc a^sp R^sq``; ``loss_code`` 0 correlation, 1 square; ``draws (R,)``
     counts the random numbers drawn (the work, for the tests that cost does not grow with d).
@@ -163,10 +157,8 @@ def chain_chunk(r0, r1, L, alive, z, t, bsz, etas, smooth, rec, out_best, out_me
             inv_b = 1.0 / b
             eta = etas[s]
             for i in range(b):
-                G[i, 0] = z[r, off + i]
-                for c in range(1, k):
-                    G[i, c] = np.random.standard_normal()
-            drawn += b * (k - 1)
+                for c in range(k):
+                    G[i, c] = coords[r, off + i, c]
             for i in range(b):
                 for j in range(m):
                     a = 0.0
