@@ -63,6 +63,7 @@ targets, other activations or losses.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -200,6 +201,29 @@ class ChainData:
                              for i, g in enumerate(self._y)])
         return coords, y.to(torch.float64)
 
+    def orthogonal(self, normals: int, dfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``normals`` standard normals and one ``χ²_ν`` per entry of ``dfs``, per replica
+        (the orthogonal parts of the smoothed steps)."""
+        bn = np.empty((len(self.replicas), normals))
+        bc = np.empty((len(self.replicas), len(dfs)))
+        for r, g in enumerate(self._g):
+            g.standard_normal(out=bn[r])
+            bc[r] = g.chisquare(dfs) if len(dfs) else bc[r]
+        return bn, bc
+
+
+@functools.lru_cache(maxsize=64)
+def _smoothed_draws(b: int, m: int, p: int) -> tuple[int, tuple[int, ...]]:
+    """Random numbers of one smoothed step (kernel): sample ``i`` has ``q_i = min(i, m, p)``
+    normal coordinates on the running basis and, if ``p > q_i``, one ``χ²_{p−q_i}``."""
+    q, normals, dfs = 0, 0, []
+    for _ in range(b):
+        normals += q
+        if p - q > 0:
+            dfs.append(p - q)
+            q = min(q + 1, m)
+    return normals, tuple(dfs)
+
 
 def _run_threads(R: int, args: tuple) -> None:
     """:func:`chain_kernel.chain_chunk` over replica ranges on ``numba.get_num_threads()``
@@ -216,11 +240,13 @@ def _run_threads(R: int, args: tuple) -> None:
             job.result()
 
 
-def chunk_samples(batch: int, k: int) -> int:
+def chunk_samples(batch: int, k: int, smoothed: bool) -> int:
     """Samples per replica in one chunk: a multiple of the batch with about
-    ``CHUNK_NUMBERS`` coordinates, the same for any number of replicas (so ``replicas=[j]``
+    ``CHUNK_NUMBERS`` random numbers (``k`` coordinates per sample, up to ``k`` more for the
+    orthogonal part when smoothing), the same for any number of replicas (so ``replicas=[j]``
     reproduces replica ``j``)."""
-    return max(batch, CHUNK_NUMBERS // (k + 1) // batch * batch)
+    per_sample = k + 1 + (k if smoothed else 0)
+    return max(batch, CHUNK_NUMBERS // per_sample // batch * batch)
 
 
 def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedule,
@@ -243,8 +269,8 @@ def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedul
     alive = np.ones(R, dtype=np.bool_)
     draws = np.zeros(R, dtype=np.int64)
     checkpoints = log_checkpoints(n)
-    next_cp, seen, chunk_index = 0, 0, 0
-    per_chunk = chunk_samples(B, k)
+    next_cp, seen, chunk_index, orthogonal_draws = 0, 0, 0, 0
+    per_chunk = chunk_samples(B, k, lam > 0)
     replicas = data.replicas
     while seen < n:
         size = min(per_chunk, n - seen)
@@ -270,10 +296,17 @@ def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedul
                     next_cp += 1
             else:
                 rec.append(-1)
+        n_normals, dfs = 0, []
+        for b, smoothed in zip(sizes, smooth, strict=True):
+            if smoothed:
+                normals, step_dfs = _smoothed_draws(b, k - 1, p)
+                n_normals += normals
+                dfs.extend(step_dfs)
+        bn, bc = data.orthogonal(n_normals, np.array(dfs, dtype=np.float64))
         n_cp = max(len(rec_seen), 1)
         out = [np.full((R, n_cp), np.nan) for _ in range(3)]
         seeds = replica_seeds(data.seed, replicas, 3, chunk_index)
-        args = (L, alive, coords, t, np.array(sizes, dtype=np.int64),
+        args = (L, alive, coords, t, bn, bc, np.array(sizes, dtype=np.int64),
                 np.array(etas, dtype=np.float64), np.array(smooth, dtype=np.bool_),
                 np.array(rec, dtype=np.int64), out[0], out[1], out[2], seeds, p,
                 sig, dsig, sp, sq, sc, loss_code, draws)
@@ -283,7 +316,9 @@ def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedul
                          overlap_mean=out[1][:, slot])
         seen += size
         chunk_index += 1
-    return L, ~alive, seen, int(draws.sum()) + R * seen * k  # + the samples' coordinates
+        orthogonal_draws += R * (n_normals + len(dfs))
+    # numba's draws, the samples' coordinates and the smoothed steps' orthogonal parts
+    return L, ~alive, seen, int(draws.sum()) + R * seen * k + orthogonal_draws
 
 
 def best_overlap(L: np.ndarray) -> torch.Tensor:
@@ -333,7 +368,7 @@ def fit_chain(learner, data, y, n) -> None:
     check_supported(act, loss, lam, d, m)
     replicas = tuple(data.replica_ids)
     stream = ChainData(link, data.seed, replicas)
-    first = stream.draw(min(n, chunk_samples(learner.batch, m + 1)), m + 1)
+    first = stream.draw(min(n, chunk_samples(learner.batch, m + 1, lam > 0)), m + 1)
     T, signal = learner._transform(s, link, first[1][:, :10_000])
     lr = learner.lr if learner.lr is not None else learner.default_lr(s, d, lam, signal)
     schedule = Schedule(lr=lr, search=int(learner.search_fraction * n), decay=learner.decay,

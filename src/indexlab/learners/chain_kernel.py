@@ -7,12 +7,12 @@ matrix ``L`` (``k × k``, ``k = m + 1``) of coordinates of ``(θ*, w_1, …, w_m
 orthonormal basis ``(e_0 = θ*, e_1, …, e_m)`` of a ``k``-dimensional space containing them:
 row 0 is ``e_0`` and ``L[j, 0] = ⟨w_j, θ*⟩``. Everything is float64.
 
-The caller draws the samples' Gaussian coordinates in the ``k``-dimensional span (numpy's
-ziggurat is several times faster than numba's generator, and ``z`` is needed outside to
-evaluate the labels). The Bartlett numbers of the orthogonal parts come from numba's
-per-thread generator, seeded at the start of each replica's chunk with a seed derived from
-``(seed, replica, chunk)``: one replica runs on one thread for a whole chunk, so results do
-not depend on the thread schedule.
+The caller draws the samples' Gaussian coordinates in the ``k``-dimensional span and the
+orthogonal parts of the smoothed steps (numpy's ziggurat is several times faster than numba's
+generator, and ``z`` is needed outside to evaluate the labels). The ``O(m²)`` Bartlett
+numbers of the other steps come from numba's per-thread generator, seeded at the start of
+each replica's chunk with a seed derived from ``(seed, replica, chunk)``: one replica runs on
+one thread for a whole chunk, so results do not depend on the thread schedule.
 """
 
 from __future__ import annotations
@@ -117,18 +117,20 @@ def _qr_r(P, nr, nc, v):
 
 
 @njit(cache=True, nogil=True)
-def chain_chunk(r0, r1, L, alive, coords, t, bsz, etas, smooth, rec, out_best, out_mean,
-                out_loss, seeds, p, sig, dsig, sp, sq, sc, loss_code, draws):
+def chain_chunk(r0, r1, L, alive, coords, t, bn, bc, bsz, etas, smooth, rec, out_best,
+                out_mean, out_loss, seeds, p, sig, dsig, sp, sq, sc, loss_code, draws):
     """Advance the live replicas ``r0 ≤ r < r1`` through the steps of one chunk (module doc);
     the GIL is released, so threads may run disjoint replica ranges at once.
 
     ``L (R, k, k)``, ``alive (R,)`` in/out; ``coords (R, n_chunk, k)`` the samples'
     coordinates ``(z, g_1..g_m)`` along ``(e_0 = θ*, e_1..e_m)``, ``t (R, n_chunk)`` the
-    transformed labels; per step ``bsz`` (batch size ``b``), ``etas`` (``b·η_t``), ``smooth``
-    (use the smoothed slope), ``rec`` (checkpoint slot or −1); outputs ``(R, n_cp)`` written at the
-    checkpoint slots; ``p = d − k``; ``sig``/``dsig`` polynomial coefficients of ``σ``/``σ'``;
-    smoothed slope ``Σ sc a^sp R^sq``; ``loss_code`` 0 correlation, 1 square; ``draws (R,)``
-    counts the random numbers drawn (the work, for the tests that cost does not grow with d).
+    transformed labels; ``bn``, ``bc (R, ·)`` the normals and χ² numbers of the orthogonal
+    parts in the smoothed steps, in the order they are used; per step ``bsz`` (batch size
+    ``b``), ``etas`` (``b·η_t``), ``smooth`` (use the smoothed slope), ``rec`` (checkpoint
+    slot or −1); outputs ``(R, n_cp)`` written at the checkpoint slots; ``p = d − k``;
+    ``sig``/``dsig`` polynomial coefficients of ``σ``/``σ'``; smoothed slope
+    ``Σ sc a^sp R^sq``; ``loss_code`` 0 correlation, 1 square; ``draws (R,)`` counts the
+    random numbers drawn here (the work, for the tests that cost does not grow with d).
     """
     k = L.shape[1]
     m = k - 1
@@ -136,6 +138,8 @@ def chain_chunk(r0, r1, L, alive, coords, t, bsz, etas, smooth, rec, out_best, o
     bmax = 1
     for s in range(S):
         bmax = max(bmax, bsz[s])
+    apow = np.zeros(sp.max() + 1)
+    rpow = np.zeros(sq.max() + 1)
     for r in range(r0, r1):
         if not alive[r]:
             continue
@@ -144,7 +148,8 @@ def chain_chunk(r0, r1, L, alive, coords, t, bsz, etas, smooth, rec, out_best, o
         G = np.zeros((bmax, k))
         A = np.zeros((bmax, m))
         Psi = np.zeros((bmax, m))
-        Tm = np.zeros((bmax, bmax))
+        C = np.zeros((m, m + 1))
+        zeta = np.zeros(m + 1)
         Q = np.zeros((max(bmax, m), m))
         RA = np.zeros((m, m))
         M = np.zeros((k, k + max(bmax, m)))
@@ -152,6 +157,8 @@ def chain_chunk(r0, r1, L, alive, coords, t, bsz, etas, smooth, rec, out_best, o
         off = 0
         ok = True
         drawn = 0
+        ibn = 0
+        ibc = 0
         for s in range(S):
             b = bsz[s]
             inv_b = 1.0 / b
@@ -167,28 +174,50 @@ def chain_chunk(r0, r1, L, alive, coords, t, bsz, etas, smooth, rec, out_best, o
                     A[i, j] = a
             q = 0
             if smooth[s]:
-                # Bartlett rows of the b orthogonal parts x_⊥i in R^p (p = d − k)
-                q = min(b, p)
-                drawn += b * q - q * (q - 1) // 2
+                # Σ_i ψ_ij x_⊥i built sample by sample in a running orthonormal basis of at
+                # most m directions of S^⊥ (C: coordinates of the m partial sums): x_⊥i has
+                # N(0, 1) coordinates on the q basis vectors (from bn) and a remainder of
+                # norm √χ²_{p−q} (from bc) along a new direction; ‖x_⊥i‖² is known before
+                # ψ_ij is computed, and the m + 1 columns are folded back to m by an LQ step
+                q = 0
+                for j in range(m):
+                    for col in range(m + 1):
+                        C[j, col] = 0.0
                 for i in range(b):
                     nx2 = 0.0
                     for c in range(k):
                         nx2 += G[i, c] * G[i, c]
                     for col in range(q):
-                        val = 0.0
-                        if col < i:
-                            val = np.random.standard_normal()
-                        elif col == i:
-                            val = math.sqrt(np.random.chisquare(p - i))
-                        Tm[i, col] = val
-                        nx2 += val * val
+                        zeta[col] = bn[r, ibn]
+                        ibn += 1
+                        nx2 += zeta[col] * zeta[col]
+                    rho = 0.0
+                    if p - q > 0:
+                        rho = math.sqrt(bc[r, ibc])
+                        ibc += 1
+                    nx2 += rho * rho
                     for j in range(m):
                         a = A[i, j]
                         rr = nx2 - a * a
+                        apow[0] = 1.0
+                        rpow[0] = 1.0
+                        for e in range(1, apow.shape[0]):
+                            apow[e] = apow[e - 1] * a
+                        for e in range(1, rpow.shape[0]):
+                            rpow[e] = rpow[e - 1] * rr
                         slope = 0.0
                         for u in range(sc.shape[0]):
-                            slope += sc[u] * a ** sp[u] * rr ** sq[u]
-                        Psi[i, j] = eta * t[r, off + i] * slope
+                            slope += sc[u] * apow[sp[u]] * rpow[sq[u]]
+                        ps = eta * t[r, off + i] * slope
+                        Psi[i, j] = ps
+                        for col in range(q):
+                            C[j, col] += ps * zeta[col]
+                        C[j, q] += ps * rho
+                    if p - q > 0:
+                        q += 1
+                        if q > m:
+                            _lq_rows(C, m, q, v)
+                            q = m
             else:
                 for i in range(b):
                     for j in range(m):
@@ -224,10 +253,7 @@ def chain_chunk(r0, r1, L, alive, coords, t, bsz, etas, smooth, rec, out_best, o
             if smooth[s]:
                 for j in range(m):
                     for col in range(q):
-                        acc = 0.0
-                        for i in range(col, b):
-                            acc += Psi[i, j] * Tm[i, col]
-                        M[j + 1, k + col] = acc * inv_b
+                        M[j + 1, k + col] = C[j, col] * inv_b
                 ncols = k + q
             else:
                 # X_⊥ᵀΨ = Q_A R_A R_Ψ: R_Ψ from QR of Ψ (b × m), R_A Bartlett (p × qs)
