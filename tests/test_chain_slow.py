@@ -10,7 +10,8 @@
    chunks, 2²⁴/(d R) samples, multiples of the batch 32, so both engines cut the same
    minibatches), width 1, a constant step (``search_fraction = 1``), overlaps recorded on a
    fine grid (48 points per decade); the first recorded sample count with overlap ≥ 0.5
-   (censored at the budget, chosen near the 80th percentile to bound the full engine's cost)
+   (censored at the budget, chosen near the 60th percentile to bound the full engine's cost;
+   both engines are censored alike, so the test compares the censored laws)
    has the same distribution under both engines: two-sample Kolmogorov–Smirnov p > 0.01.
    Width 1 keeps the full engine affordable on 2 cores; the joint law of several neurons is
    checked by the one-step test.
@@ -105,13 +106,14 @@ def _first_passage(trace: Trace, n: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("cls, link, budgets", [
-    (OnlineSGD, "he3", {64: 8_000, 128: 25_000}),
-    (SmoothedSGD, "he4", {64: 16_000, 128: 50_000}),
-    (Unified, "genexp3", {64: 16_000, 128: 45_000}),
+    (OnlineSGD, "he3", {64: 5_000, 128: 15_000}),
+    (SmoothedSGD, "he4", {64: 12_000, 128: 42_000}),
+    (Unified, "genexp3", {64: 13_000, 128: 36_000}),
 ], ids=["vanilla-he3", "smoothed-he4", "unified-genexp3"])
 def test_first_passage_distributions_match_the_full_engine(cls, link, budgets, monkeypatch):
-    """KS p-values measured at the time of writing are in the docstring of the module's
-    note (docs/chain.md); the assertion is the issue's p > 0.01 at each d."""
+    """The issue's criterion, p > 0.01 at each d. Measured with budgets 1.3-1.6× larger
+    (docs/chain.md): p = 0.36 / 0.84 (He3, d = 64 / 128), 0.97 / 0.84 (He4 smoothed),
+    1.00 / 0.77 (genexp3 unified); medians equal to the grid step."""
     fine = functools.partial(log_checkpoints, per_decade=48)
     monkeypatch.setattr(spherical_module, "log_checkpoints", fine)
     monkeypatch.setattr(chain_module, "log_checkpoints", fine)
