@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 
 from indexlab.cli import app
 from indexlab.experiments.runner import expand, run_key, sweep
+from indexlab.experiments.single_run import make_learner
 from indexlab.experiments.spec import SpecError, parse_spec
 from indexlab.experiments.store import Store
-from indexlab.learners import BatchReuseSGD, OnlineSGD, SmoothedSGD, SparseUnified, Unified
+from indexlab.learners import OnlineSGD, SmoothedSGD, SparseUnified, Unified
 from indexlab.learners.base import Trace
 from indexlab.learners.chain import ChainData, initial_state, run_chain
 from indexlab.learners.spherical import Schedule
@@ -28,7 +29,7 @@ runner = CliRunner()
 
 
 @pytest.mark.parametrize("make, match", [
-    (lambda: BatchReuseSGD(engine="chain"), r"BatchReuseSGD.*engine 'full'"),
+    (lambda: make_learner("batch_reuse_sgd", engine="chain"), r"BatchReuseSGD.*engine 'full'"),
     (lambda: SparseUnified(engine="chain"), r"SparseUnified.*engine 'full'"),
     (lambda: OnlineSGD(engine="gpu"), r"engine='gpu'.*OnlineSGD.*'full' or 'chain'"),
     (lambda: OnlineSGD(engine="chain", loss="huber"), r"loss='huber'.*chain"),

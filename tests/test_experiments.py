@@ -343,3 +343,45 @@ def test_baselines_and_subspace_distance_in_a_sweep(tmp_path):
                 assert (distance <= 0.5).all(), distance
         cols, rows = store.table()
         assert "subspace_distance" in cols and len(rows) == 16
+
+
+def test_store_claims_are_atomic_forward_only_and_states_are_told_apart(tmp_path):
+    """A finished run is never claimed or overwritten; a live claim of another process keeps
+    a run busy; a claim whose process is gone is taken over; status tells running,
+    interrupted and queued apart."""
+    path = tmp_path / "c.db"
+    a, b = Store(path), Store(path)
+    good, other, third = _config(), _config(width=5), _config(width=6)
+    k1, k2, k3 = run_key(good), run_key(other), run_key(third)
+    assert a.claim(k1, good, "t") == "claimed"
+    assert b.claim(k1, good, "t") == "busy"  # a is alive (this very process)
+    result = execute_run(good)
+    assert a.write_result(result) > 0
+    assert b.claim(k1, good, "t") == "finished"
+    late = {**result, "status": "failed", "error": "late"}
+    assert b.write_result(late) == 0  # a second result never replaces a finished one
+    run = a.runs([k1])[0]
+    assert (run["status"], run["attempts"], run["error"]) == ("done", 1, None)
+    # a claim whose owner process is gone is stale: taken over at once
+    assert a.claim(k2, other, "t") == "claimed"
+    a.conn.execute("UPDATE claims SET pid = 2147483646 WHERE key = ?", (k2,))
+    assert b.run_states([k1, k2, k3]) == {k1: "done", k2: "interrupted", k3: "queued"}
+    assert b.claim(k2, other, "t") == "claimed"
+    assert a.run_states([k2]) == {k2: "running"}
+    assert b.runs([k2])[0]["attempts"] == 2
+    a.close()
+    b.close()
+    with Store(path, create=False) as store:
+        assert store.run_states([k2]) == {k2: "interrupted"}  # b closed: its claim released
+
+
+def test_a_sweep_name_is_bound_to_its_spec(tmp_path):
+    with Store(tmp_path / "n.db") as store:
+        spec = parse_spec(_spec_dict(budget={"n": [8]}))
+        sweep(spec, store, progress=False)
+        sweep(spec, store, progress=False)  # the same spec again: fine (resumes)
+        changed = parse_spec(_spec_dict(budget={"n": [8]}, replicas=3))
+        with pytest.raises(StoreError, match=r"name='t' is not allowed: .* different spec"):
+            sweep(changed, store, progress=False)
+        assert [s["name"] for s in store.sweeps()] == ["t"]
+        assert len(store.sweeps()[0]["labels"]) == 2  # the first sweep is intact

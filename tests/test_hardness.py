@@ -17,9 +17,9 @@ from indexlab.hardness import (
     HardFamily,
     activation_coefficients,
     csq_query_bound,
-    degree_norms,
     family_size,
     hard_link,
+    member_degree_norms,
     member_norm,
     member_values,
     parity_probability,
@@ -55,7 +55,7 @@ def test_degree_k_coefficient_matches_spec(activation, k, product):
     c_k = activation_coefficients(activation)[k]
     exact = 2**k * math.sqrt(math.factorial(k)) * c_k * k ** (-k / 2)
     assert abs(exact - product) <= 5e-5
-    assert degree_norms(k, activation, k)[k] == pytest.approx(abs(exact), rel=1e-12)
+    assert member_degree_norms(k, activation, k)[k] == pytest.approx(abs(exact), rel=1e-12)
     assert member_norm(k, activation) ** 2 >= exact**2
 
 
@@ -194,7 +194,7 @@ def test_registry_names_resolve():
 def test_theory_sees_information_exponent_k():
     assert theory.information_exponent("hard3_tanh") == 3
     # the exact degree norms of the unit-norm member, against theory's product quadrature
-    exact = degree_norms(3, "tanh", 8) / member_norm(3, "tanh")
+    exact = member_degree_norms(3, "tanh", 8) / member_norm(3, "tanh")
     assert np.allclose(theory.hermite_degree_norms("hard3_tanh", 8), exact, atol=1e-6)
     # Boolean labels: k* = s* = k, and no second-order signal at all (α_c = ∞)
     assert theory.information_exponent("hard3_tanh_bool") == 3

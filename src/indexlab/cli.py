@@ -11,11 +11,13 @@ import math
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from indexlab import theory
+from indexlab.experiments.cli import register
+from indexlab.experiments.terminal import console
+from indexlab.experiments.terminal import fail as _fail
 from indexlab.links import REGISTRY, get_link
 
 app = typer.Typer(
@@ -23,29 +25,32 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    raise typer.Exit(code=2)
-
-
-def _finite_or_none(x: float) -> float | None:
-    return None if not math.isfinite(x) else x
+def threshold_json(alpha: float | None) -> float | str | None:
+    """``α_c`` for JSON: a number, the string ``"inf"`` when infinite (JSON has no ∞), or
+    ``None`` only where α_c does not apply."""
+    if alpha is None:
+        return None
+    return "inf" if math.isinf(alpha) else float(alpha)
 
 
 def exponents_report(link_text: str, d: int, noise: float = 0.0, sparsity: int | None = None,
                      degree: int = theory.DEFAULT_DEGREE) -> dict:
-    """Everything ``indexlab exponents`` prints, as a JSON-ready dict."""
+    """Everything ``indexlab exponents`` prints, as a JSON-ready dict.
+
+    Every value comes with its error estimate (``*_errors``, ``weak_recovery_threshold_error``);
+    ``weak_recovery_threshold`` is a number or ``"inf"``. ``generative_constant`` is
+    ``1/λ_{s*}²``, the constant in front of every ``d^{s*/2}``-type prediction.
+    """
     link = get_link(link_text, noise=noise)
-    norms = theory.hermite_degree_norms(link, degree)
-    coeffs = theory.hermite_expansion(link, degree) if link.r == 1 else norms
+    theory.check_cost(link, "hermite", degree)  # a too-large r is named before anything else
+    theory.check_supported(link)
+    herm = theory.hermite_estimate(link, degree)
+    deg = theory.hermite_degree_estimate(link, degree)
+    coeffs, coeff_err = (herm.value, herm.error) if link.r == 1 else (deg.value, deg.error)
     k_star = theory.information_exponent(link, degree)
-    lam = theory.generative_coefficients(link)
+    lam = theory.generative_estimate(link)
     s_star = theory.generative_exponent(link)
-    alpha_c = theory.weak_recovery_threshold(link)
+    alpha = theory.weak_recovery_estimate(link)
     predicted = theory.predicted_sample_complexities(link, d, sparsity, k_star=k_star,
                                                      s_star=s_star)
     return {
@@ -55,11 +60,17 @@ def exponents_report(link_text: str, d: int, noise: float = 0.0, sparsity: int |
         "d": d,
         "sparsity": sparsity,
         "hermite_coefficients": [float(c) for c in coeffs],
+        "hermite_coefficient_errors": [float(e) for e in coeff_err],
         "hermite_coefficients_kind": "c_k" if link.r == 1 else "norm of degree-k tensor",
         "information_exponent": k_star,
-        "generative_coefficients": [float(v) for v in lam],
+        "generative_coefficients": [float(v) for v in lam.value],
+        "generative_coefficient_errors": [float(e) for e in lam.error],
+        "generative_method": lam.method,
         "generative_exponent": s_star,
-        "weak_recovery_threshold": _finite_or_none(alpha_c),
+        "generative_constant": (None if s_star is None else float(1.0 / lam.value[s_star])),
+        "zero_factor": theory.ZERO_FACTOR,
+        "weak_recovery_threshold": threshold_json(alpha.value),
+        "weak_recovery_threshold_error": (None if math.isinf(alpha.value) else alpha.error),
         "predicted": {
             name: {
                 "exponent": p.exponent,
@@ -101,18 +112,29 @@ def _print_report(report: dict) -> None:
     coeff.add_column("k", justify="right")
     coeff.add_column(escape("c_k = E[m(z) h_k(z)]" if r == 1 else "‖c_α‖, |α| = k"),
                      justify="right")
-    coeff.add_column(escape("λ_k² = E[E[h_k|y]²]"), justify="right")
-    lam = report["generative_coefficients"]
+    coeff.add_column(escape("λ_k² = E[E[h_k|y]²]  ± error"), justify="right")
+    lam, lam_err = report["generative_coefficients"], report["generative_coefficient_errors"]
     for k, c in enumerate(report["hermite_coefficients"]):
-        lam_k = f"{lam[k]:.4f}" if 1 <= k < len(lam) else ""
-        coeff.add_row(str(k), f"{0.0 if abs(c) < 1e-12 else c:+.6f}", lam_k)
+        lam_k = f"{lam[k]:.6g} ± {lam_err[k]:.1e}" if 1 <= k < len(lam) else ""
+        coeff.add_row(str(k), f"{0.0 if abs(c) < 1e-12 else c:+.6g}", lam_k)
     console.print(coeff)
     alpha = report["weak_recovery_threshold"]
+    alpha_text = ("∞" if alpha == "inf" else "—" if alpha is None
+                  else f"{alpha:.4g} ± {report['weak_recovery_threshold_error']:.1e}")
     console.print(
         f"information exponent k* = {report['information_exponent']}   "
         f"generative exponent s* = {report['generative_exponent']}   "
-        f"weak-recovery threshold α_c = {'∞' if alpha is None else f'{alpha:.4f}'}"
+        f"weak-recovery threshold α_c = {alpha_text}"
     )
+    console.print(escape(
+        f"(a value counts as non-zero when it exceeds {report['zero_factor']:g}× its error; "
+        f"method: {report['generative_method']})"))
+    s_star, constant = report["generative_exponent"], report["generative_constant"]
+    if constant is not None and constant > 100:
+        console.print(escape(
+            f"note: λ_{s_star}² = {lam[s_star]:.3g} is small, so the constant 1/λ_{s_star}² ≈ "
+            f"{constant:.3g} multiplies the predicted sample sizes below; at moderate d the "
+            "next exponent may describe the data better."))
     pred = Table(title=f"predicted sample complexity at d = {report['d']}")
     for col in ("algorithm", "n ≍", "exponent", "n at this d", "source"):
         pred.add_column(col)
@@ -127,13 +149,14 @@ def fit(
     link: Annotated[str, typer.Option(help="registry name or expression (as for exponents)")],
     d: Annotated[int, typer.Option("--d", help="input dimension")],
     n: Annotated[int, typer.Option("--n", help="sample budget per replica")],
-    learner: Annotated[str, typer.Option(help="online_sgd, smoothed_sgd, unified, "
-                                         "sparse_unified, batch_reuse_sgd, layerwise, "
-                                         "power_iteration, one_step, spectral, sir, save, "
-                                         "phd, random_features, kernel_ridge")] = "unified",
+    learner: Annotated[str, typer.Option(help="learner name (a key of "
+                                         "indexlab.learners.LEARNERS; an unknown name "
+                                         "lists them)")] = "unified",
     r: Annotated[int | None, typer.Option("--r", help="hidden dimension (multi-index)")] = None,
-    n1: Annotated[int | None, typer.Option(help="stage-1 samples (layerwise family)")] = None,
-    n2: Annotated[int | None, typer.Option(help="stage-2 samples (layerwise family)")] = None,
+    n1: Annotated[int | None, typer.Option(help="stage-1 samples (learners with stage "
+                                           "budgets: the layerwise family)")] = None,
+    n2: Annotated[int | None, typer.Option(help="stage-2 samples (learners with stage "
+                                           "budgets)")] = None,
     loss: Annotated[str | None, typer.Option(help="loss: square, correlation, huber, "
                                              "logistic")] = None,
     t1: Annotated[int | None, typer.Option(help="stage-1 GD steps (layerwise family)")] = None,
@@ -154,38 +177,46 @@ def fit(
     float64: Annotated[bool, typer.Option("--float64", help="compute in float64")] = False,
     plot: Annotated[str | None, typer.Option(help="save overlap-vs-samples plot here")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    memory_limit: Annotated[str | None, typer.Option(
+        help="refuse a run estimated to need more memory (e.g. 8G, 50%; default: "
+             "$INDEXLAB_MEMORY_LIMIT, else 80% of the available memory)")] = None,
 ) -> None:
     """Train LEARNER on a target and report overlaps, test error, samples and time."""
     import torch
 
+    from indexlab.experiments.preflight import preflight_fit
     from indexlab.experiments.single_run import (
         fit_and_summarise,
+        learner_class,
         learner_defaults,
-        learner_fields,
         make_learner,
         make_target,
         plot_overlap_trace,
     )
-    from indexlab.learners import LEARNERS
-
     fit_kwargs = {k: v for k, v in dict(n1=n1, n2=n2).items() if v is not None}
     try:
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} is not available: no CUDA device found")
+        settings = parse_settings(setting or [])
+        preflight_fit(link=link, d=d, n=n, n1=n1, n2=n2, learner=learner, r=r,
+                      replicas=replicas, seed=seed, device=device, noise=noise,
+                      sparsity=sparsity, flags=dict(width=width, lr=lr, batch=batch, t1=t1,
+                                                    loss=loss, preprocess=preprocess),
+                      settings=settings, float64=float64, memory_limit=memory_limit)
+        theory.check_supported(get_link(link, noise=noise))  # before any sampling
         torch.manual_seed(seed)
         target = make_target(link, d, r=r, sparsity=sparsity, noise=noise, replicas=replicas,
                              seed=seed, device=device,
                              dtype=torch.float64 if float64 else torch.float32)
         given = dict(width=width, lr=lr, batch=batch, loss=loss, t1=t1, preprocess=preprocess)
         hyper = {k: v for k, v in given.items() if v is not None}
-        if learner in LEARNERS:  # else make_learner names the allowed learners
-            if "width" in hyper and "m" in learner_fields(learner):
-                hyper["m"] = hyper.pop("width")  # random features: m neurons
-            hyper = {**learner_defaults(learner, target, seed), **hyper}
-        hyper.update(parse_settings(setting or []))
+        kind = learner_class(learner)  # an unknown name lists the learners
+        if "width" in hyper and kind.width_parameter not in (None, "width"):
+            hyper[kind.width_parameter] = hyper.pop("width")  # e.g. random features: m
+        hyper = {**learner_defaults(learner, target, seed), **hyper}
+        hyper.update(settings)
         model = make_learner(learner, **hyper)
-        if fit_kwargs and not hasattr(model, "stage_one"):
-            raise ValueError("--n1/--n2 apply to the layerwise family only; use --n")
+        if fit_kwargs and not kind.stage_budgets:
+            raise ValueError(f"--n1/--n2 split the budget between stages; {learner} has no "
+                             "stage budgets: use --n")
         report = fit_and_summarise(target, model, None if fit_kwargs else n, **fit_kwargs)
     except ValueError as exc:
         _fail(str(exc))
@@ -277,9 +308,7 @@ def links() -> None:
     console.print(table)
 
 
-from indexlab.experiments.cli import register  # noqa: E402  (sweep, status, report, export)
-
-register(app)
+register(app)  # sweep, status, report, export
 
 
 def main() -> None:  # pragma: no cover - console entry point

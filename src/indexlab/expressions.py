@@ -13,7 +13,12 @@ compiled into a tree of torch operations; nothing is ever passed to ``eval``. Al
 
 Anything else (attribute access, subscripts, lambdas, calls of non-whitelisted names, strings,
 keyword arguments, ...) raises ``ValueError`` naming the offending token and listing what is
-allowed.
+allowed. Bounds, so that no text can exhaust the parser, the stack or the floating-point range:
+ASCII only (Python folds full-width ``ｚ`` and mathematical-italic ``𝑧`` into ``z`` by NFKC;
+we refuse them instead), at most :data:`MAX_LENGTH` characters, :data:`MAX_NODES` syntax
+nodes and nesting depth :data:`MAX_DEPTH`; constant sub-expressions are evaluated once, when
+parsed, and must be finite real numbers (``0/0``, ``1/0``, ``10**10**10`` and ``(-8)**0.5``
+are refused, naming the sub-expression).
 """
 
 from __future__ import annotations
@@ -51,7 +56,9 @@ _DEGREE_FUNCS = ("h", "He")
 FUNCTIONS: tuple[str, ...] = (*_UNARY, *_BINARY, "clip", *_DEGREE_FUNCS)
 CONSTANTS = {"pi": math.pi, "e": math.e}
 _VAR = re.compile(r"^z([1-9])?$")
-
+MAX_LENGTH = 2000
+MAX_NODES = 400
+MAX_DEPTH = 64
 
 
 def _allowed_text(variables: str = "variables z or z1..z9") -> str:
@@ -111,12 +118,16 @@ def _compile(node: ast.AST, ctx: _Context) -> Callable:
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise _reject(node, ctx, "only int and float literals are allowed")
-        value = float(node.value)
-        return lambda z: value
+        try:
+            value = float(node.value)
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value):
+            raise _reject(node, ctx, "the number is too large: use a finite float literal")
+        return _Const(value)
     if isinstance(node, ast.Name):
         if node.id in CONSTANTS:
-            value = CONSTANTS[node.id]
-            return lambda z: value
+            return _Const(CONSTANTS[node.id])
         if ctx.names is not None:
             if node.id not in ctx.names:
                 raise _reject(node, ctx, f"unknown name {node.id!r}")
@@ -131,6 +142,8 @@ def _compile(node: ast.AST, ctx: _Context) -> Callable:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         inner = _compile(node.operand, ctx)
         if isinstance(node.op, ast.USub):
+            if isinstance(inner, _Const):
+                return _Const(-inner.value)
             return lambda z: -inner(z)
         return inner
     if isinstance(node, ast.BinOp):
@@ -146,6 +159,8 @@ def _compile(node: ast.AST, ctx: _Context) -> Callable:
         op = ops[type(node.op)]
         left = _compile(node.left, ctx)
         right = _compile(node.right, ctx)
+        if isinstance(left, _Const) and isinstance(right, _Const):
+            return _fold(node, ctx, op, left.value, right.value)
         return lambda z: op(left(z), right(z))
     if isinstance(node, ast.Compare):
         cmp = {ast.Lt: torch.lt, ast.LtE: torch.le, ast.Gt: torch.gt, ast.GtE: torch.ge}
@@ -194,6 +209,54 @@ def _compile(node: ast.AST, ctx: _Context) -> Callable:
     raise _reject(node, ctx, f"{type(node).__name__} is not allowed")
 
 
+class _Const:
+    """A constant sub-expression (folded when parsed); calling it gives its value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: float):
+        self.value = value
+
+    def __call__(self, z) -> float:
+        return self.value
+
+
+def _fold(node: ast.AST, ctx: _Context, op: Callable, a: float, b: float) -> _Const:
+    """``a op b`` for two constants, refused unless it is a finite real number."""
+    try:
+        value = op(a, b)
+    except ZeroDivisionError:
+        raise _reject(node, ctx, "division by zero") from None
+    except OverflowError:
+        raise _reject(node, ctx, "the value overflows the floating-point range") from None
+    if isinstance(value, complex):
+        raise _reject(node, ctx, "the value is not a real number")
+    if not math.isfinite(value):
+        raise _reject(node, ctx, "the value is not finite")
+    return _Const(float(value))
+
+
+def _check_size(tree: ast.AST, text: str) -> None:
+    """At most :data:`MAX_NODES` nodes and depth :data:`MAX_DEPTH` (iteratively: a deep tree
+    must not exhaust the stack while it is being measured)."""
+    count, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ValueError(f"expression {_short(text)!r} is too large: more than "
+                             f"{MAX_NODES} terms and operators; use a shorter expression")
+        if depth > MAX_DEPTH:
+            raise ValueError(f"expression {_short(text)!r} is nested too deeply (more than "
+                             f"{MAX_DEPTH} levels; each operator of a chain such as z+z+...+z "
+                             "is one level); use a shorter expression")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
 def _as_tensor(value, z: torch.Tensor) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
@@ -215,14 +278,23 @@ def parse_expression(text: str, variables: Sequence[str] | None = None) -> Expre
         allowed = _allowed_text("variables " + ", ".join(names) if names else "no variables")
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"expression {text!r} is empty; {allowed}")
-    if len(text) > 2000:
-        raise ValueError(f"expression of length {len(text)} is too long: at most 2000 characters")
+    if len(text) > MAX_LENGTH:
+        raise ValueError(f"expression {_short(text)!r} is too long: at most {MAX_LENGTH} "
+                         "characters")
+    if not text.isascii():
+        bad = next(c for c in text if not c.isascii())
+        raise ValueError(f"expression {text!r} is rejected at {bad!r} (U+{ord(bad):04X}): only "
+                         f"ASCII characters are allowed (write z, not a look-alike); {allowed}")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ValueError(
-            f"expression {text!r} is not valid syntax ({exc.msg}); {allowed}"
+            f"expression {_short(text)!r} is not valid syntax ({exc.msg}); {allowed}"
         ) from None
+    except (RecursionError, MemoryError):
+        raise ValueError(f"expression {_short(text)!r} is nested too deeply to parse; use a "
+                         "flatter expression") from None
+    _check_size(tree, text)
     ctx = _Context(text.strip(), names=names, allowed=allowed)
     fn = _compile(tree, ctx)
     if names is not None:

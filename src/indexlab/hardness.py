@@ -38,7 +38,7 @@ differ in ``j`` places (then ``χ(s)χ(t) = (−1)^j``)::
 
 where ``π_k(ℓ)`` is the probability that ``ℓ`` uniform draws from ``k`` letters hit every
 letter an odd number of times (zero unless ``ℓ ≥ k`` and ``ℓ ≡ k``). Term ``ℓ`` is exactly the
-squared norm of the degree-``ℓ`` Hermite component of ``g_k`` (:func:`degree_norms`). Hence
+squared norm of the degree-``ℓ`` Hermite component of ``g_k`` (:func:`member_degree_norms`). Hence
 the **activation condition**: ``g_k ≢ 0`` iff ``σ`` has a non-zero coefficient ``c_ℓ`` with
 ``ℓ ≥ k`` and ``ℓ ≡ k (mod 2)`` (``π_k(ℓ) > 0`` exactly for those ``ℓ``). ReLU fails it for
 odd ``k ≥ 3`` (its odd part is ``u/2``), ``relu3 = relu(u)³`` for odd ``k ≥ 5`` (odd part
@@ -70,13 +70,13 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from indexlab.hermite import composite_rule, expectation, hermite_coefficients
-from indexlab.links import Link
+from indexlab.links import Link, register_family
+from indexlab.nn import ACTIVATIONS, Activation
 from indexlab.targets import MultiIndex, Target, _check_int, _seeds, haar_directions
 from indexlab.theory import COEFF_RTOL
 
@@ -90,36 +90,19 @@ _ZERO_RTOL = 1e-10  # parity mass below this fraction of E[σ²] is quadrature r
 _NAME = re.compile(r"hard(\d+)_([a-z]+\d*)(?:_(bool)(?:_c([0-9.eE+-]+))?)?")
 
 
-class Activation(NamedTuple):
-    """A named activation: ``fn`` on tensors, kinks as quadrature breakpoints, and ``p`` when
-    ``σ = relu^p`` (closed-form Hermite coefficients)."""
-
-    name: str
-    fn: Callable[[torch.Tensor], torch.Tensor]
-    breakpoints: tuple[float, ...] = ()
-    relu_power: int | None = None
-
-
-ACTIVATIONS: dict[str, Activation] = {
-    a.name: a
-    for a in (
-        Activation("relu", torch.relu, (0.0,), 1),
-        Activation("relu3", lambda u: torch.relu(u) ** 3, (0.0,), 3),
-        Activation("tanh", torch.tanh),
-        Activation("sigmoid", torch.sigmoid),
-    )
-}
+# the activations of the hard family, from the one table of indexlab.nn
+HARD_ACTIVATIONS = ("relu", "relu3", "tanh", "sigmoid")
 
 
 def _activation(name: str) -> Activation:
-    if name not in ACTIVATIONS:
+    if name not in HARD_ACTIVATIONS:
         raise ValueError(f"activation={name!r} is not allowed: use one of "
-                         f"{', '.join(ACTIVATIONS)}")
+                         f"{', '.join(HARD_ACTIVATIONS)}")
     return ACTIVATIONS[name]
 
 
 def _numpy_fn(act: Activation) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda u: act.fn(torch.as_tensor(np.asarray(u, dtype=np.float64))).numpy()
+    return lambda u: act.f(torch.as_tensor(np.asarray(u, dtype=np.float64))).numpy()
 
 
 def _relu_power_coefficients(p: int, L: int) -> np.ndarray:
@@ -215,7 +198,7 @@ def parity_probability(k: int, ell) -> np.ndarray:
     return (base ** ell[..., None]) @ weights / 2.0**k
 
 
-def degree_norms(k: int, activation: str, K: int) -> np.ndarray:
+def member_degree_norms(k: int, activation: str, K: int) -> np.ndarray:
     """Exact norms of the degree-``ℓ`` Hermite components of ``g_k``, ``ℓ = 0..K``
     (unnormalised): ``2^k |c_ℓ| √π_k(ℓ)``. ``K`` is at most the number of known coefficients."""
     c = activation_coefficients(activation)
@@ -277,7 +260,7 @@ def member_values(z: torch.Tensor, activation: str, chunk_elements: int = _CHUNK
     out = torch.empty(n, dtype=torch.float64, device=z.device)
     for start in range(0, n, rows):
         block = z[start : start + rows].to(torch.float64)
-        out[start : start + rows] = act.fn(block @ signs) @ chi
+        out[start : start + rows] = act.f(block @ signs) @ chi
     return out.to(z.dtype)
 
 
@@ -291,7 +274,8 @@ def _known_exponents(k: int, activation: str, boolean: bool) -> tuple[int | None
     """
     if boolean:
         return None, None
-    norms = degree_norms(k, activation, min(activation_coefficients(activation).size - 1, 60))
+    K = min(activation_coefficients(activation).size - 1, 60)
+    norms = member_degree_norms(k, activation, K)
     above = np.nonzero(norms / member_norm(k, activation) > COEFF_RTOL)[0]
     k_star = int(above[0]) if above.size else None
     return k_star, (k_star if k_star is not None and k_star <= 2 else None)
@@ -367,7 +351,7 @@ def link_from_name(name: str) -> Link:
     if match is None:
         raise ValueError(f"unknown link {name!r}: hard-family names are hard{{k}}_{{activation}} "
                          f"or hard{{k}}_{{activation}}_bool[_c{{c}}] with activation one of "
-                         f"{', '.join(ACTIVATIONS)}, e.g. hard4_relu, hard3_tanh_bool")
+                         f"{', '.join(HARD_ACTIVATIONS)}, e.g. hard4_relu, hard3_tanh_bool")
     k, activation, boolean, c = match.groups()
     if c is not None:
         try:
@@ -375,6 +359,9 @@ def link_from_name(name: str) -> Link:
         except ValueError:
             raise ValueError(f"c={c!r} in link name {name!r} is not a number") from None
     return hard_link(int(k), activation, "boolean" if boolean else "real", c)
+
+
+register_family("hard", link_from_name)
 
 
 def member_directions(

@@ -228,8 +228,72 @@ def registry_names() -> list[str]:
     return list(REGISTRY)
 
 
+PROBE_GRID = 1201  # points of the probe on [-8, 8] per latent coordinate (0 included)
+PROBE_RANDOM = 4096  # Gaussian probe points (fixed seed), for the joint latent law
+
+
+def probe_latents(r: int) -> torch.Tensor:
+    """Latents ``(N, r)`` (float64) on which :func:`check_finite` evaluates a link: the
+    origin, a grid of ``[-8, 8]`` (with 0) along each coordinate axis, and
+    :data:`PROBE_RANDOM` standard Gaussian draws of a fixed seed."""
+    grid = torch.linspace(-8.0, 8.0, PROBE_GRID, dtype=torch.float64)
+    axes = torch.zeros(r * PROBE_GRID, r, dtype=torch.float64)
+    for i in range(r):
+        axes[i * PROBE_GRID:(i + 1) * PROBE_GRID, i] = grid
+    gauss = torch.randn(PROBE_RANDOM, r, generator=torch.Generator().manual_seed(0),
+                        dtype=torch.float64)
+    return torch.cat([torch.zeros(1, r, dtype=torch.float64), axes, gauss])
+
+
+def check_finite(link: Link) -> Link:
+    """Refuse (``ValueError``) a link whose mean ``E[y|z]`` is not finite somewhere on
+    :func:`probe_latents` — e.g. ``log(z)`` and ``sqrt(z)`` (NaN for ``z < 0``), ``1/z``
+    (infinite at 0), ``0/0`` — before any sample is drawn; returns ``link``. A finiteness
+    probe for sampling only: whether theory covers a link is :mod:`indexlab.theory`'s
+    question."""
+    for dtype in (torch.float64, torch.float32):  # float32: the default sampling dtype
+        z = probe_latents(link.r).to(dtype)
+        try:
+            with torch.no_grad():
+                values = link.mean(z)
+        except (RuntimeError, ValueError, TypeError, ArithmeticError) as exc:
+            raise ValueError(f"link {link.name!r} cannot be evaluated on latents of shape "
+                             f"(n, {link.r}): {exc}") from None
+        values = torch.as_tensor(values)
+        if values.shape != (z.shape[0],):
+            raise ValueError(f"link {link.name!r} returns shape {tuple(values.shape)} for "
+                             f"latents of shape {tuple(z.shape)}: it must return (n,)")
+        bad = ~torch.isfinite(values)
+        if bool(bad.any()):
+            i = int(bad.nonzero()[0, 0])
+            at = ", ".join(f"{float(v):.3g}" for v in z[i])
+            raise ValueError(
+                f"link {link.name!r} is not finite at z = ({at}) (value {float(values[i])} in "
+                f"{str(dtype).removeprefix('torch.')}): labels would be NaN or infinite; use "
+                "a link that is finite for every real z (e.g. log(abs(z) + 1), sqrt(abs(z)), "
+                "z / (1 + z**2))")
+    return link
+
+
+# Named link *families* resolved by a function rather than listed in REGISTRY: prefix →
+# resolver(name) -> Link. Modules above this one register theirs when imported
+# (:mod:`indexlab.hardness` registers ``hard{k}_{activation}[_bool]``; ``import indexlab``
+# imports it), so that links.py imports nothing above itself.
+FAMILIES: dict[str, Callable[[str], Link]] = {}
+
+
+def register_family(prefix: str, resolver: Callable[[str], Link]) -> None:
+    """Resolve link names starting with ``prefix`` with ``resolver`` (see ``FAMILIES``)."""
+    FAMILIES[prefix] = resolver
+
+
 def link_from_expression(text: str) -> Link:
-    """A deterministic link from a whitelisted expression (see :mod:`indexlab.expressions`)."""
+    """A deterministic link from a whitelisted expression (see :mod:`indexlab.expressions`),
+    checked to be finite by :func:`check_finite`."""
+    return check_finite(_expression_link(text))
+
+
+def _expression_link(text: str) -> Link:
     expr = parse_expression(text)
     return Link(name=expr.text, mean=expr.fn, r=expr.r, description=expr.text)
 
@@ -246,18 +310,19 @@ def get_link(link: str | Link, noise: float = 0.0) -> Link:
         key = link.strip()
         if key in REGISTRY:
             resolved = REGISTRY[key]
-        elif key.startswith("hard"):  # hard{k}_{activation}[_bool]; lazy: hardness imports links
-            from indexlab.hardness import link_from_name
-
-            resolved = link_from_name(key)
+        elif any(key.startswith(prefix) for prefix in FAMILIES):
+            prefix = next(p for p in FAMILIES if key.startswith(p))
+            resolved = FAMILIES[prefix](key)
         else:
             try:
-                resolved = link_from_expression(key)
+                resolved = _expression_link(key)
             except ValueError as exc:
+                shown = link if len(link) <= 60 else link[:60] + "..."
                 raise ValueError(
-                    f"unknown link {link!r}: not a registry name (one of "
+                    f"unknown link {shown!r}: not a registry name (one of "
                     f"{', '.join(REGISTRY)}) and not a valid expression: {exc}"
                 ) from None
+            check_finite(resolved)
     else:
         raise ValueError(f"link={link!r} is not allowed: use a registry name, an expression "
                          "in z (or z1..zr), or an indexlab.links.Link")

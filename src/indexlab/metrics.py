@@ -99,7 +99,8 @@ def prediction_mse(
     ``predict`` maps ``X`` of the target's shape (``(R, n, d)`` or ``(n, d)``) to predictions of
     ``y``'s shape. Returns ``mean (f̂ − y)²``, divided by the empirical ``Var(y)`` when
     ``normalised`` (so 1 is the error of the best constant). Non-finite predictions give
-    ``inf`` for that replica.
+    ``inf`` for that replica. A replica whose test labels have zero variance (a constant
+    target) has no normalised error: NaN, not 0.
     """
     X, y = target.sample_test(n)
     pred = predict(X)
@@ -109,5 +110,7 @@ def prediction_mse(
     mse = torch.where(torch.isfinite(err).all(dim=-1), err.mean(dim=-1),
                       torch.full_like(err[..., 0], math.inf))
     if normalised:
-        mse = mse / y.var(dim=-1).clamp_min(torch.finfo(y.dtype).tiny)
+        var = y.var(dim=-1)
+        constant = var <= torch.finfo(y.dtype).eps * y.pow(2).mean(dim=-1)
+        mse = torch.where(constant, math.nan, mse / var.clamp_min(torch.finfo(y.dtype).tiny))
     return mse

@@ -27,12 +27,20 @@ Fn = Callable[[torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class Activation:
-    """``σ`` with its first derivative ``σ'``; ``hermite_degree`` is set for ``h_k``."""
+    """``σ`` with its first derivative ``σ'`` — the one activation type of the package
+    (networks, learners, the hard family of :mod:`indexlab.hardness`).
+
+    ``hermite_degree`` is ``k`` for ``σ = h_k``; ``breakpoints`` are the kinks of ``σ`` (panel
+    edges for quadrature); ``relu_power`` is ``p`` for ``σ = relu^p`` (closed-form Hermite
+    coefficients).
+    """
 
     name: str
     f: Fn
     df: Fn
     hermite_degree: int | None = None
+    breakpoints: tuple[float, ...] = ()
+    relu_power: int | None = None
 
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
         return self.f(u)
@@ -50,7 +58,10 @@ def _hermite_activation(k: int) -> Activation:
 
 def _activations() -> dict[str, Activation]:
     acts = {
-        "relu": Activation("relu", torch.relu, lambda u: (u > 0).to(u.dtype)),
+        "relu": Activation("relu", torch.relu, lambda u: (u > 0).to(u.dtype),
+                           breakpoints=(0.0,), relu_power=1),
+        "relu3": Activation("relu3", lambda u: torch.relu(u) ** 3,
+                            lambda u: 3 * torch.relu(u) ** 2, breakpoints=(0.0,), relu_power=3),
         "tanh": Activation("tanh", torch.tanh, lambda u: 1 - torch.tanh(u) ** 2),
         "quadratic": Activation("quadratic", lambda u: u * u / 2, lambda u: u),
         # log cosh: σ' = tanh, σ'(0) = 0, σ''(0) = 1, |σ'''| ≤ 0.77 (multi-index spec §1.4)
@@ -74,8 +85,8 @@ ACTIVATIONS: dict[str, Activation] = _activations()
 
 
 def get_activation(name: str | Activation) -> Activation:
-    """Look up an activation by name (``relu``, ``tanh``, ``quadratic``, ``logcosh``,
-    ``softplus``, ``sigmoid``, ``he1``..``he8``)."""
+    """Look up an activation by name (``relu``, ``relu3``, ``tanh``, ``quadratic``,
+    ``logcosh``, ``softplus``, ``sigmoid``, ``he1``..``he8``)."""
     if isinstance(name, Activation):
         return name
     if name not in ACTIVATIONS:

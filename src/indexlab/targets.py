@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from indexlab.links import Link, _check_noise, get_link
+from indexlab.links import Link, _check_noise, check_finite, get_link
 
 _CHUNK_ELEMENTS = 1 << 24  # default chunk: 16M numbers (64 MB in float32) over all replicas
 
@@ -186,6 +186,8 @@ class Target:
 
 
 def _make_target(link, d, r, sparsity, noise, replicas, seed, directions, dtype, device) -> Target:
+    if isinstance(link, Link):  # a caller's own link: probe it (expressions are probed when
+        check_finite(link)      # parsed, the registry's are finite by construction)
     link = get_link(link, noise=_check_noise(noise))
     d = _check_int("d", d, 1)
     if r is not None:

@@ -8,38 +8,36 @@ and exits with code 2; heavy modules (torch, matplotlib, dask) are imported by t
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-
-def _fail(message: str) -> None:
-    from indexlab.cli import _fail as fail
-
-    fail(message)
-
-
-def _console():
-    from indexlab.cli import console
-
-    return console
+from indexlab.experiments.terminal import console
+from indexlab.experiments.terminal import fail as _fail
 
 
 def sweep(
     spec: Annotated[Path, typer.Argument(help="sweep specification (TOML, see examples/)")],
-    db: Annotated[Path, typer.Option("--db", help="results store (SQLite file; created if "
-                                     "missing, resumed if present)")],
+    db: Annotated[Path | None, typer.Option("--db", help="results store (SQLite file; created "
+                                            "if missing, resumed if present)")] = None,
     executor: Annotated[str, typer.Option(help="local (in-process) or dask")] = "local",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. "
                                                   "tcp://host:8786")] = None,
     workers: Annotated[int | None, typer.Option(help="start a local Dask cluster of N "
                                                 "worker processes")] = None,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="validate SPEC and print its runs, "
+                                          "samples and estimated cost; run nothing")] = False,
+    memory_limit: Annotated[str | None, typer.Option(
+        help="refuse runs estimated to need more memory (e.g. 8G, 50%; default: "
+             "$INDEXLAB_MEMORY_LIMIT, else 80% of the available memory)")] = None,
 ) -> None:
-    """Run every run of SPEC not yet finished in the store DB (a crashed sweep resumes)."""
-    from indexlab.experiments.runner import EXECUTORS
+    """Run every run of SPEC not yet finished in the store DB (a crashed sweep resumes;
+    several sweeps may share one DB)."""
+    from indexlab.experiments.runner import EXECUTORS, check_resources, expand
     from indexlab.experiments.runner import sweep as run_sweep
     from indexlab.experiments.spec import load_spec
     from indexlab.experiments.store import Store
@@ -54,21 +52,80 @@ def sweep(
         _fail(f"--workers={workers} is not allowed: use an integer >= 1")
     try:
         parsed = load_spec(spec)
+        if dry_run:
+            _print_plan(parsed, memory_limit)
+            return
+        if db is None:
+            raise ValueError("--db is missing: give the results store file (or --dry-run)")
+        check_resources(expand(parsed), memory_limit)
         store = Store(db)
     except ValueError as exc:
         _fail(str(exc))
         return
     try:
-        summary = run_sweep(parsed, store, executor, scheduler, workers, progress=progress)
+        summary = run_sweep(parsed, store, executor, scheduler, workers, progress=progress,
+                            memory_limit=memory_limit)
     except ValueError as exc:
         _fail(str(exc))
         return
+    except sqlite3.DatabaseError as exc:
+        _fail(f"results store {str(db)!r} is damaged or unreadable: {exc}")
+        return
     finally:
         store.close()
-    _console().print(
+    elsewhere = (f", {summary['elsewhere']} finished by another sweep"
+                 if summary.get("elsewhere") else "")
+    console.print(
         f"sweep {parsed.name!r}: {summary['total']} runs, {summary['skipped']} already stored, "
         f"{summary['ran']} run now ({summary['done']} done, {summary['diverged']} diverged, "
-        f"{summary['failed']} failed) in {summary['seconds']:.1f} s -> {db}")
+        f"{summary['failed']} failed){elsewhere} in {summary['seconds']:.1f} s -> {db}")
+
+
+def plan_rows(spec, memory_limit: str | None = None) -> tuple[list[dict], dict]:
+    """What ``--dry-run`` prints: per (target, learner, d) the runs, samples (``n·R`` summed
+    over runs), peak memory and time estimates; and the totals with the memory limit."""
+    from indexlab.experiments.guards import memory_limit as limit_of
+    from indexlab.experiments.runner import expand_labelled, run_estimate
+
+    groups: dict[tuple, dict] = {}
+    for config, target, learner in expand_labelled(spec):
+        est = run_estimate(config)
+        g = groups.setdefault((target, learner, config["target"]["d"]), {
+            "target": target, "learner": learner, "d": config["target"]["d"], "runs": 0,
+            "samples": 0, "memory": 0.0, "seconds": 0.0})
+        g["runs"] += 1
+        g["samples"] += config["n"] * config["replicas"]
+        g["memory"] = max(g["memory"], est.bytes)
+        g["seconds"] += est.seconds
+    rows = list(groups.values())
+    limit, source = limit_of(memory_limit, spec.device)
+    totals = {"runs": sum(g["runs"] for g in rows), "samples": sum(g["samples"] for g in rows),
+              "memory": max((g["memory"] for g in rows), default=0.0),
+              "seconds": sum(g["seconds"] for g in rows), "limit": limit, "limit_source": source}
+    return rows, totals
+
+
+def _print_plan(spec, memory_limit: str | None) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from indexlab.experiments.guards import human_bytes, human_seconds
+
+    rows, totals = plan_rows(spec, memory_limit)
+    table = Table(title=escape(f"sweep {spec.name} (dry run: nothing is run)"))
+    for col in ("target", "learner", "d", "runs", "samples n·R", "peak memory", "est. time"):
+        table.add_column(col, justify="right" if col not in ("target", "learner") else None)
+    for g in rows:
+        table.add_row(escape(g["target"]), escape(g["learner"]), str(g["d"]), str(g["runs"]),
+                      f"{g['samples']:,}", human_bytes(g["memory"]), human_seconds(g["seconds"]))
+    console.print(table)
+    over = totals["memory"] > totals["limit"]
+    console.print(
+        f"{totals['runs']} runs, {totals['samples']:,} samples, estimated "
+        f"{human_seconds(totals['seconds'])} of compute (an order of magnitude), largest run "
+        f"{human_bytes(totals['memory'])} of memory; limit {human_bytes(totals['limit'])} "
+        f"({escape(totals['limit_source'])})" + (" [bold red]— over the limit[/]" if over
+                                                  else ""))
 
 
 def _with_store(db: Path, action: Callable):
@@ -83,20 +140,29 @@ def _with_store(db: Path, action: Callable):
         return action(store)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
+    except sqlite3.DatabaseError as exc:
+        _fail(f"results store {str(db)!r} is damaged or unreadable ({exc}); `sqlite3 "
+              f"{db} .recover` may salvage the rows that are intact")
     finally:
         store.close()
 
 
+STATES = ("done", "diverged", "failed", "running", "interrupted", "queued")
+
+
 def status_summary(store) -> list[dict]:
-    """Per sweep: counts by status for each (target, learner, d), and the failed runs."""
+    """Per sweep: counts by state for each (target, learner, d), and the failed runs. States:
+    ``done``, ``diverged``, ``failed``, ``running`` (a live process computes it now),
+    ``interrupted`` (started by a process that is gone) and ``queued`` (not started)."""
     out = []
     for sweep in store.sweeps():
         runs = {r["key"]: r for r in store.runs(sweep["labels"])}
+        states = store.run_states(sweep["labels"])
         groups: dict[tuple, dict[str, int]] = {}
         failed = []
         for key, (target, learner) in sweep["labels"].items():
             run = runs.get(key)
-            state = run["status"] if run else "not started"
+            state = states[key]
             d = run["d"] if run else None
             counts = groups.setdefault((target, learner, d), {})
             counts[state] = counts.get(state, 0) + 1
@@ -117,7 +183,8 @@ def status(
     db: Annotated[Path, typer.Argument(help="results store written by `indexlab sweep`")],
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Runs of each sweep in DB by status (done, diverged, failed, running, not started)."""
+    """Runs of each sweep in DB by state (done, diverged, failed, running, interrupted,
+    queued)."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -125,8 +192,7 @@ def status(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    console = _console()
-    states = ("done", "diverged", "failed", "running", "not started")
+    states = STATES
     for sweep in summary:
         table = Table(title=escape(f"sweep {sweep['sweep']} (success: {sweep['success']})"))
         for col in ("target", "learner", "d", *states):
@@ -152,7 +218,7 @@ def report(
     if bootstrap < 10:
         _fail(f"--bootstrap={bootstrap} is not allowed: use an integer >= 10")
     paths = _with_store(db, lambda store: write_report(store, out, n_boot=bootstrap))
-    _console().print(f"report written: {paths['html']} and {paths['markdown']}")
+    console.print(f"report written: {paths['html']} and {paths['markdown']}")
 
 
 def export(
@@ -167,7 +233,7 @@ def export(
         _fail(f"output {str(out)!r} is not allowed: use a .csv or .parquet file name")
     write = export_csv if out.suffix == ".csv" else export_parquet
     rows = _with_store(db, lambda store: write(store, out))
-    _console().print(f"{rows} rows written to {out}")
+    console.print(f"{rows} rows written to {out}")
 
 
 def register(app: typer.Typer) -> None:

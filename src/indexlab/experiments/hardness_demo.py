@@ -27,8 +27,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import torch
-
 from indexlab.hardness import HardFamily
 from indexlab.learners import LayerwiseGD, OnlineSGD
 from indexlab.metrics import neuron_overlaps, prediction_mse, subspace_distance
@@ -63,7 +61,7 @@ def measure(target, learner, n: int) -> dict[str, float]:
         "random_alignment": math.sqrt(target.r / target.d),
         "samples": int(learner.samples_),
     }
-    if hasattr(learner, "subspace_"):
+    if learner.estimates_subspace:
         row["subspace_distance"] = float(subspace_distance(learner.subspace_, U).mean())
     return row
 
@@ -139,6 +137,3 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
     ]
     return head + "\n".join(lines) + "\n"
 
-
-def torch_threads() -> int:  # pragma: no cover - for the script's header
-    return torch.get_num_threads()

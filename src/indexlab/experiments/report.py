@@ -77,13 +77,10 @@ def threshold_table(analysis: Analysis) -> Table:
 
 
 def status_table(store: Store, keys) -> Table:
-    """Runs of a sweep by status."""
+    """Runs of a sweep by state (:meth:`Store.run_states`: running, interrupted, queued...)."""
     counts: dict[str, int] = {}
-    for run in store.runs(keys):
-        counts[run["status"]] = counts.get(run["status"], 0) + 1
-    missing = len(set(keys)) - sum(counts.values())
-    if missing:
-        counts["not started"] = missing
+    for state in store.run_states(set(keys)).values():
+        counts[state] = counts.get(state, 0) + 1
     return ["status", "runs"], [[k, str(v)] for k, v in sorted(counts.items())]
 
 

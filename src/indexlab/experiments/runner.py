@@ -11,7 +11,9 @@ configuration and the library version (:func:`run_key`).
 :func:`execute_run` is the unit of work (a pure function of the configuration, which never
 raises: errors come back as ``status = "failed"`` with the traceback); local and Dask execution
 call the same function, so they store identical results. :func:`sweep` skips runs that the
-store already holds as finished and writes each result as soon as it arrives.
+store already holds as finished, claims each run atomically before computing it (so
+concurrent sweeps on one store share the work and never compute a run twice) and writes each
+result as soon as it arrives.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 from indexlab import __version__
 from indexlab.experiments.spec import Spec, TargetSpec, budgets, resolve_hyper
-from indexlab.experiments.store import Store
+from indexlab.experiments.store import BUSY, CLAIMED, FINISHED_ELSEWHERE, Store
 
 EXECUTORS = ("local", "dask")
 
@@ -94,6 +96,33 @@ def describe(config: dict[str, Any]) -> str:
     return f"{config['learner']['name']} on {t['link']}{extra}{noise}, d={t['d']}, n={config['n']}"
 
 
+def run_estimate(config: dict[str, Any]):
+    """The :func:`indexlab.experiments.guards.estimate` of one run configuration."""
+    from indexlab.experiments.guards import estimate
+    from indexlab.links import get_link
+
+    t = config["target"]
+    r = t["r"] or get_link(t["link"]).r
+    return estimate(config["learner"]["name"], config["learner"]["hyper"], t["d"], config["n"],
+                    config["replicas"], r, config["n_test"],
+                    8 if config["dtype"] == "float64" else 4, config["device"])
+
+
+def check_resources(configs: list[dict[str, Any]], memory_limit: str | float | None = None,
+                    where: str = "--memory-limit") -> None:
+    """Refuse (:class:`~indexlab.experiments.guards.ResourceError`) a sweep whose largest run
+    is estimated to need more memory than the limit
+    (:func:`~indexlab.experiments.guards.memory_limit`)."""
+    from indexlab.experiments.guards import check_memory
+
+    if not configs:
+        return
+    sized = [(run_estimate(c), c) for c in configs]
+    est, config = max(sized, key=lambda ec: ec[0].bytes)
+    check_memory(est, f"run '{describe(config)}' (R={config['replicas']})", memory_limit,
+                 config["device"], where)
+
+
 def _set_torch_threads(threads: int | None) -> None:
     """Give this worker process ``threads`` intra-op threads, once: the count is never
     switched back and forth (changing it between batched LAPACK solves in one process made
@@ -144,9 +173,9 @@ def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str,
         return {"key": key, "status": "failed", "error": traceback.format_exc()[-4000:],
                 "seconds": time.perf_counter() - start}
     diverged = metrics.pop("diverged")
-    trace = getattr(learner, "trace_", None)
+    trace = learner.trace_  # every learner has one (empty when it records nothing)
     trace_out = None
-    if trace is not None and trace.samples:
+    if trace.samples:
         trace_out = {"samples": list(trace.samples),
                      "metrics": {k: trace[k].astype("float32") for k in trace.values}}
     return {
@@ -181,18 +210,79 @@ def _progress(enabled: bool, total: int):
     return progress, task
 
 
+POLL_SECONDS = 0.5  # how often a sweep re-checks runs that another live process is computing
+
+
+class _Queue:
+    """The runs a sweep still has to see finished, handed out one claim at a time.
+
+    :meth:`next` claims (atomically, :meth:`Store.claim`) the next run nobody else is
+    computing and returns its configuration; runs held by another live process wait in
+    ``waiting`` and are retried (taken over when their claim goes stale, dropped when they
+    finish elsewhere); ``elsewhere`` counts the runs another process finished meanwhile."""
+
+    def __init__(self, configs: list[dict[str, Any]], store: Store):
+        self.todo = list(configs)
+        self.waiting: list[dict[str, Any]] = []
+        self.store = store
+        self.elsewhere = 0
+
+    def empty(self) -> bool:
+        return not self.todo and not self.waiting
+
+    def _take(self, config: dict[str, Any]) -> str:
+        outcome = self.store.claim(run_key(config), config, __version__)
+        if outcome == FINISHED_ELSEWHERE:
+            self.elsewhere += 1
+        return outcome
+
+    def next(self) -> dict[str, Any] | None:
+        """The next run claimed for this process, or ``None`` when every remaining run is
+        held by another live process (call again after a pause)."""
+        while self.todo:
+            config = self.todo.pop(0)
+            outcome = self._take(config)
+            if outcome == CLAIMED:
+                return config
+            if outcome == BUSY:
+                self.waiting.append(config)
+        for config in list(self.waiting):
+            outcome = self._take(config)
+            if outcome != BUSY:
+                self.waiting.remove(config)
+            if outcome == CLAIMED:
+                return config
+        return None
+
+
 def run_local(configs: list[dict[str, Any]], store: Store, on_result: Report,
-              progress: bool = True) -> None:
-    """Run each configuration in this process, storing each result when it finishes."""
+              progress: bool = True, on_elsewhere: Callable[[], None] | None = None) -> int:
+    """Run each configuration in this process, claiming it first and storing its result
+    when it finishes; runs another live sweep holds are waited for (taken over if that sweep
+    dies). Returns the number of runs finished by other processes meanwhile."""
     bar, task = _progress(progress, len(configs))
-    with bar:
-        for config in configs:
-            bar.update(task, current=describe(config))
-            store.mark_started(run_key(config), config, __version__)
-            result = execute_run(config)
-            store.write_result(result)
-            on_result(config, result)
-            bar.advance(task)
+    queue = _Queue(configs, store)
+    seen = 0
+    try:
+        with bar:
+            while not queue.empty():
+                config = queue.next()
+                if queue.elsewhere > seen:
+                    bar.advance(task, queue.elsewhere - seen)
+                    seen = queue.elsewhere
+                if config is None:
+                    bar.update(task, current=f"waiting for {len(queue.waiting)} run(s) of "
+                                             "another sweep")
+                    time.sleep(POLL_SECONDS)
+                    continue
+                bar.update(task, current=describe(config))
+                result = execute_run(config)
+                store.write_result(result)
+                on_result(config, result)
+                bar.advance(task)
+    finally:
+        store.release()
+    return queue.elsewhere
 
 
 def _dask_client(scheduler: str | None, workers: int | None, processes: bool):
@@ -212,54 +302,86 @@ def _dask_client(scheduler: str | None, workers: int | None, processes: bool):
 
 def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
              scheduler: str | None = None, workers: int | None = None, progress: bool = True,
-             processes: bool = True) -> None:
+             processes: bool = True) -> int:
     """Run the configurations on Dask (a ``distributed.Client`` on ``scheduler``, or a
-    ``LocalCluster`` of ``workers`` single-threaded processes on loopback); results are
-    written here, by the client, as they complete."""
-    from distributed import as_completed
+    ``LocalCluster`` of ``workers`` single-threaded processes on loopback); this client claims
+    each run just before submitting it (keeping twice the cluster's threads busy) and writes
+    results as they complete. Returns the runs finished by other processes meanwhile."""
+    from distributed import wait
 
     client, cluster = _dask_client(scheduler, workers, processes)
     # worker processes of a LocalCluster share this machine's cores; threads of this process
     # (processes=False) and remote workers keep their own setting
     threads = (None if scheduler or not processes
                else max(1, (os.cpu_count() or 1) // (workers or 2)))
-    by_key = {run_key(c): c for c in configs}
+    window = max(2, 2 * sum(client.nthreads().values()))
+    queue = _Queue(list({run_key(c): c for c in configs}.values()), store)
     bar, task = _progress(progress, len(configs))
+    in_flight: dict[Any, dict[str, Any]] = {}
+    seen = 0
     try:
         with bar:
-            futures = []
-            for key, config in by_key.items():
-                store.mark_started(key, config, __version__)
-                futures.append(client.submit(execute_run, config, threads,
-                                             key=f"indexlab-run-{key}", pure=False))
-            for future in as_completed(futures):
-                key = future.key.removeprefix("indexlab-run-")
-                try:
-                    result = future.result()
-                except Exception:  # a lost worker: the run is recorded as failed
-                    result = {"key": key, "status": "failed",
-                              "error": traceback.format_exc()[-4000:]}
-                store.write_result(result)
-                on_result(by_key[key], result)
-                bar.update(task, current=describe(by_key[key]))
-                bar.advance(task)
+            while not queue.empty() or in_flight:
+                while len(in_flight) < window:
+                    config = queue.next()
+                    if config is None:
+                        break
+                    key = run_key(config)
+                    future = client.submit(execute_run, config, threads,
+                                           key=f"indexlab-run-{key}", pure=False)
+                    in_flight[future] = config
+                if queue.elsewhere > seen:
+                    bar.advance(task, queue.elsewhere - seen)
+                    seen = queue.elsewhere
+                if not in_flight:
+                    time.sleep(POLL_SECONDS)
+                    continue
+                done, _ = wait(list(in_flight), return_when="FIRST_COMPLETED")
+                for future in done:
+                    config = in_flight.pop(future)
+                    key = run_key(config)
+                    try:
+                        result = future.result()
+                    except Exception:  # a lost worker: the run is recorded as failed
+                        result = {"key": key, "status": "failed",
+                                  "error": traceback.format_exc()[-4000:]}
+                    store.write_result(result)
+                    on_result(config, result)
+                    bar.update(task, current=describe(config))
+                    bar.advance(task)
     finally:
+        store.release()
         client.close()
         if cluster is not None:
             cluster.close()
+    return queue.elsewhere
 
 
 def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | None = None,
           workers: int | None = None, progress: bool = True, processes: bool = True,
-          on_result: Report | None = None) -> dict[str, Any]:
+          on_result: Report | None = None, memory_limit: str | float | None = None
+          ) -> dict[str, Any]:
     """Expand ``spec``, register it in ``store``, run every run not finished yet, and return
-    ``{"total", "skipped", "ran", "done", "diverged", "failed", "seconds"}``."""
+    ``{"total", "skipped", "ran", "elsewhere", "done", "diverged", "failed", "seconds"}``.
+
+    Several sweeps may share one store (the same spec or overlapping ones, local or Dask):
+    each run is claimed atomically before it is computed, so no run is computed twice, and
+    a sweep returns only when every one of its runs is finished (runs that another live sweep
+    holds are waited for, and taken over if that sweep dies). ``ran`` counts the runs
+    computed here, ``elsewhere`` those another process finished meanwhile.
+
+    Before anything is registered or run, every run's memory is estimated
+    (:func:`check_resources`); a run over ``memory_limit`` (default: ``INDEXLAB_MEMORY_LIMIT``,
+    else 80% of the available memory) is an
+    :class:`~indexlab.experiments.guards.ResourceError`.
+    """
     if executor not in EXECUTORS:
         raise ValueError(f"executor={executor!r} is not allowed: use one of {', '.join(EXECUTORS)}")
     if workers is not None and workers < 1:
         raise ValueError(f"workers={workers!r} is not allowed: use an integer >= 1")
     labelled = expand_labelled(spec)
     configs = [c for c, _, _ in labelled]
+    check_resources(configs, memory_limit)
     keys = [run_key(c) for c in configs]
     store.register_sweep(spec.name, spec.source, spec.success.text(), spec.success.probability,
                          [(k, t, lr) for k, (_, t, lr) in zip(keys, labelled, strict=True)])
@@ -274,9 +396,11 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
             on_result(config, result)
 
     start = time.perf_counter()
+    elsewhere = 0
     if executor == "local":
-        run_local(pending, store, count, progress)
+        elsewhere = run_local(pending, store, count, progress)
     elif pending:
-        run_dask(pending, store, count, scheduler, workers, progress, processes)
+        elsewhere = run_dask(pending, store, count, scheduler, workers, progress, processes)
     return {"total": len(set(keys)), "skipped": len(set(keys)) - len(pending),
-            "ran": len(pending), **counts, "seconds": time.perf_counter() - start}
+            "ran": sum(counts.values()), "elsewhere": elsewhere, **counts,
+            "seconds": time.perf_counter() - start}

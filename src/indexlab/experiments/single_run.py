@@ -16,14 +16,13 @@ target's fixed test set (``null`` without a predictor);
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from typing import Any
 
 import torch
 
-from indexlab.learners import LEARNERS
+from indexlab.learners import LEARNERS, Learner
 from indexlab.metrics import (
     max_overlap,
     mean_overlap,
@@ -55,18 +54,17 @@ def make_target(link: str, d: int, *, r: int | None = None, sparsity: int | None
     return MultiIndex(resolved, d, r=r, sparsity=sparsity, **common)
 
 
-INTERNAL_FIELDS = frozenset({"exponent_kind"})  # fixed by each learner class, not a choice
+def learner_class(name: str) -> type[Learner]:
+    """The learner class registered as ``name``; an unknown ``name`` is a ``ValueError``
+    listing the learners."""
+    if name not in LEARNERS:
+        raise ValueError(f"learner={name!r} is not allowed: use one of {', '.join(LEARNERS)}")
+    return LEARNERS[name]
 
 
 def learner_fields(name: str) -> dict[str, str]:
-    """The hyperparameters of learner ``name`` (its dataclass ``__init__`` fields, less the
-    internal ones) with their type annotations as text; an unknown ``name`` is a
-    ``ValueError`` listing the learners."""
-    if name not in LEARNERS:
-        raise ValueError(f"learner={name!r} is not allowed: use one of {', '.join(LEARNERS)}")
-    return {f.name: str(getattr(f.type, "__name__", f.type))
-            for f in dataclasses.fields(LEARNERS[name])
-            if f.init and f.name not in INTERNAL_FIELDS}
+    """The hyperparameters of learner ``name`` with their type annotations as text."""
+    return learner_class(name).hyperparameter_types()
 
 
 def learner_defaults(name: str, target: Target, seed: int) -> dict[str, Any]:
@@ -80,9 +78,23 @@ def learner_defaults(name: str, target: Target, seed: int) -> dict[str, Any]:
     return out
 
 
+def check_engine(name: str, hyper: dict[str, Any]) -> dict[str, Any]:
+    """``hyper`` for learner ``name`` with an ``engine`` it offers (its ``engines`` flag):
+    for a learner without an ``engine`` hyperparameter, ``engine="full"`` is dropped and any
+    other value is a ``ValueError`` naming the learner and its engines."""
+    cls = LEARNERS[name]
+    if "engine" not in hyper or "engine" in learner_fields(name):
+        return hyper
+    if hyper["engine"] not in cls.engines:
+        raise ValueError(f"engine={hyper['engine']!r} is not available for {cls.__name__}: "
+                         f"it has engine {' or '.join(repr(e) for e in cls.engines)}")
+    return {k: v for k, v in hyper.items() if k != "engine"}
+
+
 def make_learner(name: str, **hyper: Any):
     """Instantiate a learner by its snake_case name; unknown names list the allowed ones."""
     fields = learner_fields(name)
+    hyper = check_engine(name, hyper)
     unknown = sorted(k for k in hyper if k not in fields)
     if unknown:
         raise ValueError(f"hyperparameter(s) {', '.join(unknown)} not known to {name!r}; "
@@ -95,24 +107,17 @@ def _replicated(V: torch.Tensor, replicas: int) -> torch.Tensor:
     return V[None] if V.ndim == 2 and replicas == 1 else V
 
 
-def estimated_subspace(learner, replicas: int) -> torch.Tensor | None:
-    """The learner's subspace estimate ``(R, k, d)``: ``subspace_`` (layer-wise learners) or,
-    for the projection baselines (spectral, SIR, SAVE, PHD), their ``directions_``."""
-    from indexlab.learners._util import Projection
-
-    if getattr(learner, "subspace_", None) is not None:
-        return _replicated(learner.subspace_, replicas)
-    if isinstance(learner, Projection):
-        return _replicated(learner.directions_, replicas)
-    return None
+def estimated_subspace(learner: Learner, replicas: int) -> torch.Tensor | None:
+    """The learner's subspace estimate ``(R, k, d)`` (its ``subspace_``), for learners that
+    estimate a subspace (``learner.estimates_subspace``), else ``None``."""
+    if not learner.estimates_subspace:
+        return None
+    return _replicated(learner.subspace_, replicas)
 
 
-def has_predictor(learner) -> bool:
-    """A fitted network (two-layer learners) or a kernel/random-features predictor."""
-    from indexlab.learners.kernels import _NoFeatureLearning
-
-    return (getattr(learner, "network_", None) is not None
-            or isinstance(learner, _NoFeatureLearning))
+def has_predictor(learner: Learner) -> bool:
+    """Whether the fitted ``learner`` can predict (its ``predicts`` flag)."""
+    return bool(learner.predicts)
 
 
 def replica_metrics(target: Target, learner, n_test: int = 10_000) -> dict[str, torch.Tensor]:
@@ -126,14 +131,14 @@ def replica_metrics(target: Target, learner, n_test: int = 10_000) -> dict[str, 
     """
     R = target.replicas
     out = {"diverged": learner.diverged_.cpu().reshape(R)}
-    W = getattr(learner, "directions_", None)
-    if target.r == 1 and W is not None:
-        W = _replicated(W, R)
+    if target.r == 1 and learner.learns_directions:
+        W = _replicated(learner.directions_, R)
         theta = target.directions[:, 0].to(W.device, W.dtype)
         out["overlap"] = max_overlap(W, theta).cpu()
         out["overlap_neuron"] = mean_overlap(W, theta).cpu()
     chain_overlaps = getattr(learner, "neuron_overlaps_", None)
-    if target.r == 1 and W is None and chain_overlaps is not None:  # engine="chain"
+    if target.r == 1 and not learner.learns_directions and chain_overlaps is not None:
+        # engine="chain": the overlaps ⟨w_j, θ*⟩ come from the chain's state
         ov = chain_overlaps.abs().reshape(R, -1)
         out["overlap"] = ov.max(dim=1).values
         out["overlap_neuron"] = ov.mean(dim=1)
@@ -178,12 +183,17 @@ def fit_and_summarise(target: Target, learner, n: int | None, n_test: int = 10_0
         from indexlab.learners.chain import NOTE
 
         out["note"] = NOTE
-    elif getattr(learner, "directions_", None) is None and subspace is None:
+    elif not learner.learns_directions and subspace is None:
         out["note"] = (f"{type(learner).__name__} learns no features: directions are undefined,"
                        " so it reports test error only")
     mse = metrics.get("test_mse")
     out["test_mse_mean"], out["test_mse_sd"] = _stats(mse, keep) if mse is not None else (None,
                                                                                            None)
+    if mse is not None and bool(torch.isnan(mse[keep]).any()):
+        undefined = ("the normalised test MSE E(f̂ − y)²/Var y is undefined (null) for "
+                     f"{int(torch.isnan(mse[keep]).sum())} replica(s): their test labels have "
+                     "zero variance (a constant target)")
+        out["note"] = undefined if out["note"] is None else f"{out['note']}; {undefined}"
     out["samples"] = int(learner.samples_)
     out["seconds"] = seconds
     out["diverged"] = [bool(v) for v in diverged]

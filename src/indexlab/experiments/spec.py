@@ -5,7 +5,9 @@ the sample budgets, the replicas and seeds, the device and the success criterion
 is a :class:`SpecError` naming the field (``learners[1].formulas.lr``), the value and what is
 allowed, raised before any run starts. Layout (see ``examples/`` for complete files)::
 
-    name = "he3"                    # label of the sweep in the store and the report
+    name = "he3"                    # label of the sweep in the store and the report; bound
+                                    # to this spec's content: a different spec under a
+                                    # name the store holds is refused
     seed = 0                        # spec seed: every run's seed derives from it
     replicas = 8                    # R independent replicas per run
     device = "cpu"                  # "cpu", "cuda" or "cuda:k"
@@ -61,6 +63,7 @@ METRICS = ("overlap", "overlap_neuron", "subspace_distance", "test_mse")
 TRACE_METRICS = {"overlap": "overlap", "overlap_neuron": "overlap_mean"}
 PRESETS = {"strong": "overlap >= 0.9", "weak": "overlap >= 0.3"}
 MAX_RUNS = 100_000
+MAX_FORMULA = 1e12  # largest |value| of a hyperparameter formula
 _SUCCESS = re.compile(r"^\s*([a-z_]+)\s*(>=|<=)\s*([-+0-9.eE]+)\s*$")
 _TOP_KEYS = {"name", "seed", "replicas", "device", "dtype", "n_test", "success",
              "success_probability", "budget", "targets", "learners"}
@@ -219,6 +222,7 @@ def parse_target(where: str, value: Any) -> TargetSpec:
     """A ``[[targets]]`` table; the link and every ``d`` are checked by building the target."""
     from indexlab.experiments.single_run import make_target
     from indexlab.links import get_link
+    from indexlab.support import check_supported
 
     table = _table(where, value, _TARGET_KEYS)
     if "link" not in table:
@@ -234,14 +238,21 @@ def parse_target(where: str, value: Any) -> TargetSpec:
     noise = _number(f"{where}.noise", table.get("noise", 0.0), 0.0)
     target = TargetSpec(table["link"].strip(), tuple(sorted(set(ds))), r, k, noise)
     try:
-        get_link(target.link)
+        link = get_link(target.link)
+        check_supported(get_link(target.link, noise=noise))  # refuse before any sampling
     except ValueError as exc:
         raise SpecError(f"{where}.link: {exc}") from None
-    for d in target.d:
-        try:
-            make_target(target.link, d, r=r, sparsity=k, noise=noise, replicas=1)
-        except ValueError as exc:
-            raise SpecError(f"{where} at d={d}: {exc}") from None
+    for d in target.d:  # the rules that depend on d, checked without building a d-sized target
+        if max(link.r, r or 1, k or 1) > d:
+            what = "sparsity" if k is not None and k > max(link.r, r or 1) else "r"
+            value = k if what == "sparsity" else max(link.r, r or 1)
+            raise SpecError(f"{where} at d={d}: {what}={value} is not allowed: use "
+                            f"{what} <= d={d}")
+    small = max(link.r, r or 1, k or 1)  # the link, r, sparsity and noise on a tiny target
+    try:
+        make_target(target.link, small, r=r, sparsity=k, noise=noise, replicas=1)
+    except ValueError as exc:
+        raise SpecError(f"{where}: {exc}") from None
     return target
 
 
@@ -257,10 +268,14 @@ def evaluate_formula(text: str, d: int, where: str = "formula") -> float:
     try:
         expr = parse_expression(text, variables=("d",))
         value = float(expr(torch.tensor([[float(d)]], dtype=torch.float64))[0])
-    except (ValueError, TypeError, RuntimeError) as exc:
-        raise SpecError(f"{where}={text!r} is not allowed: {exc}") from None
+    except (ValueError, TypeError, RuntimeError, ArithmeticError, RecursionError) as exc:
+        shown = text if len(text) <= 60 else text[:60] + "..."
+        raise SpecError(f"{where}={shown!r} is not allowed: {exc}") from None
     if not math.isfinite(value):
         raise SpecError(f"{where}={text!r} gives {value} at d={d}: use a formula that is finite")
+    if abs(value) > MAX_FORMULA:
+        raise SpecError(f"{where}={text!r} gives {value:g} at d={d}: use a formula whose value "
+                        f"lies within ±{MAX_FORMULA:g}")
     return value
 
 
@@ -285,10 +300,16 @@ def parse_learner(where: str, value: Any, targets: tuple[TargetSpec, ...]) -> Le
     name = table.get("name")
     if name not in LEARNERS:
         raise _error(f"{where}.name", name, "one of " + ", ".join(LEARNERS))
-    from indexlab.experiments.single_run import learner_fields
+    from indexlab.experiments.single_run import check_engine, learner_fields
 
     allowed = learner_fields(name)
-    hyper = _table(f"{where}.hyper", table.get("hyper", {}), set(allowed))
+    if isinstance(table.get("hyper"), dict):
+        try:
+            check_engine(name, table["hyper"])
+        except ValueError as exc:
+            raise SpecError(f"{where}.hyper.engine: {exc}") from None
+    hyper = _table(f"{where}.hyper", table.get("hyper", {}),
+                   set(allowed) | ({"engine"} if "engine" not in allowed else set()))
     formulas = _table(f"{where}.formulas", table.get("formulas", {}), set(allowed))
     for key, text in formulas.items():
         if key in hyper:
@@ -298,6 +319,8 @@ def parse_learner(where: str, value: Any, targets: tuple[TargetSpec, ...]) -> Le
     for key, v in hyper.items():
         if not isinstance(v, (int, float, str, bool)):
             raise _error(f"{where}.hyper.{key}", v, "a number, a string or a boolean")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise _error(f"{where}.hyper.{key}", v, "a finite number")
     trace = table.get("trace", False)
     if not isinstance(trace, bool):
         raise _error(f"{where}.trace", trace, "true or false")
@@ -310,15 +333,12 @@ def parse_learner(where: str, value: Any, targets: tuple[TargetSpec, ...]) -> Le
 
 
 def _check_values(learner: LearnerSpec, hyper: dict[str, Any], where: str, d: int) -> None:
-    """Build the learner with ``hyper`` and run its own validation (``_check``, where it has
-    one), so that a value it refuses fails here rather than in every run."""
+    """Build the learner with ``hyper`` and run its validation (``Learner.validate``, the
+    one ``fit`` runs), so that a value it refuses fails here rather than in every run."""
     from indexlab.experiments.single_run import make_learner
 
     try:
-        model = make_learner(learner.name, **hyper)
-        check = getattr(model, "_check", None)
-        if callable(check):
-            check()
+        make_learner(learner.name, **hyper).validate()
     except (ValueError, TypeError) as exc:
         fields = "hyper" if not learner.formulas else "hyper/formulas"
         raise SpecError(f"{where}.{fields} at d={d}: {exc}") from None
@@ -376,7 +396,13 @@ def _check_budgets(spec: Spec) -> None:
 
 
 def _check_trace(spec: Spec) -> None:
+    from indexlab.experiments.single_run import learner_class
+
     for i, learner in enumerate(spec.learners):
+        if learner.trace and not learner_class(learner.name).traced:
+            raise SpecError(f"learners[{i}].trace=true needs a learner that records its "
+                            f"overlap along the run; {learner.name} fits in one shot: use "
+                            "trace = false")
         if learner.trace and spec.success.metric not in TRACE_METRICS:
             raise SpecError(f"learners[{i}].trace=true reads the success metric from the "
                             f"overlap trace, but success={spec.success.text()!r}: use "
@@ -384,11 +410,28 @@ def _check_trace(spec: Spec) -> None:
 
 
 def _check_device(device: Any) -> str:
-    if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", device):
-        raise _error("device", device, "'cpu', 'cuda' or 'cuda:k'")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise _error("device", device, "'cpu' (no CUDA device is available here)")
-    return device
+    from indexlab.experiments.preflight import check_device
+
+    try:
+        return check_device(device, "device")
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+
+
+def _check_compatible(spec: Spec) -> None:
+    """Every learner can fit every target (:func:`preflight.check_compatible`)."""
+    from indexlab.experiments.preflight import check_compatible
+    from indexlab.links import get_link
+
+    for j, target in enumerate(spec.targets):
+        link = get_link(target.link, noise=target.noise)
+        for i, learner in enumerate(spec.learners):
+            hyper = resolve_hyper(learner, target.d[0], f"learners[{i}]")
+            try:
+                check_compatible(learner.name, hyper, link, target.sparsity,
+                                 f"learners[{i}] on targets[{j}]")
+            except ValueError as exc:
+                raise SpecError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------- entry points
@@ -398,7 +441,7 @@ def parse_spec(data: dict[str, Any]) -> Spec:
     name = top.get("name", "sweep")
     if not isinstance(name, str) or not re.fullmatch(r"[\w.\-]{1,64}", name):
         raise _error("name", name, "1-64 letters, digits, '_', '-' or '.'")
-    seed = _int("seed", top.get("seed", 0), 0)
+    seed = _int("seed", top.get("seed", 0), 0, 2**63 - 1)
     replicas = _int("replicas", top.get("replicas", 8), 1, 4096)
     device = _check_device(top.get("device", "cpu"))
     dtype = top.get("dtype", "float32")
@@ -417,6 +460,7 @@ def parse_spec(data: dict[str, Any]) -> Spec:
     spec = Spec(name, seed, replicas, device, dtype, n_test, success, targets, learners, budget,
                 source=data)
     _check_trace(spec)
+    _check_compatible(spec)
     _check_budgets(spec)
     return spec
 

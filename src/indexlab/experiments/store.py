@@ -3,29 +3,47 @@
 Tables:
 
 * ``sweeps(name, spec, success, probability, created)``: each spec (JSON) run into this file;
-  ``sweep_runs(sweep, key, target, learner)``: the runs the latest version of each sweep
-  expands to, with the labels of their target family and learner entry;
+  a name is bound to its spec's content: registering a *different* spec under a name already
+  stored is a :class:`StoreError` (rename the sweep or use another file);
+  ``sweep_runs(sweep, key, target, learner)``: the runs the sweep expands to (with this
+  library version), with the labels of their target family and learner entry;
 * ``runs``: one row per run, keyed by ``key`` = a hash of the run's full configuration and the
   library version, with the configuration spread over columns (``link, d, r, sparsity, noise,
   learner, n, replicas, seed, ...``) and in ``config`` (JSON); ``status`` is ``running`` (started,
-  not finished: interrupted if no sweep is alive), ``done``, ``diverged`` (finished, at least one
-  replica diverged) or ``failed`` (``error`` holds the traceback); ``attempts`` counts starts;
+  not finished), ``done``, ``diverged`` (finished, at least one replica diverged) or ``failed``
+  (``error`` holds the traceback); ``attempts`` counts starts (claims);
+* ``claims(key, owner, pid, host, heartbeat)``: the process computing a run now. A run is
+  claimed in one ``BEGIN IMMEDIATE`` transaction (:meth:`Store.claim`), so two sweeps on one
+  file never compute the same run at once; the owner refreshes ``heartbeat`` every
+  :data:`HEARTBEAT_SECONDS` while it holds claims. A claim is *stale* — taken over by the next
+  sweep that wants the run — when its process is gone (same host, ``pid`` not alive) or its
+  heartbeat is older than :func:`claim_timeout` (default 120 s, env
+  ``INDEXLAB_CLAIM_TIMEOUT``). A ``running`` run without a live claim is *interrupted*;
 * ``replicas(key, replica, overlap, overlap_neuron, test_mse, diverged)``: per-replica metrics;
 * ``traces(key, metric, samples, "values", steps, width)``: a run's recorded trace, ``samples``
   as int64 bytes and ``values`` as float32 bytes of shape ``(steps, width = R)``.
 
 A finished run is written in one transaction (its row, replicas and traces together), so a
-crash or ``kill -9`` leaves either the whole result or none of it; runs that are ``done`` or
-``diverged`` are never run again, ``running`` and ``failed`` ones are.
+crash or ``kill -9`` leaves either the whole result or none of it. A run's state only moves
+forward: ``done`` and ``diverged`` runs are never claimed, rewritten or run again (a second
+result for a finished run is dropped); ``failed`` and interrupted ones are run again.
+
+:class:`Store` refuses a file that is not an indexlab store (a foreign SQLite database is
+refused before anything is written to it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
+import socket
 import sqlite3
+import threading
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +78,49 @@ CREATE TABLE IF NOT EXISTS replicas (
 CREATE TABLE IF NOT EXISTS traces (
     key TEXT NOT NULL, metric TEXT NOT NULL, samples BLOB NOT NULL, "values" BLOB NOT NULL,
     steps INTEGER NOT NULL, width INTEGER NOT NULL, PRIMARY KEY (key, metric));
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
+    heartbeat REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
 """
 SCHEMA_VERSION = "2"
+_TABLES = {"meta", "sweeps", "sweep_runs", "runs", "replicas", "traces", "claims"}
+HEARTBEAT_SECONDS = 5.0
+CLAIMED, BUSY, FINISHED_ELSEWHERE = "claimed", "busy", "finished"
+
+
+def claim_timeout() -> float:
+    """Seconds without a heartbeat after which a claim is stale: ``INDEXLAB_CLAIM_TIMEOUT``
+    (default 120; a positive number)."""
+    text = os.environ.get("INDEXLAB_CLAIM_TIMEOUT", "120")
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value < float("inf")):
+        raise StoreError(f"INDEXLAB_CLAIM_TIMEOUT={text!r} is not allowed: use a number of "
+                         "seconds > 0")
+    return value
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def claim_alive(pid: int, host: str, heartbeat: float, now: float | None = None,
+                timeout: float | None = None) -> bool:
+    """Whether a claim is live: its heartbeat is recent and, on this host, its process runs."""
+    now = time.time() if now is None else now
+    timeout = claim_timeout() if timeout is None else timeout
+    if now - heartbeat > timeout:
+        return False
+    return host != socket.gethostname() or _pid_alive(pid)
 
 
 class StoreError(ValueError):
@@ -78,28 +136,50 @@ def _float_or_none(value: float) -> float | None:
 
 
 class Store:
-    """A results store in one SQLite file (see the module docstring for the layout)."""
+    """A results store in one SQLite file (see the module docstring for the layout).
+
+    ``create=False`` opens an existing store only. A file that exists but is not an indexlab
+    store (another SQLite database, or not SQLite at all) is a :class:`StoreError`, and is
+    left untouched.
+    """
 
     def __init__(self, path: str | Path, create: bool = True):
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise StoreError(f"results store {str(self.path)!r} does not exist")
+        fresh = _check_foreign(self.path)
+        if fresh and not create:
+            raise StoreError(f"{str(self.path)!r} is an empty file, not an indexlab results "
+                             "store")
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._heartbeat: _Heartbeat | None = None
+        self._claimed = False
         try:
-            self.conn = sqlite3.connect(self.path, timeout=60.0)
+            self.conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             if create:
-                with self.conn:
-                    self.conn.executescript(_SCHEMA)
+                with self._transaction():
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            self.conn.execute(statement)
                     self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)",
                                       (SCHEMA_VERSION,))
             self.conn.execute("SELECT key, value FROM meta").fetchall()
             self.conn.execute("SELECT key FROM runs LIMIT 1").fetchall()
+            self._claims = bool(self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claims'"
+            ).fetchone())
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{str(self.path)!r} is not an indexlab results store: {exc}") \
                 from None
 
     def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+        with contextlib.suppress(sqlite3.Error):
+            self.release()  # what this process still holds (nothing if it never claimed)
         self.conn.close()
 
     def __enter__(self) -> Store:
@@ -108,54 +188,124 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error): the write lock is taken at
+        the start, so a read-check-write inside is atomic against other processes."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
     # ------------------------------------------------------------------ writing
     def register_sweep(self, name: str, spec: dict, success: str, probability: float,
                        members: Iterable[tuple[str, str, str]]) -> None:
-        """Record (or replace) sweep ``name``: its spec, criterion and its runs, given as
-        ``(key, target label, learner label)``."""
-        with self.conn:
-            self.conn.execute("INSERT OR REPLACE INTO sweeps VALUES (?, ?, ?, ?, ?)",
-                              (name, _json(spec), success, probability, time.time()))
-            self.conn.execute("DELETE FROM sweep_runs WHERE sweep = ?", (name,))
-            self.conn.executemany("INSERT OR IGNORE INTO sweep_runs VALUES (?, ?, ?, ?)",
-                                  [(name, *m) for m in members])
+        """Record sweep ``name``: its spec, criterion and its runs, given as
+        ``(key, target label, learner label)``. The name is bound to the spec's content: a
+        different spec under a stored name is a :class:`StoreError` (the same spec again
+        refreshes its runs, e.g. after a library upgrade changed their keys)."""
+        text = _json(spec)
+        members = list(members)
+        with self._transaction() as conn:
+            row = conn.execute("SELECT spec, created FROM sweeps WHERE name = ?",
+                               (name,)).fetchone()
+            if row is not None and row[0] != text:
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(row[1]))
+                raise StoreError(
+                    f"name={name!r} is not allowed: {str(self.path)!r} already holds a sweep "
+                    f"named {name!r} with a different spec (stored {when}); a sweep name is "
+                    "bound to its spec's content, so give this spec another name (or use "
+                    "another --db)")
+            if row is None:
+                conn.execute("INSERT INTO sweeps VALUES (?, ?, ?, ?, ?)",
+                             (name, text, success, probability, time.time()))
+            conn.execute("DELETE FROM sweep_runs WHERE sweep = ?", (name,))
+            conn.executemany("INSERT OR IGNORE INTO sweep_runs VALUES (?, ?, ?, ?)",
+                             [(name, *m) for m in members])
 
     def finished_keys(self) -> set[str]:
         """Keys of the runs that are ``done`` or ``diverged`` (never run again)."""
         rows = self.conn.execute("SELECT key FROM runs WHERE status IN (?, ?)", FINISHED)
         return {k for (k,) in rows}
 
-    def mark_started(self, key: str, config: dict[str, Any], version: str) -> None:
-        """Insert the run as ``running`` (or bump ``attempts`` of a retried one)."""
+    def claim(self, key: str, config: dict[str, Any], version: str) -> str:
+        """Try to take run ``key`` for this process, atomically: returns ``"claimed"`` (the run
+        is now ``running``, ``attempts`` bumped, and ours to compute), ``"finished"`` (done or
+        diverged already: never touched again) or ``"busy"`` (a live claim of another
+        process). A stale claim (see the module docstring) is taken over."""
         t = config["target"]
+        now = time.time()
         row = (key, t["link"], t["d"], t["r"], t["sparsity"], t["noise"],
                config["learner"]["name"], config["n"], config["replicas"], config["seed"],
                config["device"], config["dtype"], config["n_test"], int(config["trace"]),
-               version, "running", None, 1, None, None, time.time(), None, _json(config), None)
-        with self.conn:
-            self.conn.execute(
+               version, "running", None, 1, None, None, now, None, _json(config), None)
+        timeout = claim_timeout()
+        with self._transaction() as conn:
+            status = conn.execute("SELECT status FROM runs WHERE key = ?", (key,)).fetchone()
+            if status is not None and status[0] in FINISHED:
+                return FINISHED_ELSEWHERE
+            held = conn.execute("SELECT owner, pid, host, heartbeat FROM claims WHERE key = ?",
+                                (key,)).fetchone()
+            if held is not None and held[0] != self.owner and claim_alive(*held[1:], now,
+                                                                           timeout):
+                return BUSY
+            pid, host = os.getpid(), socket.gethostname()
+            conn.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                         (key, self.owner, pid, host, now))
+            conn.execute(
                 f"INSERT INTO runs VALUES ({', '.join('?' * len(RUN_COLUMNS))}) "
                 "ON CONFLICT(key) DO UPDATE SET status = 'running', error = NULL, "
-                "attempts = attempts + 1, started = excluded.started", row)
+                "attempts = attempts + 1, started = excluded.started "
+                "WHERE status NOT IN ('done', 'diverged')", row)
+        self._claimed = True
+        if self._heartbeat is None:
+            self._heartbeat = _Heartbeat(self.path, self.owner)
+        return CLAIMED
+
+    def mark_started(self, key: str, config: dict[str, Any], version: str) -> None:
+        """:meth:`claim` for callers that own the file alone (raises if the run is finished
+        or held by another live process)."""
+        outcome = self.claim(key, config, version)
+        if outcome != CLAIMED:
+            raise StoreError(f"run {key} cannot be started: it is {outcome}")
+
+    def release(self, keys: Iterable[str] | None = None) -> None:
+        """Drop this process's claims (on ``keys`` only, if given); their runs stay
+        ``running`` until run again, and read as interrupted."""
+        if not self._claims or not self._claimed:  # never claimed anything
+            return
+        with self._transaction() as conn:
+            if keys is None:
+                conn.execute("DELETE FROM claims WHERE owner = ?", (self.owner,))
+            else:
+                conn.executemany("DELETE FROM claims WHERE key = ? AND owner = ?",
+                                 [(k, self.owner) for k in keys])
 
     def write_result(self, result: dict[str, Any]) -> int:
         """Store a finished run (the dict of :func:`~indexlab.experiments.runner.execute_run`)
-        in one transaction; returns the number of rows written."""
+        in one transaction and drop its claim; returns the number of rows written (0 when the
+        run was already finished: a finished result is never overwritten)."""
         key = result["key"]
         replica_rows = _replica_rows(key, result)
         trace_rows = _trace_rows(key, result.get("trace"))
-        with self.conn:
-            self.conn.execute(
+        with self._transaction() as conn:
+            cursor = conn.execute(
                 "UPDATE runs SET status = ?, error = ?, seconds = ?, samples = ?, finished = ?, "
-                "hyper = ? WHERE key = ?",
+                "hyper = ? WHERE key = ? AND status NOT IN ('done', 'diverged')",
                 (result["status"], result.get("error"), result.get("seconds"),
                  result.get("samples"), time.time(), _json(result.get("hyper")), key))
-            # a retried run has the same replicas and metrics: replace its rows
-            self.conn.executemany("INSERT OR REPLACE INTO replicas VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                  replica_rows)
-            self.conn.executemany("INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?)",
-                                  trace_rows)
-        return 1 + len(replica_rows) + len(trace_rows)
+            written = cursor.rowcount
+            if written:
+                # a retried run has the same replicas and metrics: replace its rows
+                conn.executemany("INSERT OR REPLACE INTO replicas VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                 replica_rows)
+                conn.executemany("INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?)",
+                                 trace_rows)
+            conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, self.owner))
+        return written and 1 + len(replica_rows) + len(trace_rows)
 
     # ------------------------------------------------------------------ reading
     def sweeps(self) -> list[dict[str, Any]]:
@@ -212,6 +362,32 @@ class Store:
         """Number of runs per status."""
         return dict(self.conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"))
 
+    def live_claims(self) -> dict[str, str]:
+        """``{key: owner}`` of the claims that are live now (see the module docstring)."""
+        if not self._claims:
+            return {}
+        now, timeout = time.time(), claim_timeout()
+        rows = self.conn.execute("SELECT key, owner, pid, host, heartbeat FROM claims")
+        return {key: owner for key, owner, pid, host, beat in rows
+                if claim_alive(pid, host, beat, now, timeout)}
+
+    def run_states(self, keys: Iterable[str]) -> dict[str, str]:
+        """The state of each run: ``done``, ``diverged``, ``failed``, ``running`` (a live
+        process holds it), ``interrupted`` (started, no live process) or ``queued``
+        (not started)."""
+        live = self.live_claims()
+        stored = dict(self.conn.execute("SELECT key, status FROM runs"))
+        out = {}
+        for key in keys:
+            status = stored.get(key)
+            if status in FINISHED or (status == "failed" and key not in live):
+                out[key] = status
+            elif key in live:
+                out[key] = "running"
+            else:
+                out[key] = "queued" if status is None else "interrupted"
+        return out
+
     def table(self) -> tuple[list[str], list[tuple]]:
         """The flat export table: one row per run and replica (run columns, then metrics)."""
         run_cols = [c for c in RUN_COLUMNS if c not in ("config", "hyper")]
@@ -222,6 +398,63 @@ class Store:
             "FROM runs LEFT JOIN replicas ON runs.key = replicas.key "
             "ORDER BY runs.link, runs.learner, runs.d, runs.n, replicas.replica").fetchall()
         return cols, rows
+
+
+def _check_foreign(path: Path) -> bool:
+    """Refuse (``StoreError``) an existing file that is not an indexlab store, reading it
+    read-only so that nothing is written to it; ``True`` when the file is new or empty."""
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+        return True
+    if not path.is_file():
+        raise StoreError(f"{str(path)!r} is not a file: give a results store file")
+    try:
+        uri = path.resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=60.0)
+        try:
+            tables = {n for (n,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")
+                if not n.startswith("sqlite_")}
+            schema = (conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                      if "meta" in tables else None)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{str(path)!r} is not an indexlab results store: {exc}") from None
+    if not tables:
+        return True
+    if not tables <= _TABLES or "meta" not in tables:
+        foreign = ", ".join(sorted(tables - _TABLES)) or ", ".join(sorted(tables))
+        raise StoreError(f"{str(path)!r} is a SQLite database but not an indexlab results "
+                         f"store (tables: {foreign}); it was left untouched: give a new file")
+    if schema is None:
+        raise StoreError(f"{str(path)!r} looks like a damaged indexlab results store (its "
+                         "schema row is unreadable); it was left untouched")
+    return False
+
+
+class _Heartbeat:
+    """A daemon thread refreshing the ``heartbeat`` of ``owner``'s claims every
+    :data:`HEARTBEAT_SECONDS`, on its own connection (so a long run keeps its claims live)."""
+
+    def __init__(self, path: Path, owner: str, interval: float = HEARTBEAT_SECONDS):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(path, owner, interval),
+                                        daemon=True, name="indexlab-heartbeat")
+        self._thread.start()
+
+    def _loop(self, path: Path, owner: str, interval: float) -> None:
+        conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+        try:
+            while not self._stop.wait(interval):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("UPDATE claims SET heartbeat = ? WHERE owner = ?",
+                                 (time.time(), owner))
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)
 
 
 def _replica_rows(key: str, result: dict[str, Any]) -> list[tuple]:

@@ -1,6 +1,8 @@
-"""Learners: one module per algorithm family, each a config dataclass with ``fit``.
+"""Learners: one module per algorithm family, each a dataclass of hyperparameters with ``fit``.
 
-See :mod:`indexlab.learners.base` for the contract every learner follows.
+Every learner is a :class:`~indexlab.learners.base.Learner` (the contract: constraints,
+``validate``, ``get_params``/``set_params``, capability flags, ``trace_``; see
+``help(Learner)``).
 
 * :mod:`~indexlab.learners.online_sgd`: ``OnlineSGD``, ``SmoothedSGD`` (baselines);
 * :mod:`~indexlab.learners.unified`: ``Unified``, ``SparseUnified`` (Chen et al.);
@@ -12,19 +14,29 @@ See :mod:`indexlab.learners.base` for the contract every learner follows.
 * :mod:`~indexlab.learners.sdr`: ``SIR``, ``SAVE``, ``PHD`` (sufficient dimension reduction);
 * :mod:`~indexlab.learners.kernels`: ``RandomFeatures``, ``KernelRidge`` (no feature
   learning);
-* :mod:`~indexlab.learners.spherical`: the shared online engine and the second stage.
+* :mod:`~indexlab.learners.spherical`: the shared online engine, the second stage and the
+  classes ``SphericalLearner``, ``SphericalSGD`` the online learners derive from.
 """
 
-from indexlab.learners.base import DataSource, Trace, as_replicated, data_source
+from indexlab.learners.base import (
+    DataSource,
+    Learner,
+    NotFittedError,
+    Trace,
+    as_replicated,
+    data_source,
+    document_hyperparameters,
+)
 from indexlab.learners.batch_reuse import BatchReuseSGD
 from indexlab.learners.kernels import KernelRidge, RandomFeatures
 from indexlab.learners.layerwise import LayerwiseGD, OneStepGD, PowerIteration
 from indexlab.learners.online_sgd import OnlineSGD, SmoothedSGD
 from indexlab.learners.sdr import PHD, SAVE, SIR
 from indexlab.learners.spectral import Spectral
+from indexlab.learners.spherical import SphericalLearner, SphericalSGD
 from indexlab.learners.unified import SparseUnified, Unified
 
-LEARNERS = {
+LEARNERS: dict[str, type[Learner]] = {
     "online_sgd": OnlineSGD,
     "smoothed_sgd": SmoothedSGD,
     "unified": Unified,
@@ -41,6 +53,18 @@ LEARNERS = {
     "kernel_ridge": KernelRidge,
 }
 
+
+
+def _learner_classes(cls: type[Learner] = Learner) -> list[type[Learner]]:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_learner_classes(sub)]
+    return out
+
+
+for _cls in _learner_classes():  # help(Unified) lists every hyperparameter (base.py)
+    document_hyperparameters(_cls)
+
 __all__ = [
     "LEARNERS",
     "PHD",
@@ -50,6 +74,8 @@ __all__ = [
     "DataSource",
     "KernelRidge",
     "LayerwiseGD",
+    "Learner",
+    "NotFittedError",
     "OneStepGD",
     "OnlineSGD",
     "PowerIteration",
@@ -57,6 +83,8 @@ __all__ = [
     "SmoothedSGD",
     "SparseUnified",
     "Spectral",
+    "SphericalLearner",
+    "SphericalSGD",
     "Trace",
     "Unified",
     "as_replicated",

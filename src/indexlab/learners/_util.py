@@ -7,12 +7,13 @@ and the replica bookkeeping of a :class:`DataSource`.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from indexlab import metrics
-from indexlab.learners.base import DataSource, Trace, data_source
+from indexlab.learners.base import DataSource, Learner, Trace, data_source
 from indexlab.targets import _check_int
 
 check_int = _check_int  # ``value`` as an int in ``[low, high]``, else ValueError naming it
@@ -102,25 +103,29 @@ def final_trace(source: DataSource, directions: torch.Tensor, **values: torch.Te
     return trace
 
 
-class Projection:
-    """``transform(X) = (X − offset) Ûᵀ`` for learners with ``directions_ (R, r, d)``.
+class Projection(Learner):
+    """A subspace estimator: ``directions_ (R, r, d)`` (``(r, d)`` for data without a
+    replica axis) are orthonormal estimates of the hidden subspace, and
+    ``transform(X) = (X − offset) Ûᵀ``.
 
-    Subclasses set ``directions_``, ``_replicas``, ``_squeeze`` and ``_offset`` (``(R, d)``
-    or ``None``) in ``fit``.
+    Subclasses call ``_mark_fitted`` and set ``directions_`` and ``_offset`` (``(R, d)`` or
+    ``None``) in ``fit``.
     """
 
     _offset: torch.Tensor | None = None
+    estimates_subspace: ClassVar[bool] = True
 
-    def _fitted(self) -> None:
-        if not hasattr(self, "_replicas"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit first")
+    @property
+    def subspace_(self) -> torch.Tensor:
+        """The estimated subspace: ``directions_``."""
+        return self.directions_
 
     def transform(self, X: torch.Tensor) -> torch.Tensor:
-        """Projections on the learned directions: ``(R, n, r)``, or ``(n, r)`` for ``X (n, d)``
-        when the learner has a single replica."""
-        self._fitted()
-        V = self.directions_[None] if self._squeeze else self.directions_
-        Xr, squeeze = with_replicas(X, self._replicas)
+        """Projections of ``X (R, n, d)`` or ``(n, d)`` on the learned directions:
+        ``(R, n, r)``, or ``(n, r)`` for ``X (n, d)`` when the learner has a single replica
+        (numpy in, numpy out)."""
+        V = self.directions_[None] if self.squeeze_ else self.directions_
+        Xr, squeeze = with_replicas(X, self.replicas_)
         Xr = Xr.to(V.dtype)
         if self._offset is not None:
             Xr = Xr - self._offset[:, None, :]

@@ -18,13 +18,18 @@ The contract (``../shared/DESIGN.md``, "Two faces, one core"):
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from indexlab.learners.constraints import Alternatives, allowed, check_all
+from indexlab.metrics import max_overlap
 from indexlab.targets import Target
 
 
@@ -54,11 +59,16 @@ def _check_budget(n) -> int:
 
 
 def as_replicated(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """Validate a dataset and give it a replica axis: ``(R, n, d)``, ``(R, n)``, squeezed?"""
+    """Validate a dataset and give it a replica axis: ``(R, n, d)``, ``(R, n)``, squeezed?
+
+    Half-precision data (``float16``, ``bfloat16``) is computed in ``float32`` (the linear
+    algebra of the learners has no half-precision kernels); ``d = 0`` is refused."""
     X = torch.as_tensor(X)
     y = torch.as_tensor(y)
     if not X.is_floating_point():
         raise ValueError(f"X has dtype {X.dtype}: use a floating-point tensor")
+    if X.dtype in (torch.float16, torch.bfloat16):
+        X = X.to(torch.float32)
     squeeze = X.ndim == 2
     if squeeze:
         X, y = X[None], y[None]
@@ -69,6 +79,8 @@ def as_replicated(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch
         )
     if X.shape[1] < 1:
         raise ValueError("the dataset is empty (n = 0): give at least one sample")
+    if X.shape[2] < 1:
+        raise ValueError(f"X of shape {tuple(X.shape)} has d = 0 features: give d >= 1")
     return X, y.to(X.dtype), squeeze
 
 
@@ -131,3 +143,220 @@ class Trace:
 
     def __contains__(self, key: object) -> bool:
         return key in self.values
+
+
+# ------------------------------------------------------------------------------------------
+# the Learner base class
+# ------------------------------------------------------------------------------------------
+
+
+class NotFittedError(ValueError, AttributeError):
+    """``transform``/``predict``/... called before ``fit`` (a ``ValueError`` and an
+    ``AttributeError``, as scikit-learn's)."""
+
+
+def _to_torch(value: Any, device: torch.device | None) -> Any:
+    if isinstance(value, np.ndarray):
+        t = torch.from_numpy(np.ascontiguousarray(value))
+        return t if device is None else t.to(device)
+    return value
+
+
+def _to_numpy(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def _array_io(method: Callable) -> Callable:
+    """Wrap ``transform``/``predict``: not fitted → :class:`NotFittedError`; a numpy ``X`` is
+    converted to a tensor on the learner's device and the result back to numpy."""
+
+    @functools.wraps(method)
+    def wrapper(self, X, *args, **kwargs):
+        self.check_fitted()
+        numpy_in = isinstance(X, np.ndarray)
+        out = method(self, _to_torch(X, getattr(self, "device_", None)), *args, **kwargs)
+        return _to_numpy(out) if numpy_in else out
+
+    wrapper._array_io = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+class InstanceFlag:
+    """A capability flag whose value on a fitted (or configured) instance depends on it:
+    ``Class.flag`` is ``on_class`` (what the class can do), ``learner.flag`` is
+    ``fn(learner)``. E.g. the spherical learners can predict, but one configured with
+    ``ridge_samples=0`` will not."""
+
+    def __init__(self, on_class: bool, fn: Callable[[Any], bool]) -> None:
+        self.on_class, self.fn = on_class, fn
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj: Any, owner: type | None = None) -> bool:
+        return self.on_class if obj is None else bool(self.fn(obj))
+
+
+class Learner:
+    """The contract every learner follows (module docstring; ``shared/DESIGN.md``).
+
+    A learner is a dataclass whose ``__init__`` fields are its hyperparameters and nothing
+    else (``get_params`` lists exactly these, so ``sklearn.base.clone`` works). ``fit``
+    validates them (:meth:`validate`), never changes them (derived values end in ``_``, e.g.
+    ``LayerwiseGD.r_``) and returns ``self``.
+
+    **Declaring constraints.** A class attribute ``constraints`` maps each hyperparameter to
+    a tuple of alternatives from :mod:`indexlab.learners.constraints` (``Int``, ``Real``,
+    ``Options``, ``Bool``, ``Text``, ``IsCallable``, ``InstanceOf``; ``None`` allows
+    ``None``); a subclass extends its parent's table with ``{**Parent.constraints, ...}``.
+    Rules that tie several hyperparameters together go in :meth:`_validate_combination`.
+    Limits that depend on the data (``r <= d``) are checked by ``fit``. A class attribute
+    ``hyperparameter_docs`` (name → meaning, with its source: paper, spec section) feeds the
+    generated "Hyperparameters" section of ``help(cls)`` (:func:`hyperparameter_table`:
+    default, allowed values, meaning, declaring class).
+
+    **Capability flags** (class attributes, read by the CLI, the runner and the spec loader
+    instead of private classes or lists of names):
+
+    * ``predicts``: ``predict(X)`` exists (on an instance of a spherical learner: when it
+      fits, or fitted, a second layer, ``ridge_samples > 0``; see :class:`InstanceFlag`);
+    * ``learns_directions``: ``directions_`` holds learned directions (``False`` for the
+      fixed-feature kernel baselines);
+    * ``estimates_subspace``: ``subspace_`` ``(R, k, d)`` estimates the hidden subspace
+      (scored by the subspace distance);
+    * ``traced``: ``trace_`` records the overlap along the run, at growing sample counts
+      (a spec's ``trace = true`` reads the whole curve from one run);
+    * ``stage_budgets``: ``fit(target, n1=..., n2=...)`` splits the budget between stages;
+    * ``width_parameter``: the hyperparameter that sets the number of neurons or features
+      (what ``indexlab fit --width`` sets), or ``None``;
+    * ``engines``: the implementations the learner offers (``("full",)`` by default).
+
+    **Fitted attributes** present after every ``fit``: ``trace_`` (a :class:`Trace`, empty
+    before ``fit``), ``diverged_`` ``(R,)``, ``samples_`` (per replica), ``replicas_``,
+    ``squeeze_`` (the data had no replica axis), ``device_``; ``directions_`` where
+    ``learns_directions``.
+
+    **Arrays.** ``fit`` takes torch tensors or numpy arrays, ``X`` of shape ``(n, d)`` or
+    ``(R, n, d)``; ``transform``/``predict`` return numpy for numpy input and torch for
+    torch input, and raise :class:`NotFittedError` before ``fit``.
+    """
+
+    constraints: ClassVar[dict[str, Alternatives]] = {}
+    hyperparameter_docs: ClassVar[dict[str, str]] = {}
+    predicts: ClassVar[bool] = False
+    learns_directions: ClassVar[bool] = True
+    estimates_subspace: ClassVar[bool] = False
+    traced: ClassVar[bool] = False
+    stage_budgets: ClassVar[bool] = False
+    width_parameter: ClassVar[str | None] = None
+    engines: ClassVar[tuple[str, ...]] = ("full",)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("transform", "predict"):
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "_array_io", False):
+                setattr(cls, name, _array_io(method))
+
+    def __post_init__(self) -> None:
+        self.trace_ = Trace()
+
+    # -------------------------------------------------------------- hyperparameters
+    @classmethod
+    def hyperparameter_fields(cls) -> tuple[dataclasses.Field, ...]:
+        """The dataclass fields that are hyperparameters (the ``__init__`` arguments)."""
+        return tuple(f for f in dataclasses.fields(cls) if f.init)
+
+    @classmethod
+    def hyperparameter_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in cls.hyperparameter_fields())
+
+    @classmethod
+    def hyperparameter_types(cls) -> dict[str, str]:
+        """Name → type annotation as text (``"int | None"``)."""
+        return {f.name: str(getattr(f.type, "__name__", f.type))
+                for f in cls.hyperparameter_fields()}
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The hyperparameters as a dict (scikit-learn's estimator API; ``deep`` is
+        accepted for compatibility: no hyperparameter is itself an estimator)."""
+        return {name: getattr(self, name) for name in self.hyperparameter_names()}
+
+    def set_params(self, **params: Any) -> Learner:
+        """Set hyperparameters by name (scikit-learn's estimator API); returns ``self``.
+        An unknown name is a ``ValueError`` listing the allowed ones; values are checked by
+        :meth:`validate` (called by ``fit``)."""
+        names = self.hyperparameter_names()
+        unknown = sorted(k for k in params if k not in names)
+        if unknown:
+            raise ValueError(f"hyperparameter(s) {', '.join(unknown)} not known to "
+                             f"{type(self).__name__}; allowed: {', '.join(sorted(names))}")
+        for key, value in params.items():
+            setattr(self, key, value)
+        return self
+
+    def validate(self) -> Learner:
+        """Check every hyperparameter against ``constraints`` (then the combinations);
+        ``ValueError`` naming the field, the value and what is allowed. Returns ``self``.
+
+        Called by ``fit`` and by the spec loader, so a bad value fails before any run."""
+        check_all(self.get_params(), self.constraints)
+        self._validate_combination()
+        return self
+
+    def _validate_combination(self) -> None:
+        """Rules that involve several hyperparameters (none by default)."""
+
+    # -------------------------------------------------------------- fitted state
+    def _mark_fitted(self, replicas: int, squeeze: bool, device: torch.device) -> None:
+        self.replicas_ = int(replicas)
+        self.squeeze_ = bool(squeeze)
+        self.device_ = torch.device(device)
+
+    def check_fitted(self) -> None:
+        """:class:`NotFittedError` unless ``fit`` has run."""
+        if not hasattr(self, "replicas_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call "
+                                 "fit(X, y) or fit(target, n=...) first")
+
+    def overlap(self, theta: torch.Tensor) -> torch.Tensor:
+        """Best-direction overlap ``max_j |cos(w_j, θ)|`` per replica, ``(R,)``, for ``θ``
+        of shape ``(R, d)`` (or ``(d,)`` with one replica)."""
+        self.check_fitted()
+        if not self.learns_directions:
+            raise AttributeError(f"{type(self).__name__} learns no directions: it has no "
+                                 "overlap")
+        V = self.directions_
+        V = V[None] if V.ndim == 2 else V
+        theta = torch.as_tensor(theta).reshape(V.shape[0], -1).to(V.device, V.dtype)
+        return max_overlap(V, theta)
+
+
+def hyperparameter_table(cls: type[Learner]) -> str:
+    """The hyperparameters of learner class ``cls`` as text, one per line: name, default,
+    allowed values (from ``constraints``), meaning (from ``hyperparameter_docs``) and the
+    class that declares it — what ``help(cls)`` shows under "Hyperparameters (generated)"."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        docs.update(vars(klass).get("hyperparameter_docs", {}))
+    lines = []
+    for f in cls.hyperparameter_fields():
+        default = (f.default if f.default is not dataclasses.MISSING
+                   else f.default_factory() if f.default_factory is not dataclasses.MISSING
+                   else "required")
+        source = next((k.__name__ for k in cls.__mro__
+                       if f.name in vars(k).get("__annotations__", {})), cls.__name__)
+        allowed_text = allowed(cls.constraints[f.name]) if f.name in cls.constraints else "any"
+        meaning = docs.get(f.name, "")
+        lines.append(f"    {f.name} = {default!r}  (allowed: {allowed_text}; declared in "
+                     f"{source})\n        {meaning}".rstrip())
+    return "\n".join(lines)
+
+
+def document_hyperparameters(cls: type[Learner]) -> None:
+    """Append :func:`hyperparameter_table` to ``cls.__doc__`` (once), so that ``help(cls)``
+    lists every hyperparameter with its default, allowed values, meaning and source."""
+    marker = "Hyperparameters (generated from the class):"
+    doc = cls.__doc__ or ""
+    if marker not in doc and dataclasses.is_dataclass(cls):
+        cls.__doc__ = f"{doc.rstrip()}\n\n{marker}\n\n{hyperparameter_table(cls)}\n"

@@ -28,36 +28,56 @@ from typing import ClassVar
 import torch
 
 from indexlab.learners.base import DataSource, Trace, as_replicated, data_source
-from indexlab.learners.spherical import Schedule, normalise_rows, random_sphere, run_online
-from indexlab.learners.unified import SphericalSGD
-from indexlab.links import Link
-from indexlab.nn import get_activation
+from indexlab.learners.constraints import InstanceOf, Int, Options, Real
+from indexlab.learners.spherical import (
+    Schedule,
+    SphericalLearner,
+    normalise_rows,
+    random_sphere,
+    run_online,
+)
+from indexlab.nn import ACTIVATIONS, Activation, get_activation
 
 
 @dataclass
-class BatchReuseSGD(SphericalSGD):
+class BatchReuseSGD(SphericalLearner):
     """Two gradient steps per minibatch on the same samples (see the module docstring).
 
-    Full engine only: the second gradient is taken at ``w̃ = w + η_in P_w^⊥ g1``, which needs
-    the ``b × b`` Gram matrix of the minibatch (the chain has it, see ``docs/chain.md``), and
-    the default ``σ = relu`` is not a polynomial; neither is implemented in the chain.
+    Squared loss on the raw labels, no label transform, no smoothing: it needs no link.
+    Hyperparameters (besides :class:`~indexlab.learners.spherical.SphericalLearner`'s):
+    ``activation`` ``σ`` (default ``relu``), ``inner_constant`` ``c_in`` of the inner step
+    ``η_in = c_in B/d``, ``lr_constant`` ``c_out`` (default 2) of ``η_out = c_out/(d log d)``,
+    ``epochs``: passes over a dataset (a target is always read once, fresh samples).
+
+    Full engine only (``engines``): the second gradient is taken at ``w̃ = w + η_in P_w^⊥ g1``,
+    which needs the ``b × b`` Gram matrix of the minibatch (the overlap chain could carry it,
+    ``docs/chain.md``), and the default ``σ = relu`` is not a polynomial; neither is
+    implemented in the chain.
     """
 
-    engines: ClassVar[tuple[str, ...]] = ("full",)
-
-    label_transform: object = "identity"
-    activation: str | None = "relu"
-    loss: str = "square"
-    smoothing: float | str | None = 0.0
+    activation: str | Activation = "relu"
     inner_constant: float = 0.5
     lr_constant: float = 2.0
     epochs: int = 1
 
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "activation": "σ of the squared loss ½(y − σ(⟨w,x⟩))², a name of "
+                      "indexlab.nn.ACTIVATIONS (relu: many Hermite coefficients)",
+        "inner_constant": "c_in of the inner step η_in = c_in B/d (η_in d/B = Θ(1) creates "
+                          "the y^j transforms; single-index.md §4.1)",
+        "lr_constant": "c_out of the outer step η_out = c_out/(d log d) (calibrated: 2)",
+        "epochs": "passes over a dataset (a target is read once, fresh samples)",
+    }
+    constraints: ClassVar[dict] = {
+        **SphericalLearner.constraints,
+        "activation": (Options(*ACTIVATIONS), InstanceOf(Activation)),
+        "inner_constant": (Real(0),),
+        "epochs": (Int(1),),
+    }
+
     def _sources(self, data, y, n):
         if y is None or self.epochs == 1:
             return super()._sources(data, y, n)
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"epochs={self.epochs!r} is not allowed: use an int >= 1")
         X, yy, squeeze = as_replicated(data, y)
         source, ridge = super()._sources(X, yy, n)
         Xs, ys = zip(*source.chunks, strict=True)
@@ -66,9 +86,9 @@ class BatchReuseSGD(SphericalSGD):
         repeated.squeeze = squeeze
         return repeated, ridge
 
-    def _fit_first_layer(self, source: DataSource, link: Link | None, reference):
+    def _fit_first_layer(self, source: DataSource, reference):
         d, B = source.d, self.batch
-        act = get_activation(self.activation or "relu")
+        act = get_activation(self.activation)
         lr = self.lr if self.lr is not None else self.lr_constant / (d * math.log(max(d, 3)))
         eta_in = self.inner_constant * B / d
         schedule = Schedule(lr=lr, search=int(self.search_fraction * source.n),

@@ -83,6 +83,7 @@ from indexlab.learners.chain_kernel import (
 from indexlab.links import Link
 from indexlab.nn import Activation, Loss, get_activation, get_loss
 from indexlab.smoothing import smoothed_hermite
+from indexlab.targets import Target
 
 CHAIN_LOSSES = {"correlation": CORRELATION, "square": SQUARE}
 CHUNK_NUMBERS = 1 << 16  # sample coordinates per replica and chunk (0.5 MiB in float64)
@@ -327,64 +328,27 @@ def best_overlap(L: np.ndarray) -> torch.Tensor:
 
 
 
-def check_learner(learner) -> None:
-    """The hyperparameter checks of ``engine='chain'`` that need no data (run by ``_check``,
-    hence by the spec loader before any run)."""
-    get_loss(learner.loss)
-    if learner.loss not in CHAIN_LOSSES:
-        raise ValueError(f"loss={learner.loss!r} is not supported by {type(learner).__name__}"
-                         f"(engine='chain'): use {' or '.join(CHAIN_LOSSES)}, or engine='full'")
-    if learner.activation is not None:
-        activation_polynomials(get_activation(learner.activation))
+
+def check_config(loss: str | Loss, activation: str | Activation | None, owner: str) -> None:
+    """The checks of ``engine='chain'`` that need no data (run by the learner's
+    validation, hence by the spec loader, before any work); ``owner`` names the learner."""
+    given = loss if isinstance(loss, str) else get_loss(loss).name
+    if get_loss(loss).name not in CHAIN_LOSSES:
+        raise ValueError(f"loss={given!r} is not supported by {owner}(engine='chain'): "
+                         f"use {' or '.join(CHAIN_LOSSES)}, or engine='full'")
+    if activation is not None:
+        activation_polynomials(get_activation(activation))
 
 
-def fit_chain(learner, data, y, n) -> None:
-    """``fit`` of a spherical learner with ``engine='chain'`` on a single-index target: the
-    same exponent, label transform, activation, smoothing, step and schedule as the full
-    engine (``learner``'s own methods), then :func:`run_chain`. Sets ``trace_``, ``hyper_``,
-    ``diverged_``, ``samples_`` (first-layer samples: the chain has no second stage),
-    ``chain_state_`` (``L``, ``(R, m+1, m+1)``), ``neuron_overlaps_`` (``⟨w_j, θ*⟩``,
-    ``(R, m)``), ``chain_draws_`` (random numbers drawn: the work); ``directions_`` and
-    ``network_`` are ``None`` (see :data:`NOTE`)."""
-    from indexlab.learners.spherical import Schedule
-    from indexlab.targets import Target
-
-    name = type(learner).__name__
+def check_data(data, y, n, owner: str) -> int:
+    """The budget ``n`` of a chain fit; ``ValueError`` unless ``data`` is a single-index
+    target fitted with a budget (the chain draws its own samples)."""
     if not isinstance(data, Target) or y is not None:
-        raise ValueError(f"{name}(engine='chain') draws its own samples: fit a target with a "
+        raise ValueError(f"{owner}(engine='chain') draws its own samples: fit a target with a "
                          "budget, fit(target, n=...); for a dataset use engine='full'")
     if n is None:
         raise ValueError("fit(target) needs a sample budget: fit(target, n=...)")
-    n = _check_budget(n)
     if data.r != 1:
-        raise ValueError(f"{name}(engine='chain') needs a single-index target; this one has "
+        raise ValueError(f"{owner}(engine='chain') needs a single-index target; this one has "
                          f"r={data.r}")
-    d, m = data.d, learner.width
-    link = data.link
-    s = learner._exponent(link)
-    act = get_activation(learner.activation or f"he{s}")
-    loss = get_loss(learner.loss)
-    lam = learner._smoothing(s, d)
-    check_supported(act, loss, lam, d, m)
-    replicas = tuple(data.replica_ids)
-    stream = ChainData(link, data.seed, replicas)
-    first = stream.draw(min(n, chunk_samples(learner.batch, m + 1, lam > 0)), m + 1)
-    T, signal = learner._transform(s, link, first[1][:, :10_000])
-    lr = learner.lr if learner.lr is not None else learner.default_lr(s, d, lam, signal)
-    schedule = Schedule(lr=lr, search=int(learner.search_fraction * n), decay=learner.decay,
-                        batch=learner.batch)
-    learner.trace_ = Trace()
-    learner.hyper_ = {"exponent": s, "activation": act.name, "smoothing": lam, "lr": lr,
-                      "signal": signal, "search_samples": schedule.search,
-                      "batch": learner.batch, "engine": "chain"}
-    L0 = initial_state(replicas, m, d, learner.seed)
-    L, diverged, used, draws = run_chain(stream, L0, d, n, T, schedule, act, loss, lam,
-                                  learner.trace_, first)
-    learner.squeeze_ = data.squeeze
-    learner.directions_ = None
-    learner.network_ = None
-    learner.diverged_ = torch.from_numpy(diverged)
-    learner.samples_ = used
-    learner.chain_state_ = torch.from_numpy(L)
-    learner.neuron_overlaps_ = torch.from_numpy(L[:, 1:, 0].copy())
-    learner.chain_draws_ = draws
+    return _check_budget(n)

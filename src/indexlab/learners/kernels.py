@@ -35,28 +35,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from indexlab import metrics
 from indexlab.learners._util import (
-    check_choice,
-    check_chunk,
-    check_float,
-    check_int,
     chunked_source,
     replica_ids,
     squeeze_out,
     with_replicas,
 )
-from indexlab.learners.base import Trace, data_source
+from indexlab.learners.base import Learner, Trace, data_source
+from indexlab.learners.constraints import Int, Options, Real
 from indexlab.learners.spherical import replica_generator
+from indexlab.nn import ACTIVATIONS
 from indexlab.targets import Target
 
-ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "relu": torch.relu,
-    "tanh": torch.tanh,
+# the random-feature nonlinearities: two activations of indexlab.nn, and √2 cos (random
+# Fourier features; a feature map, not an activation: it has no use as σ elsewhere)
+FEATURE_MAPS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": ACTIVATIONS["relu"].f,
+    "tanh": ACTIVATIONS["tanh"].f,
     "cos": lambda u: math.sqrt(2.0) * torch.cos(u),
 }
 KERNELS = ("rbf", "laplace", "poly", "arccos")
@@ -69,14 +70,22 @@ def _ridge_solve(G: torch.Tensor, h: torch.Tensor, shift: float) -> torch.Tensor
     A = G + shift * torch.eye(G.shape[-1], dtype=G.dtype, device=G.device)
     L, info = torch.linalg.cholesky_ex(A)
     x = torch.cholesky_solve(h[..., None], L)[..., 0]
-    if bool((info != 0).any()):
-        pinv = torch.linalg.pinv(A, hermitian=True)
-        x = torch.where((info == 0)[:, None], x, (pinv @ h[..., None])[..., 0])
-    return x
+    # the pseudo-inverse only where it can help: singular but finite replicas (a NaN/inf
+    # replica is left NaN, flagged diverged by the caller, without an SVD of garbage)
+    finite = torch.isfinite(A).all(dim=2).all(dim=1) & torch.isfinite(h).all(dim=1)
+    singular = (info != 0) & finite
+    if bool(singular.any()):
+        idx = singular.nonzero()[:, 0]
+        pinv = torch.linalg.pinv(A[idx], hermitian=True)
+        x[idx] = (pinv @ h[idx][..., None])[..., 0]
+    return torch.where(finite[:, None], x, math.nan)
 
 
-class _NoFeatureLearning:
+class FixedFeatureLearner(Learner):
     """Shared face of the fixed-feature learners: no directions, predictions and test error."""
+
+    predicts: ClassVar[bool] = True
+    learns_directions: ClassVar[bool] = False
 
     _WHY = (
         "{name} learns no features: its feature map is fixed before it sees data, so it has "
@@ -92,19 +101,15 @@ class _NoFeatureLearning:
     def transform(self):
         raise AttributeError(self._WHY.format(name=type(self).__name__))
 
-    def _fitted(self) -> None:
-        if not hasattr(self, "_replicas"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit first")
-
     def _predict_block(self, X: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def predict(self, X: torch.Tensor) -> torch.Tensor:
-        """Predictions ``ȳ + f̂(x)``: ``(R, n)``, or ``(n,)`` for ``X (n, d)`` with one replica."""
-        self._fitted()
-        Xr, squeeze = with_replicas(X, self._replicas)
+        """Predictions ``ȳ + f̂(x)`` for ``X (R, n, d)`` or ``(n, d)``: ``(R, n)``, or ``(n,)``
+        for ``X (n, d)`` with one replica (numpy in, numpy out)."""
+        Xr, squeeze = with_replicas(X, self.replicas_)
         Xr = Xr.to(device=self.offset_.device, dtype=self.offset_.dtype)
-        step = max(1, _ELEMENTS // (self._replicas * self._width(Xr.shape[-1])))
+        step = max(1, _ELEMENTS // (self.replicas_ * self._width(Xr.shape[-1])))
         parts = [self._predict_block(Xr[:, i:i + step]) for i in range(0, Xr.shape[1], step)]
         return squeeze_out(torch.cat(parts, dim=1) + self.offset_[:, None], squeeze)
 
@@ -117,7 +122,7 @@ class _NoFeatureLearning:
 
 
 @dataclass
-class RandomFeatures(_NoFeatureLearning):
+class RandomFeatures(FixedFeatureLearner):
     """Ridge regression on ``m`` fixed random features (Rahimi & Recht 2007; module docstring).
 
     Hyperparameters: ``m`` features (default 1024; the approximation of the limiting kernel
@@ -135,15 +140,25 @@ class RandomFeatures(_NoFeatureLearning):
     bias: float = 1.0
     seed: int = 0
     chunk: int | None = None
-    trace_: Trace = field(default_factory=Trace, init=False, repr=False)
 
-    def _validate(self) -> None:
-        check_int("m", self.m, 1)
-        check_choice("activation", self.activation, tuple(ACTIVATIONS))
-        check_float("ridge", self.ridge, 0.0)
-        check_float("bias", self.bias, 0.0)
-        check_int("seed", self.seed, 0)
-        check_chunk(self.chunk)
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "m": "number of random features (≳ n to approximate the limiting kernel)",
+        "activation": "feature map: 'relu', 'tanh' or 'cos' (random Fourier features, Rahimi "
+                      "& Recht 2007)",
+        "ridge": "ridge λ of (ΦᵀΦ + nλI)a = Φᵀ(y − ȳ)",
+        "bias": "standard deviation of b_j for relu/tanh",
+        "seed": "feature draw; replica j uses (seed, j)",
+        "chunk": "samples per replica per chunk (None: 16M numbers)",
+    }
+    constraints: ClassVar[dict] = {
+        "m": (Int(1),),
+        "activation": (Options(*FEATURE_MAPS),),
+        "ridge": (Real(0),),
+        "bias": (Real(0),),
+        "seed": (Int(0),),
+        "chunk": (Int(1), None),
+    }
+    width_parameter: ClassVar[str | None] = "m"
 
     def _width(self, d: int) -> int:
         return self.m + d
@@ -151,14 +166,15 @@ class RandomFeatures(_NoFeatureLearning):
     def features(self, X: torch.Tensor) -> torch.Tensor:
         """``φ(X)``: ``(R, n, m)`` for ``X (R, n, d)`` (the fixed random feature map)."""
         pre = X @ self.weights_.transpose(-1, -2) + self.biases_[:, None, :]
-        return ACTIVATIONS[self.activation](pre) / math.sqrt(self.m)
+        return FEATURE_MAPS[self.activation](pre) / math.sqrt(self.m)
 
     def _predict_block(self, X: torch.Tensor) -> torch.Tensor:
         return (self.features(X) @ self.coef_[..., None])[..., 0]
 
     def fit(self, data, y=None, *, n: int | None = None) -> RandomFeatures:
-        """Fit on a target with a sample budget ``n`` or on a dataset ``(X, y)`` (one pass)."""
-        self._validate()
+        """Fit on a target with a sample budget ``n`` or on a dataset ``X (n, d)`` /
+        ``(R, n, d)``, ``y (n,)`` / ``(R, n)``, torch or numpy (one pass)."""
+        self.validate()
         source = chunked_source(data, y, n, self.chunk, extra=self.m)
         R, d = source.replicas, source.d
         W, b = [], []
@@ -196,7 +212,7 @@ class RandomFeatures(_NoFeatureLearning):
         self.offset_ = y0 + ybar
         self.diverged_ = ~finite
         self.samples_ = N
-        self._replicas = R
+        self._mark_fitted(R, source.squeeze, source.device)
         self.trace_ = Trace()
         self.trace_.record(N, train_error=train / var.clamp_min(torch.finfo(var.dtype).tiny))
         return self
@@ -222,7 +238,7 @@ def kernel_matrix(
 
 
 @dataclass
-class KernelRidge(_NoFeatureLearning):
+class KernelRidge(FixedFeatureLearner):
     """Kernel ridge regression (module docstring). Keeps its training set.
 
     Hyperparameters: ``kernel`` (``rbf``, ``laplace``, ``poly``, ``arccos``), ``ridge ≥ 0``
@@ -238,15 +254,21 @@ class KernelRidge(_NoFeatureLearning):
     bandwidth: float | None = None
     degree: int = 2
     chunk: int | None = None
-    trace_: Trace = field(default_factory=Trace, init=False, repr=False)
 
-    def _validate(self) -> None:
-        check_choice("kernel", self.kernel, KERNELS)
-        check_float("ridge", self.ridge, 0.0)
-        if self.bandwidth is not None:
-            check_float("bandwidth", self.bandwidth, 0.0, strict=True)
-        check_int("degree", self.degree, 1)
-        check_chunk(self.chunk)
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "kernel": "'rbf', 'laplace', 'poly' or 'arccos' (Cho & Saul 2009, the ReLU limit)",
+        "ridge": "ridge λ of (K + nλI)α = y − ȳ",
+        "bandwidth": "length ℓ; None: √d (so that ‖x − x'‖²/ℓ² ≈ 2)",
+        "degree": "degree of 'poly'",
+        "chunk": "samples per replica per chunk while collecting a target's data",
+    }
+    constraints: ClassVar[dict] = {
+        "kernel": (Options(*KERNELS),),
+        "ridge": (Real(0),),
+        "bandwidth": (Real(0, closed="neither"), None),
+        "degree": (Int(1),),
+        "chunk": (Int(1), None),
+    }
 
     def _width(self, d: int) -> int:
         return self.X_fit_.shape[1] + d
@@ -256,8 +278,9 @@ class KernelRidge(_NoFeatureLearning):
         return (K @ self.dual_coef_[..., None])[..., 0]
 
     def fit(self, data, y=None, *, n: int | None = None) -> KernelRidge:
-        """Fit on a target with a sample budget ``n`` or on a dataset ``(X, y)``."""
-        self._validate()
+        """Fit on a target with a sample budget ``n`` or on a dataset ``X (n, d)`` /
+        ``(R, n, d)``, ``y (n,)`` / ``(R, n)`` (torch or numpy)."""
+        self.validate()
         source = data_source(data, y, n, self.chunk)
         Xs, ys = zip(*source.chunks, strict=True)
         X, yy = torch.cat(Xs, dim=1), torch.cat(ys, dim=1)
@@ -275,7 +298,7 @@ class KernelRidge(_NoFeatureLearning):
         self.offset_ = ybar
         self.diverged_ = ~finite
         self.samples_ = N
-        self._replicas = source.replicas
+        self._mark_fitted(source.replicas, source.squeeze, source.device)
         self.trace_ = Trace()
         self.trace_.record(N, train_error=residual.pow(2).mean(dim=1) / var)
         return self

@@ -40,16 +40,27 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
-from indexlab.learners.base import as_replicated
+from indexlab.learners.base import Learner, Trace, as_replicated
+from indexlab.learners.constraints import Bool, InstanceOf, Int, Options, Real
 from indexlab.learners.spherical import replica_generator
-from indexlab.metrics import subspace_distance, top_subspace
-from indexlab.nn import Network, get_activation, get_loss, ridge_fit
+from indexlab.metrics import max_overlap, subspace_distance, top_subspace
+from indexlab.nn import (
+    ACTIVATIONS,
+    LOSSES,
+    Activation,
+    Loss,
+    Network,
+    get_activation,
+    get_loss,
+    ridge_fit,
+)
 from indexlab.targets import Target
 
-RIDGES = (1e-4, 1e-3, 1e-2, 1e-1)
+LAYERWISE_STAGE_TWO_RIDGES = (1e-4, 1e-3, 1e-2, 1e-1)  # candidates of the output-layer ridge
 
 
 def output_offset(y: torch.Tensor, loss, iters: int = 60) -> torch.Tensor:
@@ -95,7 +106,8 @@ def spectrum_estimate(X, rho, r: int, iters: int = 30, seed: int = 0):
 
 
 def default_t1(X, rho, r: int, eig: torch.Tensor | None = None) -> int:
-    """``⌈log(d/r)/(2 log ρ̂)⌉ + 1`` clipped to ``[2, ⌈√log d⌉ + 4]`` (median over replicas).
+    """``⌈log(d/r)/(2 log ρ̂)⌉ + 1`` clipped to ``[2, ⌈√log d⌉ + 4]`` (median over the
+    replicas with data: a zeroed replica does not vote).
 
     ``ρ̂ = |λ_r| / (2 ŝ)`` with the bulk edge ``2ŝ``, ``ŝ = sqrt(mean ρ_i² · d/n)``; ``eig``:
     the :func:`spectrum_estimate` of ``(X, ρ, r)`` when the caller already has it.
@@ -106,15 +118,18 @@ def default_t1(X, rho, r: int, eig: torch.Tensor | None = None) -> int:
     ratio = torch.nan_to_num(eig[:, r - 1].to(torch.float64) / edge, nan=1.0, posinf=1e6)
     ratio = ratio.clamp_min(1.0 + 1e-6)  # no signal above the bulk: the upper clip applies
     t1 = torch.ceil(math.log(max(d / r, 2.0)) / (2 * torch.log(ratio))) + 1
+    live = edge > 0  # a zeroed (diverged) replica has no spectrum: it does not vote
+    t1 = t1[live.to(t1.device)] if bool(live.any()) else t1
     upper = math.ceil(math.sqrt(math.log(d))) + 4
     return int(t1.median().clamp(2, upper))
 
 
 @dataclass
-class LayerwiseGD:
+class LayerwiseGD(Learner):
     """Layer-wise GD (see the module docstring). Hyperparameters, ``None`` = default:
 
-    r: subspace dimension to report (the target's when fitting a target);
+    r: subspace dimension to report (default: the target's when fitting a target, else 1;
+    the value used is ``r_``);
     width: even number of neurons ``m`` (default 512); activation (default ``logcosh``);
     loss: stage-1 loss (``huber`` δ = 1, or any of :mod:`indexlab.nn`); t1: steps ``T1``;
     init_scale ``ε0`` (1e-3); lr ``η1`` (default ``m/(a0 ‖Σ̂‖_op)``); weight_decay ``β1``
@@ -138,20 +153,42 @@ class LayerwiseGD:
     stage1_bias: str = "zero"
     seed: int = 0
 
-    def _check(self) -> None:
-        if not isinstance(self.width, int) or self.width < 2 or self.width % 2:
-            raise ValueError(f"width={self.width!r} is not allowed: use an even int >= 2")
-        if self.t1 is not None and (not isinstance(self.t1, int) or self.t1 < 1):
-            raise ValueError(f"t1={self.t1!r} is not allowed: use an int >= 1 or None")
-        if not 0 < self.n1_fraction < 1:
-            raise ValueError(f"n1_fraction={self.n1_fraction!r}: use a number in (0, 1)")
-        if self.preprocess not in ("none", "dls", "square"):
-            raise ValueError(f"preprocess={self.preprocess!r} is not allowed: 'none', 'dls' "
-                             "or 'square'")
-        if self.stage1_bias not in ("zero", "normal"):
-            raise ValueError(f"stage1_bias={self.stage1_bias!r}: use 'zero' or 'normal'")
-        if not self.init_scale > 0:
-            raise ValueError(f"init_scale={self.init_scale!r}: use a number > 0")
+    constraints: ClassVar[dict] = {
+        "r": (Int(1), None),
+        "width": (Int(2, even=True),),
+        "activation": (Options(*ACTIVATIONS), InstanceOf(Activation)),
+        "loss": (Options(*LOSSES), InstanceOf(Loss)),
+        "t1": (Int(1), None),
+        "init_scale": (Real(0, closed="neither"),),
+        "lr": (Real(), None),
+        "weight_decay": (Real(), None),
+        "center": (Bool(),),
+        "n1_fraction": (Real(0, 1, closed="neither"),),
+        "preprocess": (Options("none", "dls", "square"),),
+        "stage1_bias": (Options("zero", "normal"),),
+        "seed": (Int(0),),
+    }
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "r": "subspace dimension reported (subspace_); None: the target's r, else 1",
+        "width": "even number of neurons m (symmetric pairs; multi-index.md §1.2)",
+        "activation": "σ with σ'(0) = 0, σ''(0) = 1 for stage 1 (logcosh; multi-index.md "
+                      "§1.4)",
+        "loss": "stage-1 loss of indexlab.nn.LOSSES (huber, δ = 1)",
+        "t1": "stage-1 GD steps T1; None: ⌈log(d/r)/(2 log ρ̂)⌉ + 1, clipped (§1.4)",
+        "init_scale": "ε0 of the symmetric initialisation w_j = ε0 v_j",
+        "lr": "stage-1 step η1; None: m/(a0 ‖Σ̂‖_op) (pure power iteration)",
+        "weight_decay": "β1; None: 1/η1 (the init is erased every step)",
+        "center": "fit the output offset t0 with Σ ℓ'(t0, y_i) = 0",
+        "n1_fraction": "share of the budget for stage 1 (the rest for stage 2)",
+        "preprocess": "labels for stage 1: 'none', 'dls' (remove constant and linear parts, "
+                      "Damian et al. 2022) or 'square' (y²)",
+        "stage1_bias": "stage-1 biases: 'zero' or 'normal' N(0, 1)",
+        "seed": "initialisation and stage-2 biases; replica j uses (seed, j)",
+    }
+    predicts: ClassVar[bool] = True
+    estimates_subspace: ClassVar[bool] = True
+    stage_budgets: ClassVar[bool] = True
+    width_parameter: ClassVar[str | None] = "width"
 
     # -------------------------------------------------------------- data
     def _data(self, data, y, n, n1, n2):
@@ -205,7 +242,7 @@ class LayerwiseGD:
             return y - y.mean(dim=1, keepdim=True) - (X @ beta.unsqueeze(-1)).squeeze(-1)
         return y
 
-    def _prepare(self, X, y, replica_ids, loss):
+    def _prepare(self, X, y, replica_ids, loss, r: int):
         """Transformed labels, symmetric init, offset ``t0``, ``ρ_i = ℓ'(t0, y_i)``, ``T1``
         and ``spectrum()``: the top |eigenvalues| of ``Σ̂``, computed once, on first use."""
         R, _, d = X.shape
@@ -214,21 +251,22 @@ class LayerwiseGD:
         t0 = (output_offset(y, loss) if self.center
               else torch.zeros(R, dtype=X.dtype, device=X.device))
         rho = loss.grad(t0.unsqueeze(1).expand_as(y), y)  # ℓ'(t0, y_i): the label transform
-        r = self.r or 1
         spectrum = functools.cache(lambda: spectrum_estimate(X, rho, r))
         t1 = self.t1 if self.t1 is not None else default_t1(X, rho, r, spectrum())
         return y, W, a, b, t0, rho, t1, spectrum
 
     def stage_one(self, X: torch.Tensor, y: torch.Tensor, replica_ids=None,
-                  reference: torch.Tensor | None = None):
+                  reference: torch.Tensor | None = None, r: int | None = None):
         """Run stage 1 on ``X (R, n1, d)``, ``y (R, n1)``; returns ``(W, a, b, offset)``.
 
-        Records ``self.distance_trace_`` (subspace distance after each step) when
-        ``reference`` (``(R, r, d)``) is given.
+        ``r`` (default ``self.r``, else 1) sets the default ``T1``. Records
+        ``self.distance_trace_`` (subspace distance after each step) when ``reference``
+        (``(R, r, d)``) is given.
         """
         R = X.shape[0]
         act, loss = get_activation(self.activation), get_loss(self.loss)
-        y, W, a, b, t0, _, t1, spectrum = self._prepare(X, y, replica_ids, loss)
+        r = r or self.r or 1
+        y, W, a, b, t0, _, t1, spectrum = self._prepare(X, y, replica_ids, loss, r)
         if self.lr is None:
             top = spectrum()[:, 0].clamp_min(1e-12)
             lr = (self.width / top).to(X.dtype)  # η1 a0 / m = 1/‖Σ̂‖ per replica (a0 = 1)
@@ -252,21 +290,35 @@ class LayerwiseGD:
     def fit(self, data, y=None, *, n: int | None = None, n1: int | None = None,
             n2: int | None = None):
         """Fit on a target (budget ``n`` split by ``n1_fraction``, or ``n1``/``n2``) or on a
-        dataset (its first ``n1`` samples for stage 1, the rest for stage 2)."""
-        self._check()
+        dataset ``X (n, d)`` / ``(R, n, d)``, ``y (n,)`` / ``(R, n)``, torch or numpy (its
+        first ``n1`` samples for stage 1, the rest for stage 2). Returns ``self``."""
+        self.validate()
         (X1, y1), (X2, y2), squeeze, target = self._data(data, y, n, n1, n2)
-        if target is not None and self.r is None:
-            self.r = target.r
+        self.r_ = self.r if self.r is not None else (target.r if target is not None else 1)
         reference = target.directions.to(X1.device) if target is not None else None
         ids = target.replica_ids if target is not None else tuple(range(X1.shape[0]))
-        W, _, _, _ = self.stage_one(X1, y1, ids, reference)
+        # a replica with a NaN/inf sample is diverged from the start: its data are zeroed so
+        # that the batched spectra and solves of the others run (its weights come out NaN)
+        bad = ~(_finite_rows(X1, y1) & _finite_rows(X2, y2))
+        if bool(bad.any()):
+            X1, y1, X2, y2 = (torch.where(bad.view(-1, *[1] * (t.ndim - 1)), 0.0, t)
+                              for t in (X1, y1, X2, y2))
+        W, _, _, _ = self.stage_one(X1, y1, ids, reference, r=self.r_)
+        W = torch.where(bad[:, None, None], math.nan, W)
         diverged = ~torch.isfinite(W).all(dim=2).all(dim=1)
         self.network_ = self._stage_two(W, diverged, X2, y2, ids)
         self.directions_ = W
-        self.subspace_ = top_subspace(torch.where(diverged[:, None, None], 0.0, W), self.r or 1)
+        self.subspace_ = top_subspace(torch.where(diverged[:, None, None], 0.0, W), self.r_)
         self.diverged_ = diverged
         self.samples_ = X1.shape[1] + X2.shape[1]
-        self.squeeze_ = squeeze
+        self._mark_fitted(X1.shape[0], squeeze, X1.device)
+        self.trace_ = Trace()
+        if reference is not None:
+            U = reference.to(self.subspace_)
+            values = {"subspace_distance": subspace_distance(self.subspace_, U)}
+            if U.shape[1] == 1:
+                values["overlap"] = max_overlap(W, U[:, 0])
+            self.trace_.record(self.samples_, **values)
         return self
 
     def _stage_two(self, W, diverged, X2, y2, ids) -> Network:
@@ -278,7 +330,7 @@ class LayerwiseGD:
         Wn = Wn / Wn.norm(dim=-1, keepdim=True).clamp_min(1e-30)
         Phi = act(torch.baddbmm(b.unsqueeze(1), X2.to(W.dtype), Wn.transpose(1, 2)))
         coef, offset, _ = ridge_fit(Phi, torch.where(diverged[:, None], 0.0, y2.to(W.dtype)),
-                                    RIDGES)
+                                    LAYERWISE_STAGE_TWO_RIDGES)
         coef = torch.where(diverged[:, None], math.nan, coef)
         return Network(W=Wn, a=(coef * m).to(W.dtype), b=b, activation=act,
                        offset=offset.to(W.dtype))
@@ -286,21 +338,22 @@ class LayerwiseGD:
     def _unreplicated(self, out):
         return out[0] if self.squeeze_ else out
 
-    def overlap(self, theta: torch.Tensor) -> torch.Tensor:
-        """Best-neuron overlap ``max_j |cos(w_j, θ)|`` per replica."""
-        from indexlab.metrics import max_overlap
-
-        theta = theta.reshape(self.directions_.shape[0], -1).to(self.directions_.dtype)
-        return max_overlap(self.directions_, theta)
-
     def predict(self, X: torch.Tensor) -> torch.Tensor:
+        """The fitted network ``f(X)``: ``(R, n)``, or ``(n,)`` for data fitted and given
+        without a replica axis."""
         Xr = X[None] if X.ndim == 2 else X
         return self._unreplicated(self.network_(Xr.to(self.directions_.dtype)))
 
     def transform(self, X: torch.Tensor) -> torch.Tensor:
-        """Projection on the estimated subspace: ``(R, n, r)`` (or ``(n, r)``)."""
+        """Projection of ``X (R, n, d)`` (or ``(n, d)``) on the estimated subspace:
+        ``(R, n, r)`` (or ``(n, r)`` when fitted on data without a replica axis)."""
         Xr = X[None] if X.ndim == 2 else X
         return self._unreplicated(Xr.to(self.subspace_.dtype) @ self.subspace_.transpose(1, 2))
+
+
+def _finite_rows(X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``(R,)``: replica ``j``'s samples ``X[j]``, labels ``y[j]`` are all finite."""
+    return torch.isfinite(X).all(dim=2).all(dim=1) & torch.isfinite(y).all(dim=1)
 
 
 def _full_batch_gradients(net: Network, X, y, loss, chunk: int = 4096):
@@ -326,9 +379,10 @@ class PowerIteration(LayerwiseGD):
     ``W ← Σ̂ W / ‖Σ̂‖_op`` (the ``η1β1 = 1`` regime of :class:`LayerwiseGD`). Same
     initialisation, offset ``t0`` and second stage as :class:`LayerwiseGD`."""
 
-    def stage_one(self, X, y, replica_ids=None, reference=None):
+    def stage_one(self, X, y, replica_ids=None, reference=None, r=None):
         loss = get_loss(self.loss)
-        y, W, a, b, t0, rho, t1, spectrum = self._prepare(X, y, replica_ids, loss)
+        y, W, a, b, t0, rho, t1, spectrum = self._prepare(X, y, replica_ids, loss,
+                                                          r or self.r or 1)
         top = spectrum()[:, 0].clamp_min(1e-12).to(X.dtype)
         self.distance_trace_ = []
         for _ in range(t1):

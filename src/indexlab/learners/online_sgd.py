@@ -14,9 +14,10 @@ and ``σ = h_{k*}`` (the known-link setting of BGJ/DNGL) by default:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
-from indexlab.learners.unified import SphericalSGD
+from indexlab.learners.spherical import SphericalSGD
 
 
 @dataclass
@@ -26,7 +27,7 @@ class OnlineSGD(SphericalSGD):
     label_transform: object = "identity"
     smoothing: float | str | None = 0.0
     lr_constant: float = 1.0
-    exponent_kind: str = field(default="information", repr=False)
+    exponent_kind: ClassVar[str] = "information"
 
 
 @dataclass
@@ -35,7 +36,7 @@ class SmoothedSGD(SphericalSGD):
 
     label_transform: object = "identity"
     smoothing: float | str | None = "auto"
-    exponent_kind: str = field(default="information", repr=False)
+    exponent_kind: ClassVar[str] = "information"
 
     def _smoothing(self, s: int, d: int) -> float:
         if self.smoothing == "auto":

@@ -40,7 +40,7 @@ Sums are taken about the first chunk's means, so centring loses no precision in 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import torch
@@ -48,7 +48,6 @@ import torch
 from indexlab.learners._util import (
     Projection,
     check_choice,
-    check_chunk,
     check_float,
     check_int,
     chunked_source,
@@ -56,7 +55,8 @@ from indexlab.learners._util import (
     fix_signs,
     unit_rows,
 )
-from indexlab.learners.base import DataSource, Trace, as_replicated
+from indexlab.learners.base import DataSource, as_replicated
+from indexlab.learners.constraints import Int
 from indexlab.learners.spherical import replica_generator
 
 
@@ -118,12 +118,13 @@ class _SDR(Projection):
     """Shared fit / transform / dimension estimation of SIR, SAVE and PHD (the subclasses
     declare the hyperparameters ``r`` and ``chunk``, after ``n_slices`` for SIR and SAVE)."""
 
-    trace_: Trace = field(default_factory=Trace, init=False, repr=False)
-
     by_magnitude: ClassVar[bool] = False
-
-    def _validate(self) -> None:
-        check_chunk(self.chunk)
+    constraints: ClassVar[dict] = {"r": (Int(1),), "chunk": (Int(1), None)}
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "r": "number of directions returned (1 ≤ r ≤ d)",
+        "chunk": "samples per replica per chunk (None: 16M numbers over all replicas)",
+        "n_slices": "number of slices H ≥ 2 of y (Li 1991; SIR's kernel has rank ≤ H − 1)",
+    }
 
     # -- the kernel M in whitened coordinates, from one pass over the data -------------------
 
@@ -131,7 +132,7 @@ class _SDR(Projection):
         raise NotImplementedError
 
     def _source(self, data, y, n) -> tuple[DataSource, torch.Tensor | None]:
-        self._validate()
+        self.validate()
         source = chunked_source(data, y, n, self.chunk)
         labels = None
         if source.target is None:
@@ -150,7 +151,8 @@ class _SDR(Projection):
         return _Decomposition(values, vectors, L, mean, finite)
 
     def fit(self, data, y=None, *, n: int | None = None) -> _SDR:
-        """Fit on a target with a sample budget ``n`` or on a dataset ``(X, y)``.
+        """Fit on a target with a sample budget ``n`` or on a dataset ``X (n, d)`` /
+        ``(R, n, d)``, ``y (n,)`` / ``(R, n)`` (torch or numpy).
 
         Fitted: ``directions_ (R, r, d)`` (unit rows ``β_k/‖β_k‖`` in the original
         coordinates, in eigenvalue order, sign fixed so the largest entry is positive),
@@ -170,7 +172,8 @@ class _SDR(Projection):
         self.mean_ = dec.mean
         self.diverged_ = ~dec.finite
         self.samples_ = source.n
-        self._replicas, self._squeeze, self._offset = source.replicas, source.squeeze, dec.mean
+        self._mark_fitted(source.replicas, source.squeeze, source.device)
+        self._offset = dec.mean
         self.trace_ = final_trace(source, self.directions_, top_eigenvalue=dec.values[:, 0])
         if source.squeeze:
             self.directions_, self.eigenvalues_ = self.directions_[0], self.eigenvalues_[0]
@@ -219,15 +222,17 @@ class _SDR(Projection):
         ``H − 2``, its kernel has rank ``≤ H − 1``).
         """
         check_choice("method", method, ("eigengap", "permutation"))
+        X = torch.as_tensor(X) if X is not None else None  # numpy accepted
+        y = torch.as_tensor(y) if y is not None else None
         if method == "eigengap":
             if X is None:
-                self._fitted()
-                values = self.eigenvalues_[None] if self._squeeze else self.eigenvalues_
-                squeeze = self._squeeze
+                self.check_fitted()
+                values = self.eigenvalues_[None] if self.squeeze_ else self.eigenvalues_
+                squeeze = self.squeeze_
             else:
                 fitted = replace(self).fit(X, y)
-                values = fitted.eigenvalues_[None] if fitted._squeeze else fitted.eigenvalues_
-                squeeze = fitted._squeeze
+                values = fitted.eigenvalues_[None] if fitted.squeeze_ else fitted.eigenvalues_
+                squeeze = fitted.squeeze_
             K = self._check_max_dim(max_dim, values.shape[1])
             lam = values.abs().clamp_min(torch.finfo(values.dtype).tiny).log()
             dims = (lam[:, :K] - lam[:, 1:K + 1]).argmax(dim=1) + 1
@@ -293,10 +298,7 @@ class _Sliced(_SDR):
     chunk: int | None = None
 
     second_moments: ClassVar[bool] = False
-
-    def _validate(self) -> None:
-        super()._validate()
-        check_int("n_slices", self.n_slices, 2)
+    constraints: ClassVar[dict] = {"n_slices": (Int(2),), **_SDR.constraints}
 
     def _decompose(self, source: DataSource, labels: torch.Tensor | None) -> _Decomposition:
         H, R, d = self.n_slices, source.replicas, source.d

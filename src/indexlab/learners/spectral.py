@@ -59,8 +59,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -69,7 +70,6 @@ from indexlab import theory
 from indexlab.learners._util import (
     Projection,
     check_choice,
-    check_chunk,
     check_float,
     check_int,
     chunked_source,
@@ -77,7 +77,8 @@ from indexlab.learners._util import (
     fix_signs,
     replica_ids,
 )
-from indexlab.learners.base import Trace, data_source
+from indexlab.learners.base import data_source
+from indexlab.learners.constraints import Bool, InstanceOf, Int, IsCallable, Options, Real, Text
 from indexlab.learners.spherical import replica_generator
 from indexlab.links import Link, get_link
 
@@ -274,26 +275,41 @@ class Spectral(Projection):
     max_iter: int = 300
     seed: int = 0
     chunk: int | None = None
-    trace_: Trace = field(default_factory=Trace, init=False, repr=False)
 
-    def _validate(self, d: int) -> None:
-        check_int("r", self.r, 1, d, f" (d={d})")
-        check_int("max_iter", self.max_iter, 1)
-        check_int("seed", self.seed, 0)
-        check_chunk(self.chunk)
-        if self.tol is not None:
-            check_float("tol", self.tol, 0.0, strict=True)
-        if self.matrix_free not in (None, True, False):
-            raise ValueError(f"matrix_free={self.matrix_free!r} is not allowed: use None, "
-                             "True or False")
-        if not callable(self.preprocess):
-            check_choice("preprocess", self.preprocess, PREPROCESSINGS)
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "preprocess": "label preprocessing T: 'optimal' 1 − 1/E[z²|y] (Luo, Alghamdi & Lu "
+                      "2019), 'label_transform' ζ_2/λ_2, 'truncation', 'identity' or a "
+                      "callable (single-index.md §5)",
+        "r": "number of directions (1 ≤ r ≤ d)",
+        "link": "the link, for 'optimal'/'label_transform' when fitting a dataset",
+        "threshold": "τ of 'truncation' (single-index.md §5.2)",
+        "floor": "lower clip of 'optimal' (T* is unbounded below)",
+        "matrix_free": "never form D (None: yes for a dataset; a target is streamed)",
+        "tol": "Ritz residual tolerance relative to max|θ| (None: 1e-4 float32, 1e-9 "
+               "float64)",
+        "max_iter": "block Lanczos iterations (independent of d)",
+        "seed": "random Lanczos start; replica j uses (seed, j)",
+        "chunk": "samples per replica per chunk when streaming (None: 16M numbers)",
+    }
+    constraints: ClassVar[dict] = {
+        "preprocess": (Options(*PREPROCESSINGS), IsCallable("a callable T on label tensors")),
+        "r": (Int(1),),
+        "link": (Text("a link name or expression"), InstanceOf(Link), None),
+        "threshold": (Real(0, closed="neither"),),
+        "floor": (Real(high=0, closed="neither"),),
+        "matrix_free": (Bool(), None),
+        "tol": (Real(0, closed="neither"), None),
+        "max_iter": (Int(1),),
+        "seed": (Int(0),),
+        "chunk": (Int(1), None),
+    }
 
     def fit(self, data, y=None, *, n: int | None = None) -> Spectral:
-        """Fit on a target with a sample budget ``n`` or on a dataset ``(X, y)``."""
-        check_chunk(self.chunk)
+        """Fit on a target with a sample budget ``n`` or on a dataset ``X (n, d)`` /
+        ``(R, n, d)``, ``y (n,)`` / ``(R, n)`` (torch or numpy)."""
+        self.validate()
         source = chunked_source(data, y, n, self.chunk)
-        self._validate(source.d)
+        check_int("r", self.r, 1, source.d, f" (d={source.d})")
         link = source.target.link if source.target is not None else self.link
         T = spectral_preprocessing(self.preprocess, link, self.threshold, self.floor)
         R, d, dtype, device = source.replicas, source.d, source.dtype, source.device
@@ -338,7 +354,7 @@ class Spectral(Projection):
         self.diverged_ = ~finite
         self.samples_ = source.n
         self.preprocess_ = T
-        self._replicas, self._squeeze = R, source.squeeze
+        self._mark_fitted(R, source.squeeze, device)
         self.trace_ = final_trace(source, self.directions_, top_eigenvalue=self.eigenvalues_[:, 0])
         if source.squeeze:
             self.directions_, self.eigenvalues_ = self.directions_[0], self.eigenvalues_[0]

@@ -25,19 +25,54 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 
-from indexlab.learners.base import DataSource, Trace, log_checkpoints
+from indexlab import theory
+from indexlab.learners.base import (
+    DataSource,
+    InstanceFlag,
+    Learner,
+    Trace,
+    as_replicated,
+    data_source,
+    log_checkpoints,
+)
+from indexlab.learners.chain import NOTE as CHAIN_NOTE
+from indexlab.learners.chain import (
+    ChainData,
+    check_config,
+    check_data,
+    check_supported,
+    chunk_samples,
+    initial_state,
+    run_chain,
+)
+from indexlab.learners.constraints import InstanceOf, Int, IsCallable, Options, Real, Text
+from indexlab.links import Link, get_link
 from indexlab.metrics import max_overlap, mean_overlap
-from indexlab.nn import ACTIVATIONS, Network, relu_features, ridge_fit
+from indexlab.nn import (
+    ACTIVATIONS,
+    LOSSES,
+    Activation,
+    Loss,
+    Network,
+    get_activation,
+    get_loss,
+    relu_features,
+    ridge_fit,
+)
+from indexlab.smoothing import smoothed_hermite
 
 # step(W, X, t_labels, eta_batch, searching, want_loss) -> (new W, per-replica loss or None)
 StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float, bool, bool],
                   tuple[torch.Tensor, torch.Tensor | None]]
 
-RIDGES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+ONLINE_SECOND_STAGE_RIDGES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # chosen on a 20% split
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -149,7 +184,7 @@ def fit_second_layer(
     y: torch.Tensor,
     seed: int,
     replicas,
-    ridges: tuple[float, ...] = RIDGES,
+    ridges: tuple[float, ...] = ONLINE_SECOND_STAGE_RIDGES,
     bias_range: float = 2.0,
 ) -> Network:
     """Freeze ``W``, draw ``b ~ Unif[−2, 2]``, fit ``a`` and the intercept by ridge (see module)."""
@@ -172,8 +207,459 @@ def fit_second_layer(
                    offset=torch.where(diverged, math.nan, offset).to(W.dtype))
 
 
-def collect(source_chunks, n: int | None = None):
-    """Concatenate chunks ``(R, b, d)`` into one dataset (used for the small second stage)."""
-    Xs, ys = zip(*source_chunks, strict=True)
-    X, y = torch.cat(Xs, dim=1), torch.cat(ys, dim=1)
-    return (X, y) if n is None else (X[:, :n], y[:, :n])
+# ------------------------------------------------------------------------------------------
+# label transforms
+# ------------------------------------------------------------------------------------------
+
+
+def agnostic_transform(y: torch.Tensor, degree: int = 8, seed: int = 0) -> Transform:
+    """Spec §1.2 stage 0: ``T(y) = τ(F̂(y))``, ``τ(u) = Σ_{l≤M} β_l P_l(2u − 1)``,
+    ``β ~ N(0, I_M/M)``, with ``F̂`` the empirical CDF of held-out labels ``y`` of shape
+    ``(R, n0)`` — one CDF per replica, so replicas stay independent.
+
+    Bounded, needs no knowledge of the link; a random ``τ`` correlates with ``ζ_s`` almost surely.
+    Each replica's result is centred and scaled to unit variance on its sample.
+    """
+    ys = torch.sort(y.to(torch.float64), dim=-1).values
+    beta = torch.randn(degree, generator=torch.Generator().manual_seed(seed),
+                       dtype=torch.float64) / math.sqrt(degree)
+
+    def raw(v: torch.Tensor) -> torch.Tensor:
+        u = torch.searchsorted(ys, v.to(torch.float64).contiguous(), right=True) / ys.shape[-1]
+        t = 2 * u - 1
+        p_prev, p = torch.ones_like(t), t
+        out = beta[0] * p
+        for ell in range(1, degree):  # Legendre recurrence
+            p_prev, p = p, ((2 * ell + 1) * t * p - ell * p_prev) / (ell + 1)
+            out = out + beta[ell] * p
+        return out
+
+    ref = raw(ys)
+    mean = ref.mean(dim=-1, keepdim=True)
+    sd = ref.std(dim=-1, keepdim=True).clamp_min(1e-12)
+    return lambda v: ((raw(v.to(ys.device)) - mean) / sd).to(v.device, v.dtype)
+
+
+# ------------------------------------------------------------------------------------------
+# the learners' shared face
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SphericalLearner(Learner):
+    """What every online spherical learner shares: ``m`` neurons on the sphere trained by the
+    engine above (:func:`run_online`), the second stage (:func:`fit_second_layer`) and the
+    data handling. Subclasses supply ``_fit_first_layer(source, reference)``.
+
+    Hyperparameters:
+        width: number of neurons ``m``.
+        lr: search-phase per-sample step ``η_1`` (``None``: the subclass's default in ``d``);
+            lr_constant: its constant ``c_η``.
+        search_fraction: share of the budget in the search phase; decay: ``κ`` of the
+            descent step ``1/(1/η_1 + κ t')``.
+        batch: minibatch size ``B``.
+        ridge_samples: fresh second-stage samples drawn from a target (0: no second stage,
+            no ``predict``); ridge_fraction: the last fraction of a dataset used for it.
+        seed: initialisation (replica ``j`` uses ``(seed, j)``).
+
+    Fitted: ``directions_ (R, m, d)`` (unit rows, the replica axis always kept),
+    ``diverged_ (R,)``, ``samples_``, ``trace_`` (loss, and overlaps when the true direction
+    is known, at log-spaced sample counts), ``hyper_`` (resolved defaults), ``network_``
+    (the second stage, or ``None``).
+    """
+
+    width: int = 64
+    lr: float | None = None
+    lr_constant: float = 0.1
+    search_fraction: float = 0.5
+    decay: float = 0.5
+    batch: int = 32
+    ridge_samples: int = 10_000
+    ridge_fraction: float = 0.2
+    seed: int = 0
+
+    constraints: ClassVar[dict] = {
+        "width": (Int(1),),
+        "lr": (Real(0, closed="neither"), None),
+        "lr_constant": (Real(0, closed="neither"),),
+        "search_fraction": (Real(0, 1),),
+        "decay": (Real(0),),
+        "batch": (Int(1),),
+        "ridge_samples": (Int(0),),
+        "ridge_fraction": (Real(0, 1, closed="left"),),
+        "seed": (Int(0),),
+    }
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "width": "number of neurons m, each run independently on the sphere (spec "
+                 "single-index.md §1.4: m = 64)",
+        "lr": "search-phase per-sample step η_1; None: the learner's default in d "
+              "(single-index.md §1.4, §2.1)",
+        "lr_constant": "constant c_η of the default step",
+        "search_fraction": "share of the budget spent at the constant search step "
+                           "(single-index.md §1.2)",
+        "decay": "κ of the descent step η_t = 1/(1/η_1 + κ (t − L_1)) (Robbins–Monro)",
+        "batch": "minibatch size B (linear scaling: one step of B·η on the averaged "
+                 "direction)",
+        "ridge_samples": "fresh samples for the second stage when fitting a target; 0: no "
+                         "second stage, no predict (single-index.md §1.2, stage 2)",
+        "ridge_fraction": "last fraction of a dataset kept for the second stage",
+        "seed": "initialisation and second-stage biases; replica j uses (seed, j)",
+    }
+    traced: ClassVar[bool] = True
+    width_parameter: ClassVar[str | None] = "width"
+
+    def _has_second_layer(self) -> bool:
+        """Before ``fit``: whether a second layer will be fitted (``ridge_samples > 0``, and
+        not ``engine="chain"``); after: whether one was."""
+        if hasattr(self, "network_"):
+            return self.network_ is not None
+        return self.ridge_samples > 0 and getattr(self, "engine", "full") != "chain"
+
+    predicts = InstanceFlag(True, _has_second_layer)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data, y=None, *, n: int | None = None, reference: torch.Tensor | None = None):
+        """Fit on a target with budget ``n`` (per replica) or on a dataset ``X (n, d)`` /
+        ``(R, n, d)``, ``y (n,)`` / ``(R, n)`` (torch or numpy; the last ``ridge_fraction``
+        of it for the second stage).
+
+        ``reference``: true directions ``(R, d)`` for the trace's overlaps when fitting a
+        dataset (taken from the target otherwise). Returns ``self``.
+        """
+        self.validate()
+        source, ridge_data = self._sources(data, y, n)
+        if reference is None and source.target is not None and source.target.r == 1:
+            reference = source.target.directions[:, 0]
+        if reference is not None:
+            reference = torch.as_tensor(reference).reshape(source.replicas, -1)
+        W, diverged, used = self._fit_first_layer(source, reference)
+        self._finish(W, diverged, used, source, ridge_data)
+        return self
+
+    def _fit_first_layer(self, source: DataSource, reference):
+        raise NotImplementedError
+
+    def _sources(self, data, y, n):
+        if y is None:
+            source = data_source(data, None, n)
+            return source, None
+        X, yy, squeeze = as_replicated(data, y)
+        total = X.shape[1] if n is None else min(int(n), X.shape[1])
+        n_ridge = int(total * self.ridge_fraction) if self.ridge_samples > 0 else 0
+        n1 = total - n_ridge
+        if n1 < 1:
+            raise ValueError(f"the dataset of {total} samples leaves none for the first layer")
+        source = data_source(X[:, :n1], yy[:, :n1])
+        source.squeeze = squeeze
+        ridge = (X[:, n1:total], yy[:, n1:total]) if n_ridge > 0 else None
+        return source, ridge
+
+    def _first_chunk(self, source: DataSource):
+        first = next(source.chunks)
+        rest = source.chunks
+
+        def chained():
+            yield first
+            yield from rest
+
+        source.chunks = chained()
+        return first
+
+    def _finish(self, W, diverged, used, source: DataSource, ridge_data) -> None:
+        self._mark_fitted(source.replicas, source.squeeze, source.device)
+        self.directions_ = W
+        self.diverged_ = diverged
+        self.samples_ = used
+        self.network_ = None
+        if ridge_data is None and source.target is not None and self.ridge_samples > 0:
+            Xr, yr = source.target.sample(self.ridge_samples)
+            ridge_data = (Xr[None], yr[None]) if source.target.squeeze else (Xr, yr)
+        if ridge_data is not None:
+            self.network_ = fit_second_layer(W, diverged, ridge_data[0], ridge_data[1],
+                                             self.seed, source.replica_ids)
+            self.samples_ += ridge_data[0].shape[1]
+
+    # ------------------------------------------------------------------ use
+    def _replicated(self, X: torch.Tensor) -> torch.Tensor:
+        return X[None] if X.ndim == 2 else X
+
+    def _unreplicated(self, out: torch.Tensor) -> torch.Tensor:
+        return out[0] if self.squeeze_ else out
+
+    def transform(self, X: torch.Tensor) -> torch.Tensor:
+        """``⟨w_j, x⟩`` for every neuron: ``(R, n, m)`` for ``X (R, n, d)``, ``(n, m)`` for
+        ``X (n, d)`` when fitted on data without a replica axis."""
+        return self._unreplicated(self._replicated(X).to(self.directions_.dtype)
+                                  @ self.directions_.transpose(1, 2))
+
+    def predict(self, X: torch.Tensor) -> torch.Tensor:
+        """The fitted network ``f(X)``: ``(R, n)`` (or ``(n,)``); needs a second stage
+        (``ridge_samples > 0``)."""
+        if getattr(self, "network_", None) is None:
+            raise ValueError("this learner has no second layer: fit it with ridge_samples > 0")
+        return self._unreplicated(self.network_(self._replicated(X).to(self.directions_.dtype)))
+
+
+@dataclass
+class SphericalSGD(SphericalLearner):
+    """The label-transformed, smoothed online SGD shared by :class:`~indexlab.learners.
+    unified.Unified`, :class:`~indexlab.learners.online_sgd.OnlineSGD` and
+    :class:`~indexlab.learners.online_sgd.SmoothedSGD` (they differ only in defaults): per
+    minibatch ``w ← normalise(w + η ψ P_w^⊥ x)`` with ``ψ = T(y) · D_λσ(⟨w,x⟩, ‖x‖² − ⟨w,x⟩²)``
+    (the spherical gradient of the smoothed correlation loss, :mod:`indexlab.smoothing`),
+    or ``ψ = −ℓ'(σ(⟨w,x⟩), T(y)) σ'(⟨w,x⟩)`` for another loss (unsmoothed).
+
+    Hyperparameters (besides :class:`SphericalLearner`'s; ``None`` = the documented default,
+    resolved at ``fit``):
+        exponent: ``s*`` (Unified) or ``k*`` (online SGD) used for the defaults; taken from the
+            target's link by :mod:`indexlab.theory` when fitting a target.
+        label_transform: ``"optimal"`` (``ζ_s/λ_s`` of the link), ``"agnostic"`` (CDF + random
+            Legendre), ``"identity"``, or a callable on label tensors.
+        activation, loss: names from :mod:`indexlab.nn` (default ``h_s``, correlation loss).
+        smoothing: ``λ`` (``"auto"``: ``d^{1/4}`` if ``s ≥ 3``; needs a Hermite activation and
+            the correlation loss when ``λ > 0``).
+        link: the link, for the optimal transform when fitting a plain dataset.
+        engine: ``"full"`` (the d-dimensional network) or ``"chain"``: the exact overlap
+            chain of :mod:`indexlab.learners.chain` (``docs/chain.md``), the same law of the
+            overlaps at a cost independent of ``d``; targets only, no ``directions_``, no
+            second layer, ``overlap(θ)`` and the trace from the chain's state.
+    """
+
+    exponent: int | None = None
+    label_transform: str | Transform = "optimal"
+    activation: str | None = None
+    loss: str = "correlation"
+    smoothing: float | str | None = "auto"
+    link: str | Link | None = None
+    engine: str = "full"
+
+    engines: ClassVar[tuple[str, ...]] = ("full", "chain")
+
+    exponent_kind: ClassVar[str] = "generative"  # which exponent sets the defaults
+
+    hyperparameter_docs: ClassVar[dict[str, str]] = {
+        "exponent": "s* (Unified) or k* (online SGD) behind the defaults; None: from the "
+                    "target's link (indexlab.theory)",
+        "label_transform": "T(y): 'optimal' ζ_s/λ_s of the link (single-index.md §3.2), "
+                           "'agnostic' (CDF + random Legendre, §1.2 stage 0), 'identity', "
+                           "or a callable",
+        "activation": "σ, a name of indexlab.nn.ACTIVATIONS; None: h_s (Hermite of the "
+                      "exponent)",
+        "loss": "loss ℓ of indexlab.nn.LOSSES; 'correlation' is −T(y)σ (the only one that "
+                "smooths)",
+        "smoothing": "λ of the smoothed loss L_λ (Damian et al. 2023); 'auto': d^{1/4} if "
+                     "s ≥ 3 else 0",
+        "link": "the link, for label_transform='optimal' or the exponent when fitting a "
+                "dataset",
+        "engine": "'full' (d-dimensional network) or 'chain' (exact overlap chain, cost "
+                  "independent of d; docs/chain.md)",
+    }
+
+    constraints: ClassVar[dict] = {
+        **SphericalLearner.constraints,
+        "exponent": (Int(1, 8), None),
+        "label_transform": (Options("optimal", "agnostic", "identity"),
+                            IsCallable("a callable on label tensors")),
+        "activation": (Options(*ACTIVATIONS), InstanceOf(Activation), None),
+        "loss": (Options(*LOSSES), InstanceOf(Loss)),
+        "smoothing": (Real(0), Options("auto"), None),
+        "link": (Text("a link name or expression"), InstanceOf(Link), None),
+        "engine": (Text("'full' or 'chain'"),),
+    }
+
+    def _learns_directions(self) -> bool:
+        """``directions_`` exists unless ``engine="chain"`` (the chain has no d-vectors)."""
+        return self.engine != "chain"
+
+    learns_directions = InstanceFlag(True, _learns_directions)
+
+    def _validate_combination(self) -> None:
+        if self.engine not in self.engines:
+            raise ValueError(f"engine={self.engine!r} is not available for "
+                             f"{type(self).__name__}: it has engine "
+                             f"{' or '.join(repr(e) for e in self.engines)}")
+        if self.engine == "chain":
+            check_config(self.loss, self.activation, type(self).__name__)
+
+    # ------------------------------------------------------------------ configuration
+    def _resolve_link(self, source: DataSource) -> Link | None:
+        if source.target is not None:
+            return source.target.link
+        return get_link(self.link) if isinstance(self.link, str) else self.link
+
+    def _exponent(self, link: Link | None) -> int:
+        if self.exponent is not None:
+            return self.exponent
+        if link is None:
+            raise ValueError(f"{type(self).__name__} on a dataset needs exponent=... (the "
+                             f"{self.exponent_kind} exponent) or link=...")
+        known = (link.generative_exponent if self.exponent_kind == "generative"
+                 else link.information_exponent)  # registry values, checked by tests
+        fn = (theory.generative_exponent if self.exponent_kind == "generative"
+              else theory.information_exponent)
+        value = known if known is not None else fn(link)
+        if value is None:
+            raise ValueError(f"link {link.name!r} has no finite {self.exponent_kind} exponent "
+                             "up to degree 8: give exponent=...")
+        return value
+
+    def _transform(
+        self, s: int, link: Link | None, sample_y: torch.Tensor
+    ) -> tuple[Transform, float]:
+        """The label transform and its signal ``λ_s = E[T(y) h_s(z)]`` (1 if unknown)."""
+        if callable(self.label_transform):
+            return self.label_transform, float(getattr(self.label_transform, "lam", 1.0))
+        if self.label_transform == "identity":
+            return (lambda v: v), 1.0
+        if self.label_transform == "agnostic":
+            return agnostic_transform(sample_y, seed=self.seed), 1.0
+        if link is None:
+            raise ValueError("label_transform='optimal' on a dataset needs link=...; or use "
+                             "label_transform='agnostic' or a callable")
+        T = theory.label_transform(link, s)
+        return T, T.lam
+
+    def _smoothing(self, s: int, d: int) -> float:
+        if self.smoothing == "auto":
+            return d**0.25 if s >= 3 else 0.0
+        return float(self.smoothing or 0.0)
+
+    def default_lr(self, s: int, d: int, lam: float, signal: float) -> float:
+        """Search-phase step (spec §1.4 / §2.1): ``c_η λ_s λ^{2s−2} d^{−s/2}`` when smoothed,
+        else ``c_η λ_s/d`` (``s = 1``), ``c_η λ_s/(d log d)`` (``s = 2``), ``c_η λ_s d^{−s/2}``."""
+        c = self.lr_constant * signal
+        if lam > 0:
+            return c * lam ** (2 * s - 2) * d ** (-s / 2)
+        if s == 1:
+            return c / d
+        if s == 2:
+            return c / (d * math.log(d))
+        return c * d ** (-s / 2)
+
+    # ------------------------------------------------------------------ the update
+    def _step(self, act: Activation, loss_name: str, lam: float, d: int, s: int):
+        loss = get_loss(loss_name)
+        smooth = None
+        if lam > 0:
+            if act.hermite_degree is None or loss.name != "correlation":
+                raise ValueError("smoothing needs a Hermite activation (he1..he8) and the "
+                                 f"correlation loss; got activation={act.name!r}, "
+                                 f"loss={loss.name!r}")
+            smooth = smoothed_hermite(act.hermite_degree, lam, d)
+
+        correlation = loss.name == "correlation"
+
+        def step(W, X, T, eta, searching, want_loss):
+            A = X @ W.transpose(1, 2)  # (R, B, m)
+            Tm = T.unsqueeze(-1)
+            out = act(A) if want_loss or not correlation else None
+            if smooth is not None and searching:
+                A64 = A.to(torch.float64)
+                Rn = (X.to(torch.float64) ** 2).sum(-1, keepdim=True) - A64**2
+                psi = (Tm.to(torch.float64) * smooth.slope(A64, Rn)).to(W.dtype)
+            elif correlation:
+                psi = Tm * act.df(A)  # −ℓ'(f, T) = T
+            else:
+                psi = -loss.grad(out, Tm) * act.df(A)
+            value = loss.value(out, Tm).mean(dim=(1, 2)) if want_loss else None
+            return spherical_step(W, X, eta * psi, A), value
+
+        return step
+
+    def _fit_first_layer(self, source: DataSource, reference):
+        d = source.d
+        link = self._resolve_link(source)
+        s = self._exponent(link)
+        _, first_y = self._first_chunk(source)
+        T, signal = self._transform(s, link, first_y[:, :10_000])
+        act = get_activation(self.activation or f"he{s}")
+        lam = self._smoothing(s, d)
+        lr = self.lr if self.lr is not None else self.default_lr(s, d, lam, signal)
+        schedule = Schedule(lr=lr, search=int(self.search_fraction * source.n),
+                            decay=self.decay, batch=self.batch)
+        dtype = source.dtype
+        W0 = random_sphere(source.replica_ids, self.width, d, self.seed, dtype, source.device)
+        self.trace_ = Trace()
+        self.hyper_ = {"exponent": s, "activation": act.name, "smoothing": lam, "lr": lr,
+                       "signal": signal, "search_samples": schedule.search, "batch": self.batch}
+        step = self._step(act, self.loss, lam, d, s)
+        return run_online(source, W0, step, T, schedule, reference, self.trace_)
+
+    # ------------------------------------------------------------------ engine = "chain"
+    def fit(self, data, y=None, *, n: int | None = None, reference: torch.Tensor | None = None):
+        self.validate()
+        if self.engine == "chain":
+            self._fit_chain(data, y, n)
+            return self
+        return super().fit(data, y, n=n, reference=reference)
+
+    fit.__doc__ = SphericalLearner.fit.__doc__
+
+    def _fit_chain(self, data, y, n) -> None:
+        """``engine="chain"``: the same exponent, transform, activation, smoothing, step and
+        :class:`Schedule` as :meth:`_fit_first_layer`, run by
+        :func:`~indexlab.learners.chain.run_chain`. Sets ``trace_``, ``hyper_``,
+        ``diverged_``, ``samples_`` (first-layer samples: no second stage),
+        ``chain_state_`` (``(R, m+1, m+1)``), ``neuron_overlaps_`` (``⟨w_j, θ*⟩``, ``(R, m)``),
+        ``chain_draws_`` (random numbers drawn); ``directions_ = network_ = None``."""
+        name = type(self).__name__
+        n = check_data(data, y, n, name)
+        d, m = data.d, self.width
+        link = data.link
+        s = self._exponent(link)
+        act = get_activation(self.activation or f"he{s}")
+        loss = get_loss(self.loss)
+        lam = self._smoothing(s, d)
+        check_supported(act, loss, lam, d, m)
+        replicas = tuple(data.replica_ids)
+        stream = ChainData(link, data.seed, replicas)
+        first = stream.draw(min(n, chunk_samples(self.batch, m + 1, lam > 0)), m + 1)
+        T, signal = self._transform(s, link, first[1][:, :10_000])
+        lr = self.lr if self.lr is not None else self.default_lr(s, d, lam, signal)
+        schedule = Schedule(lr=lr, search=int(self.search_fraction * n), decay=self.decay,
+                            batch=self.batch)
+        self.trace_ = Trace()
+        self.hyper_ = {"exponent": s, "activation": act.name, "smoothing": lam, "lr": lr,
+                       "signal": signal, "search_samples": schedule.search,
+                       "batch": self.batch, "engine": "chain"}
+        L0 = initial_state(replicas, m, d, self.seed)
+        L, diverged, used, draws = run_chain(stream, L0, d, n, T, schedule, act, loss, lam,
+                                             self.trace_, first)
+        self._mark_fitted(len(replicas), data.squeeze, torch.device("cpu"))
+        self.directions_ = None
+        self.network_ = None
+        self.diverged_ = torch.from_numpy(diverged)
+        self.samples_ = used
+        self.chain_state_ = torch.from_numpy(L)
+        self.neuron_overlaps_ = torch.from_numpy(L[:, 1:, 0].copy())
+        self.chain_draws_ = draws
+
+    def _no_chain(self, what: str) -> None:
+        self.check_fitted()
+        if self.directions_ is None:
+            raise ValueError(f"{what} needs the d-dimensional weights; {CHAIN_NOTE}")
+
+    def transform(self, X: torch.Tensor) -> torch.Tensor:
+        self._no_chain("transform")
+        return super().transform(X)
+
+    def predict(self, X: torch.Tensor) -> torch.Tensor:
+        self._no_chain("predict")
+        return super().predict(X)
+
+    transform.__doc__ = SphericalLearner.transform.__doc__
+    predict.__doc__ = SphericalLearner.predict.__doc__
+
+    def overlap(self, theta: torch.Tensor) -> torch.Tensor:
+        """Best-neuron overlap ``max_j |cos(w_j, θ)|`` per replica, ``(R,)``. With
+        ``engine="chain"``: the overlap with the target's ``θ*``, from the chain's state
+        (``theta`` is only checked to have ``R·d`` entries)."""
+        self.check_fitted()
+        if self.directions_ is not None:
+            return super().overlap(theta)
+        state = self.chain_state_
+        if torch.as_tensor(theta).numel() % state.shape[0]:
+            raise ValueError(f"theta of shape {tuple(torch.as_tensor(theta).shape)} is not "
+                             f"allowed: use (d,) or ({state.shape[0]}, d), the target's "
+                             "direction")
+        return state[:, 1:, 0].abs().max(dim=1).values

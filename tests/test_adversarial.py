@@ -1,0 +1,392 @@
+"""Adversarial inputs (issue 15): every bad input ends in a clear error — exit code 2 in the
+CLI, the bad field or flag named, no traceback — before any work, and a replica with NaN data
+is flagged diverged without changing the others. Fast tier: nothing here trains more than a
+few hundred samples."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from indexlab.cli import app
+from indexlab.expressions import parse_expression
+from indexlab.learners import LEARNERS
+from indexlab.links import Link, check_finite, get_link
+
+runner = CliRunner()
+FIT = ["fit", "--d", "8", "--n", "200", "--replicas", "2"]
+
+
+def _refused(args: list[str], *named: str) -> str:
+    """Run the CLI and check: exit code 2, an error line, no traceback, ``named`` in it."""
+    result = runner.invoke(app, args)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert "error:" in text and "Traceback" not in result.output
+    for part in named:
+        assert part in text, (part, text)
+    return text
+
+
+# ---------------------------------------------------------------------------------- fit: links
+LONG_PRODUCT = "*".join(["z"] * 999)  # a 999-term link
+BAD_LINKS = {
+    "log(z)": ("log(z)", "not finite"),
+    "0/0": ("0/0", "division by zero"),
+    "1/z": ("1/z", "not finite"),
+    "sqrt(z)": ("sqrt(z)", "not finite"),
+    "10**10**10": ("10**10", "overflows"),
+    "(-8)**0.5": ("(-8)**0.5", "not a real number"),
+    "1e400": ("1e400", "too large"),
+    "exp(z**3)": ("exp(z**3)", "float32"),
+    LONG_PRODUCT: ("z*z*z", "nested too deeply"),
+    "-" * 1500 + "z": ("nested too deeply",),
+    "(" * 300 + "z" + ")" * 300: ("not valid syntax",),
+    "ｚ**3": ("ASCII", "U+FF5A"),  # full width z: Python's NFKC would read it as z
+    "𝑧**3": ("ASCII", "U+1D467"),  # mathematical italic z
+    "__import__('os')": ("__import__",),
+    "z." + "real": ("Attribute",),
+}
+
+
+@pytest.mark.parametrize("link", sorted(BAD_LINKS), ids=lambda t: t[:20])
+def test_fit_refuses_bad_links_before_sampling(link):
+    learner = "spectral" if link == "sqrt(z)" else "unified"
+    _refused([*FIT, "--link", link, "--learner", learner], *BAD_LINKS[link])
+
+
+def test_link_probe_is_its_own_function_and_guards_user_links():
+    """:func:`check_finite` refuses a caller's Link whose mean is not finite (a target is never
+    built from it) and passes finite ones through unchanged."""
+    from indexlab.targets import SingleIndex
+
+    bad = Link("inverse", mean=lambda z: 1.0 / z[:, 0])
+    with pytest.raises(ValueError, match=r"link 'inverse' is not finite at z = \(0\)"):
+        SingleIndex(bad, 8)
+    good = get_link("he3")
+    assert check_finite(good) is good
+    assert check_finite(get_link("log(abs(z) + 1)")).r == 1
+
+
+def test_expression_bounds_are_errors_not_crashes():
+    for text in ("z+" * 400 + "z", "((((z))))" * 60, "1/0", "0**-1", "2**5000"):
+        with pytest.raises(ValueError, match="expression"):
+            parse_expression(text)
+    # at the bounds, legitimate expressions still parse and evaluate
+    expr = parse_expression("+".join(["z"] * 60))
+    assert float(expr(torch.ones(1, 1))[0]) == 60.0
+    assert float(parse_expression("2**10 / 4 - pi")(torch.zeros(1, 1))[0]) == pytest.approx(
+        256 - np.pi)
+
+
+# ---------------------------------------------------------------------------------- fit: flags
+BAD_FLAGS = {
+    "device tpu": (["--link", "he3", "--device", "tpu"], ("--device='tpu'", "cpu")),
+    "seed too large": (["--link", "he3", "--seed", "99999999999999999999"],
+                       ("--seed=99999999999999999999", "0..9223372036854775807")),
+    "negative seed": (["--link", "he3", "--seed", "-1"], ("--seed=-1",)),
+    "lr inf": (["--link", "he3", "--lr", "inf"], ("--lr=inf", "finite")),
+    "lr nan": (["--link", "he3", "--lr", "nan"], ("--lr=nan", "finite")),
+    "set inf": (["--link", "he3", "--set", "lr_constant=inf"], ("--set lr_constant=inf",)),
+    "unified on z1*z2": (["--link", "z1*z2", "--learner", "unified"],
+                         ("label_transform='optimal'", "r=2")),
+    "spectral optimal on z1*z2": (["--link", "z1*z2", "--learner", "spectral"],
+                                  ("preprocess='optimal'", "r=2")),
+    "sparse_unified without sparsity": (["--link", "he3", "--learner", "sparse_unified"],
+                                        ("sparse target",)),
+    "no exponent": (["--link", "0*z", "--learner", "online_sgd"], ("exponent",)),
+    "memory limit garbage": (["--link", "he3", "--memory-limit", "12X"],
+                             ("--memory-limit='12X'",)),
+    "unknown learner": (["--link", "he3", "--learner", "adam"], ("learner='adam'",)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FLAGS))
+def test_fit_refuses_bad_flags(case):
+    args, named = BAD_FLAGS[case]
+    _refused([*FIT, *args], *named)
+
+
+@pytest.mark.parametrize("flag", ["--d", "--n", "--replicas"])
+def test_fit_refuses_zero_sizes(flag):
+    args = dict(zip(FIT[1::2], FIT[2::2], strict=True))
+    args[flag] = "0"
+    _refused(["fit", "--link", "he3", *[x for kv in args.items() for x in kv]], f"{flag}=0")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_fit_refuses_cuda_when_absent():
+    _refused([*FIT, "--link", "he3", "--device", "cuda"], "--device='cuda'", "no CUDA")
+
+
+def test_resource_guard_refuses_huge_runs_before_allocating(monkeypatch):
+    """d = 10⁷ (8.8 TB estimated, the issue's 8.9 GB-and-growing case) and kernel ridge at
+    n = 3·10⁵ (three R·n² matrices) are refused with the estimate and how to lower it; the
+    limit comes from the flag, else the environment variable."""
+    text = _refused([*FIT[:1], "--link", "he3", "--d", "10000000", "--n", "2000"],
+                    "TB of memory", "lower d, n", "--memory-limit")
+    assert "80% of the memory available" in text
+    _refused([*FIT[:1], "--link", "he3", "--d", "16", "--n", "300000", "--replicas", "1",
+              "--learner", "kernel_ridge"], "kernel matrices", "GB")
+    monkeypatch.setenv("INDEXLAB_MEMORY_LIMIT", "1M")
+    _refused([*FIT, "--link", "he3"], "INDEXLAB_MEMORY_LIMIT=1M")
+    _refused([*FIT, "--link", "he3", "--memory-limit", "2K"], "--memory-limit=2K")
+
+
+def test_resource_estimate_scales_with_the_shapes():
+    from indexlab.experiments.guards import estimate, parse_limit
+
+    small = estimate("kernel_ridge", {}, d=16, n=1000, replicas=2)
+    big = estimate("kernel_ridge", {}, d=16, n=2000, replicas=2)
+    assert big.parts["kernel matrices R·n² (3 copies)"] == pytest.approx(
+        4 * small.parts["kernel matrices R·n² (3 copies)"])
+    online = estimate("unified", {"width": 64}, d=1000, n=10**11, replicas=8)
+    assert online.bytes < 2**30 and online.seconds > 86400  # streamed: bounded memory, long
+    assert parse_limit("1.5G", "x") == 1.5 * 2**30 and parse_limit("2048", "x") == 2048
+
+
+# ---------------------------------------------------------------------------------- specs
+TINY = """
+name = "adv"
+seed = 1
+replicas = 2
+n_test = 50
+[budget]
+n = [64]
+[[targets]]
+link = "he3"
+d = [8]
+[[learners]]
+name = "online_sgd"
+hyper = { width = 4, ridge_samples = 0, batch = 8 }
+"""
+
+BAD_SPECS = {
+    "lr 0/0": ('hyper = { width = 4, ridge_samples = 0, batch = 8 }',
+               'hyper = { width = 4, ridge_samples = 0, batch = 8 }\nformulas = { lr = "0/0" }',
+               ("learners[0].formulas.lr", "division by zero")),
+    "lr overflow": ('batch = 8 }', 'batch = 8 }\nformulas = { lr = "10**10**10" }',
+                    ("learners[0].formulas.lr", "overflows")),
+    "lr huge at d": ('batch = 8 }', 'batch = 8 }\nformulas = { lr = "d**20" }',
+                     ("learners[0].formulas.lr", "within")),
+    "lr recursion": ('batch = 8 }', 'batch = 8 }\nformulas = { lr = "' + "-" * 1200 + 'd" }',
+                     ("learners[0].formulas.lr", "nested too deeply")),
+    "lr inf": ("batch = 8 }", "batch = 8, lr = inf }", ("learners[0].hyper.lr=inf", "finite")),
+    "lr nan": ("batch = 8 }", "batch = 8, lr = nan }", ("learners[0].hyper.lr",)),
+    "999-term link": ('link = "he3"', f'link = "{LONG_PRODUCT}"',
+                      ("targets[0].link", "nested too deeply")),
+    "log link": ('link = "he3"', 'link = "log(z)"', ("targets[0].link", "not finite")),
+    "0/0 link": ('link = "he3"', 'link = "0/0"', ("targets[0].link", "division by zero")),
+    "full-width link": ('link = "he3"', 'link = "ｚ**3"', ("targets[0].link", "ASCII")),
+    "unified on z1*z2": ('link = "he3"\nd = [8]\n[[learners]]\nname = "online_sgd"\n'
+                         'hyper = { width = 4, ridge_samples = 0, batch = 8 }',
+                         'link = "z1*z2"\nd = [8]\n[[learners]]\nname = "unified"',
+                         ("learners[0] on targets[0]", "label_transform='optimal'")),
+    "seed out of range": ("seed = 1", "seed = 99999999999999999999", ("seed=",)),
+    "device tpu": ("seed = 1", 'seed = 1\ndevice = "tpu"', ("device='tpu'",)),
+    "r above d": ("d = [8]", 'd = [1]\nr = 1\nsparsity = 2', ("targets[0] at d=1",)),
+    "huge kernel ridge": ('n = [64]', 'n = [300000]', ("kernel_ridge", "memory")),
+    "huge d": ("d = [8]", "d = [2000000000]", ("d=2000000000", "memory")),
+}
+BAD_SPECS["huge kernel ridge"] = (
+    'name = "online_sgd"\nhyper = { width = 4, ridge_samples = 0, batch = 8 }',
+    'name = "kernel_ridge"\nbudget = { n = [300000] }', ("kernel_ridge", "of memory"))
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SPECS))
+def test_bad_specs_are_refused_before_any_work(case, tmp_path):
+    old, new, named = BAD_SPECS[case]
+    assert old in TINY
+    spec = tmp_path / "bad.toml"
+    spec.write_text(TINY.replace(old, new, 1), encoding="utf-8")
+    db = tmp_path / "r.db"
+    _refused(["sweep", str(spec), "--db", str(db), "--no-progress"], *named)
+    assert not db.exists()  # refused before a store was created
+
+
+def test_dry_run_prints_runs_samples_and_cost_and_runs_nothing(tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text(TINY.replace("n = [64]", "n = [64, 128]"), encoding="utf-8")
+    db = tmp_path / "r.db"
+    result = runner.invoke(app, ["sweep", str(spec), "--db", str(db), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "2 runs, 384 samples" in text and "of memory; limit" in text
+    assert not db.exists()
+    _refused(["sweep", str(spec), "--no-progress"], "--db is missing")
+
+
+def test_sweep_name_bound_to_its_content(tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text(TINY, encoding="utf-8")
+    db = tmp_path / "r.db"
+    assert runner.invoke(app, ["sweep", str(spec), "--db", str(db), "--no-progress"]
+                         ).exit_code == 0
+    spec.write_text(TINY.replace("replicas = 2", "replicas = 3"), encoding="utf-8")
+    _refused(["sweep", str(spec), "--db", str(db), "--no-progress"], "name='adv'",
+             "different spec")
+
+
+# ---------------------------------------------------------------------------------- stores
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_foreign_sqlite_file_is_refused_untouched(tmp_path):
+    foreign = tmp_path / "app.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO users VALUES (1, 'ada')")
+    conn.close()
+    before = _digest(foreign)
+    spec = tmp_path / "s.toml"
+    spec.write_text(TINY, encoding="utf-8")
+    for args in (["sweep", str(spec), "--db", str(foreign), "--no-progress"],
+                 ["status", str(foreign)], ["export", str(foreign), str(tmp_path / "x.csv")]):
+        _refused(args, "not an indexlab results store", "users", "untouched")
+    assert _digest(foreign) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db", "s.toml"]  # no -wal
+
+
+def test_status_and_report_on_a_damaged_store_are_clear_errors(tmp_path):
+    """Garbage written over the last data pages of a store: status, report and export say
+    the store is damaged (exit 2), never a traceback."""
+    from indexlab.experiments.runner import expand, run_key
+    from indexlab.experiments.spec import parse_spec
+    from indexlab.experiments.store import Store
+
+    db = tmp_path / "s.db"
+    spec = parse_spec({"name": "c", "replicas": 2, "budget": {"n": list(range(10, 400, 10))},
+                       "targets": [{"link": "he3", "d": [8]}],
+                       "learners": [{"name": "online_sgd"}]})
+    configs = expand(spec)
+    with Store(db) as store:
+        store.register_sweep("c", spec.source, "overlap >= 0.9", 0.5,
+                             [(run_key(c), "he3", "online_sgd") for c in configs])
+        for c in configs:
+            store.claim(run_key(c), c, "t")
+            store.write_result({"key": run_key(c), "status": "done", "samples": c["n"],
+                                "metrics": {"overlap": np.array([0.5, 0.95])},
+                                "diverged": [False, False], "hyper": {}, "trace": None})
+    data = bytearray(db.read_bytes())
+    rng = np.random.default_rng(1)
+    pages = len(data) // 4096
+    for i in rng.integers((pages - 6) * 4096, pages * 4096, 240):
+        data[i] = int(rng.integers(256))
+    db.write_bytes(bytes(data))
+    for args in (["status", str(db)], ["report", str(db), "--out", str(tmp_path / "r")],
+                 ["export", str(db), str(tmp_path / "x.csv")]):
+        _refused(args, str(db), "damaged")
+    db.write_bytes(b"SQLite format 3\x00" + os.urandom(8192))
+    _refused(["status", str(db)], "not an indexlab results store")
+
+
+# ---------------------------------------------------------------------------------- replicas
+def _hyper(name: str) -> dict:
+    if name == "batch_reuse_sgd":
+        return {"ridge_samples": 0}
+    if name in ("online_sgd", "smoothed_sgd"):
+        return {"exponent": 2, "ridge_samples": 0}
+    if name == "unified":
+        return {"exponent": 2, "label_transform": "identity", "ridge_samples": 0}
+    if name == "sparse_unified":
+        return {"exponent": 2, "label_transform": "identity", "ridge_samples": 0, "sparsity": 3}
+    if name == "spectral":
+        return {"preprocess": "identity"}
+    if name in ("layerwise", "power_iteration", "one_step"):
+        return {"width": 16}
+    if name == "random_features":
+        return {"m": 64}
+    return {}
+
+
+@pytest.fixture(scope="module")
+def data():
+    from indexlab.experiments.single_run import make_target
+
+    return make_target("he2", 12, replicas=3, seed=1).sample(600)
+
+
+PREDICTORS = ("layerwise", "power_iteration", "one_step", "random_features", "kernel_ridge")
+
+
+@pytest.mark.parametrize("where", ["X", "y"])
+@pytest.mark.parametrize("name", sorted(LEARNERS))
+def test_one_nan_replica_is_flagged_and_the_others_are_untouched(name, where, data):
+    """A NaN in replica 1's X or y: every learner finishes, flags replica 1 (only) as
+    diverged, and gives replicas 0 and 2 exactly what a clean fit gives them."""
+    from indexlab.experiments.single_run import make_learner
+
+    X, y = data
+    Xb, yb = X.clone(), y.clone()
+    if where == "X":
+        Xb[1, 5, 3] = float("nan")
+    else:
+        yb[1, 7] = float("nan")
+    clean = make_learner(name, **_hyper(name)).fit(X, y)
+    dirty = make_learner(name, **_hyper(name)).fit(Xb, yb)
+    assert dirty.diverged_.tolist() == [False, True, False]
+    if name in PREDICTORS:
+        probe = torch.randn(3, 40, 12, generator=torch.Generator().manual_seed(0))
+        a, b = clean.predict(probe), dirty.predict(probe)
+    else:
+        a, b = clean.directions_, dirty.directions_
+    assert torch.equal(a[[0, 2]], b[[0, 2]])
+    assert torch.isfinite(b[[0, 2]]).all()
+
+
+def test_ridge_solve_never_pseudo_inverts_a_nan_replica(monkeypatch, data):
+    """Kernel ridge with one NaN replica took 20× longer: the pseudo-inverse (an SVD) ran on
+    the whole batch, garbage included. It now runs only on singular *finite* replicas."""
+    from indexlab.learners import kernels
+
+    calls = []
+    original = torch.linalg.pinv
+    monkeypatch.setattr(torch.linalg, "pinv", lambda A, **kw: calls.append(A.shape)
+                        or original(A, **kw))
+    X, y = data
+    Xb = X.clone()
+    Xb[1, 5, 3] = float("nan")
+    model = kernels.KernelRidge().fit(Xb, y)
+    assert model.diverged_.tolist() == [False, True, False] and calls == []
+
+
+# ---------------------------------------------------------------------------------- user data
+@pytest.mark.parametrize("name", ["spectral", "sir", "save", "phd", "random_features",
+                                  "kernel_ridge"])
+def test_baselines_take_float16_data_and_refuse_d_zero(name):
+    from indexlab.experiments.single_run import make_learner
+
+    X = torch.randn(300, 6, generator=torch.Generator().manual_seed(0))
+    y = X[:, 0] ** 2
+    hyper = {"preprocess": "identity"} if name == "spectral" else {}
+    half = make_learner(name, **hyper).fit(X.half(), y.half())
+    full = make_learner(name, **hyper).fit(X.half().float(), y.half().float())
+    assert not bool(half.diverged_.any())
+    if name in ("random_features", "kernel_ridge"):
+        assert torch.equal(half.predict(X), full.predict(X))  # computed in float32
+    else:
+        assert torch.equal(half.directions_, full.directions_)
+    with pytest.raises(ValueError, match="d = 0"):
+        make_learner(name, **hyper).fit(torch.randn(300, 0), y)
+
+
+def test_zero_variance_target_has_no_normalised_test_error():
+    """A constant link has no normalised test error (None, with a note). Checked through the
+    library: the CLI refuses constant links before sampling (issue 14: no direction to learn,
+    outside what the theory covers)."""
+    from indexlab.experiments.single_run import fit_and_summarise, make_learner, make_target
+
+    target = make_target("1", 8, replicas=2)
+    report = fit_and_summarise(target, make_learner("kernel_ridge"), 200)
+    assert report["test_mse_mean"] is None  # not 0.0: E(f̂ − y)²/Var y is undefined
+    assert "zero variance" in report["note"]
+    result = runner.invoke(app, [*FIT, "--link", "1", "--learner", "kernel_ridge", "--json"])
+    assert result.exit_code == 2 and "constant" in result.output
