@@ -40,6 +40,8 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     results = {}
+    lows: list[float] = []
+    highs: list[float] = []
     fig, ax = plt.subplots(figsize=(6.5, 4.2), layout="constrained")
     for name, (label, p_theory) in SPECS.items():
         path = args.dir / f"{name}.db"
@@ -67,8 +69,11 @@ def main() -> None:
         if finite:
             x = [d for d, _ in finite]
             y = [t.n_star / d**p_theory for d, t in finite]
+            # bootstrap intervals; an unbounded one (censored resamples) is drawn to 3 n*
             err = [[(t.n_star - t.lo) / d**p_theory for d, t in finite],
-                   [(min(t.hi, 1e300) - t.n_star) / d**p_theory for d, t in finite]]
+                   [(min(t.hi, 3 * t.n_star) - t.n_star) / d**p_theory for d, t in finite]]
+            lows.append(min(y))
+            highs.append(max(y))
             ax.errorbar(x, y, yerr=err, marker="o", ms=3, capsize=2,
                         label=f"{label} (p = {p_theory:g})")
         line = f"{label}: d = {ds}, n* = {[f'{t.n_star:.3g}' for t in ts]}"
@@ -79,6 +84,8 @@ def main() -> None:
         print(line + f"\n    run time {seconds:.0f} s")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
+    if lows:
+        ax.set_ylim(min(lows) / 4, max(highs) * 4)
     ax.set_xlabel("d")
     ax.set_ylabel("n*(d) / d^p   (median first passage to overlap 0.5)")
     ax.grid(alpha=0.3, which="both")
