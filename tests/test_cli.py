@@ -87,3 +87,51 @@ def test_fit_set_rejects_malformed_and_unknown_settings():
     assert malformed.exit_code == 2 and "KEY=VALUE" in malformed.output
     unknown = runner.invoke(app, [*base, "--set", "bandwidth=2"])
     assert unknown.exit_code == 2 and "bandwidth" in unknown.output and "n_slices" in unknown.output
+
+
+def test_version_flag_and_clean_flag_rendering():
+    from indexlab import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"indexlab {__version__}"
+    help_text = runner.invoke(app, ["exponents", "--help"], env={"COLUMNS": "120"}).output
+    assert "--json" in help_text and "<bool>" not in help_text  # a flag takes no value
+    assert "<int>" in help_text  # the types of real options stay
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())  # error lines wrap at the terminal width
+
+
+def test_did_you_mean_for_learners_links_and_hyperparameters():
+    base = ["fit", "--link", "he3", "--d", "8", "--n", "100"]
+    learner = runner.invoke(app, [*base, "--learner", "unifed"])
+    assert learner.exit_code == 2 and "did you mean 'unified'" in _flat(learner.output)
+    setting = runner.invoke(app, [*base, "--learner", "sir", "--set", "n_slice=3"])
+    assert setting.exit_code == 2 and "did you mean 'n_slices'" in _flat(setting.output)
+    link = runner.invoke(app, ["exponents", "he33"])
+    assert link.exit_code == 2 and "did you mean 'he3'" in _flat(link.output)
+    assert "genexp_smooth4" not in link.output  # a near miss gets no wall of names
+
+
+def test_links_json_lists_the_registry():
+    result = runner.invoke(app, ["links", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.output)}
+    assert rows["he3"]["information_exponent"] == 3 and rows["genexp3"]["labels"] == "binary"
+    assert rows["z1*z2"]["r"] == 2
+
+
+def test_help_and_exponents_do_not_import_torch():
+    """The fast start of issue 16: torch, dask and matplotlib load only where they are used
+    (checked in a fresh interpreter: the test process has imported them already)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from indexlab.cli import app, exponents_report; "
+            "exponents_report('he3', 64); exponents_report('z1*z2', 64); "
+            "print(sorted(m for m in ('torch', 'dask', 'matplotlib', 'scipy.optimize', "
+            "'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

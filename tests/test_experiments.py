@@ -102,7 +102,8 @@ def test_spec_errors_name_value_and_allowed():
         parse_spec(_spec_dict(targets=[{"link": "he3", "d": [-4]}]))
     with pytest.raises(SpecError, match=r"budget: give either n = \[\.\.\.\] or c"):
         parse_spec(_spec_dict(budget={"n": [10], "c": [1], "p": 1}))
-    with pytest.raises(SpecError, match=r"spec: unknown field\(s\) replica; allowed"):
+    with pytest.raises(SpecError, match=r"spec: unknown field\(s\) replica \(did you mean "
+                                        r"'replicas'\?\); allowed"):
         parse_spec(_spec_dict(replica=3))
     with pytest.raises(SpecError, match=r"learners\[0\]\.trace=true .* success="):
         parse_spec(_spec_dict(success="test_mse <= 0.5",

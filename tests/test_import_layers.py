@@ -2,10 +2,10 @@
 layer (or, inside ``learners``/``experiments``, of its own package), read from the source with
 ``ast`` (function-level imports included, so a lazy import does not hide a circle).
 
-Layers (``shared/DESIGN.md``): hermite < expressions, smoothing, nn < links < generative,
-support < targets, theory < metrics, hardness < learners < experiments < cli. ``hardness``
-sits above targets and theory and nothing below it imports it; the package
-``indexlab/__init__.py`` is the facade on top.
+Layers (``shared/DESIGN.md``): the leaf helpers _arrays, _suggest, progress, devices <
+hermite < expressions, smoothing, nn < links < generative, support < targets, theory <
+metrics, hardness < learners < experiments < cli. ``hardness`` sits above targets and theory
+and nothing below it imports it; the package ``indexlab/__init__.py`` is the facade on top.
 """
 
 from __future__ import annotations
@@ -18,6 +18,11 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "indexlab"
 
 LAYERS = {
+    "indexlab._arrays": -1,  # NumPy-or-torch element-wise ops (imports neither torch nor us)
+    "indexlab._suggest": -1,  # did-you-mean (difflib)
+    "indexlab.progress": -1,  # the progress hook (contextvars)
+    "indexlab.devices": -1,  # check_device (torch only)
+    "indexlab._cli_style": 6,  # help-screen polish for the command line (typer only)
     "indexlab.hermite": 0,
     "indexlab.expressions": 1,
     "indexlab.smoothing": 1,

@@ -162,3 +162,12 @@ def test_sampling_on_cuda_matches_shapes_and_law():
     X, y = t.sample(50_000)
     assert X.is_cuda and y.is_cuda and X.shape == (4, 50_000, 64)
     assert abs(float(y.double().var()) - 1) < 5 * math.sqrt((15 - 1) / 200_000) + 0.05
+
+
+def test_unavailable_device_is_a_clear_value_error():
+    """The Python API gives the CLI's device message, not torch's raw generator error."""
+    with pytest.raises(ValueError, match="device='tpu' is not allowed"):
+        SingleIndex("he3", 8, device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device='cuda' is not available"):
+            SingleIndex("he3", 8, device="cuda")

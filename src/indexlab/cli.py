@@ -14,17 +14,35 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from indexlab import theory
+from indexlab import __version__, theory
+from indexlab._cli_style import clean_flag_rendering
 from indexlab.experiments.cli import register
 from indexlab.experiments.terminal import console
 from indexlab.experiments.terminal import fail as _fail
 from indexlab.links import REGISTRY, get_link
 
+clean_flag_rendering()
 app = typer.Typer(
     help="indexlab: learn Gaussian single/multi-index models and measure sample complexity.",
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"indexlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    """indexlab: learn Gaussian single/multi-index models and measure sample complexity."""
+
+
 def threshold_json(alpha: float | None) -> float | str | None:
     """``α_c`` for JSON: a number, the string ``"inf"`` when infinite (JSON has no ∞), or
     ``None`` only where α_c does not apply."""
@@ -92,6 +110,8 @@ def exponents(
     noise: Annotated[float, typer.Option(help="additive Gaussian label noise σ")] = 0.0,
     sparsity: Annotated[int | None, typer.Option(help="k for the sparse predictions")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    plot: Annotated[str | None, typer.Option(help="also draw the card (c_k and λ_k² bars with "
+                                             "their zero levels) to this PNG/PDF/SVG")] = None,
 ) -> None:
     """Hermite coefficients, information/generative exponents, α_c and predicted n of LINK."""
     try:
@@ -101,8 +121,17 @@ def exponents(
         return
     if as_json:
         typer.echo(json.dumps(report, indent=2))
-        return
-    _print_report(report)
+    else:
+        _print_report(report)
+    if plot:
+        from indexlab.experiments.theory_card import plot_theory_card
+
+        try:
+            plot_theory_card(report, plot)
+        except (ValueError, OSError) as exc:
+            _fail(f"could not write the plot {plot!r}: {exc}")
+        if not as_json:
+            console.print(f"theory card saved to {escape(plot)}")
 
 
 def _print_report(report: dict) -> None:
@@ -150,8 +179,9 @@ def fit(
     d: Annotated[int, typer.Option("--d", help="input dimension")],
     n: Annotated[int, typer.Option("--n", help="sample budget per replica")],
     learner: Annotated[str, typer.Option(help="learner name (a key of "
-                                         "indexlab.learners.LEARNERS; an unknown name "
-                                         "lists them)")] = "unified",
+                                         "indexlab.learners.LEARNERS; an unknown name lists "
+                                         "them), or several separated by commas, compared on "
+                                         "the same data")] = "unified",
     r: Annotated[int | None, typer.Option("--r", help="hidden dimension (multi-index)")] = None,
     n1: Annotated[int | None, typer.Option(help="stage-1 samples (learners with stage "
                                            "budgets: the layerwise family)")] = None,
@@ -175,59 +205,88 @@ def fit(
         "--set", help="any other hyperparameter as KEY=VALUE (repeatable), e.g. "
                       "--set n_slices=20 --set kernel=laplace")] = None,
     float64: Annotated[bool, typer.Option("--float64", help="compute in float64")] = False,
-    plot: Annotated[str | None, typer.Option(help="save overlap-vs-samples plot here")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    plot: Annotated[str | None, typer.Option(help="save overlap-vs-samples plot here (one "
+                                              "curve per learner)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object (a list for "
+                                          "several learners)")] = False,
+    progress: Annotated[bool, typer.Option(help="show a progress bar (samples, rate, ETA) on "
+                                           "a terminal")] = True,
     memory_limit: Annotated[str | None, typer.Option(
         help="refuse a run estimated to need more memory (e.g. 8G, 50%; default: "
              "$INDEXLAB_MEMORY_LIMIT, else 80% of the available memory)")] = None,
 ) -> None:
-    """Train LEARNER on a target and report overlaps, test error, samples and time."""
+    """Train LEARNER on a target and report overlaps, test error, samples and time.
+
+    LEARNER may be a comma-separated list (``unified,smoothed_sgd,online_sgd``): each learner
+    runs on the same target, data seed and budget, and one comparison table (or one JSON list)
+    is printed; a hyperparameter option then applies to the learners that have it.
+    """
     import torch
 
+    from indexlab.experiments.compare import (
+        check_used,
+        hyper_for,
+        options_for,
+        print_comparison,
+    )
     from indexlab.experiments.preflight import preflight_fit
+    from indexlab.experiments.progress_bars import samples_bar
     from indexlab.experiments.single_run import (
         fit_and_summarise,
         learner_class,
-        learner_defaults,
         make_learner,
         make_target,
-        plot_overlap_trace,
     )
+
+    names = [name.strip() for name in learner.split(",")]
     fit_kwargs = {k: v for k, v in dict(n1=n1, n2=n2).items() if v is not None}
+    given = dict(width=width, lr=lr, batch=batch, loss=loss, t1=t1, preprocess=preprocess)
+    reports, models = [], []
     try:
+        if len(set(names)) != len(names) or not all(names):
+            raise ValueError(f"--learner {learner!r} is not allowed: give distinct learner "
+                             "names separated by commas, e.g. unified,online_sgd")
         settings = parse_settings(setting or [])
-        preflight_fit(link=link, d=d, n=n, n1=n1, n2=n2, learner=learner, r=r,
-                      replicas=replicas, seed=seed, device=device, noise=noise,
-                      sparsity=sparsity, flags=dict(width=width, lr=lr, batch=batch, t1=t1,
-                                                    loss=loss, preprocess=preprocess),
-                      settings=settings, float64=float64, memory_limit=memory_limit)
+        hypers = [hyper_for(name, given, settings, seed, strict=len(names) == 1)
+                  for name in names]
+        check_used(names, given, settings)
+        for name in names:  # every check before any work
+            if fit_kwargs and not learner_class(name).stage_budgets:
+                raise ValueError(f"--n1/--n2 split the budget between stages; {name} has no "
+                                 "stage budgets: use --n")
+            flags_i, settings_i = options_for(name, given, settings, strict=len(names) == 1)
+            preflight_fit(link=link, d=d, n=n, n1=n1, n2=n2, learner=name, r=r,
+                          replicas=replicas, seed=seed, device=device, noise=noise,
+                          sparsity=sparsity, flags=flags_i, settings=settings_i,
+                          float64=float64, memory_limit=memory_limit)
         theory.check_supported(get_link(link, noise=noise))  # before any sampling
-        torch.manual_seed(seed)
-        target = make_target(link, d, r=r, sparsity=sparsity, noise=noise, replicas=replicas,
-                             seed=seed, device=device,
-                             dtype=torch.float64 if float64 else torch.float32)
-        given = dict(width=width, lr=lr, batch=batch, loss=loss, t1=t1, preprocess=preprocess)
-        hyper = {k: v for k, v in given.items() if v is not None}
-        kind = learner_class(learner)  # an unknown name lists the learners
-        if "width" in hyper and kind.width_parameter not in (None, "width"):
-            hyper[kind.width_parameter] = hyper.pop("width")  # e.g. random features: m
-        hyper = {**learner_defaults(learner, target, seed), **hyper}
-        hyper.update(settings)
-        model = make_learner(learner, **hyper)
-        if fit_kwargs and not kind.stage_budgets:
-            raise ValueError(f"--n1/--n2 split the budget between stages; {learner} has no "
-                             "stage budgets: use --n")
-        report = fit_and_summarise(target, model, None if fit_kwargs else n, **fit_kwargs)
+        for name, hyper in zip(names, hypers, strict=True):
+            torch.manual_seed(seed)
+            target = make_target(link, d, r=r, sparsity=sparsity, noise=noise,
+                                 replicas=replicas, seed=seed, device=device,
+                                 dtype=torch.float64 if float64 else torch.float32)
+            model = make_learner(name, **hyper(target))
+            total = sum(fit_kwargs.values()) if fit_kwargs else n
+            with samples_bar(total, f"{name} on {target.link.name}", progress and not as_json,
+                             console):
+                reports.append(fit_and_summarise(target, model, None if fit_kwargs else n,
+                                                 **fit_kwargs))
+            models.append(model)
     except ValueError as exc:
         _fail(str(exc))
         return
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        typer.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
+    elif len(reports) == 1:
+        _print_fit(reports[0])
     else:
-        _print_fit(report)
+        print_comparison(console, reports)
     if plot:  # after the results are printed: a plotting problem loses nothing computed
+        from indexlab.experiments.compare import plot_overlap_traces
+
         try:
-            plot_overlap_trace(model, plot, title=f"{learner} on {target.link.name}, d = {d}")
+            plot_overlap_traces(models, names, plot,
+                                title=f"{', '.join(names)} on {target.link.name}, d = {d}")
         except (ValueError, OSError) as exc:
             _fail(f"could not write the plot {plot!r}: {exc}")
         if not as_json:
@@ -284,7 +343,9 @@ def _print_fit(report: dict) -> None:
         cosines = ", ".join(f"{c:.3f}" for c in report["principal_cosines_mean"] if c is not None)
         table.add_row("principal cosines (mean)", cosines or "—")
     table.add_row("normalised test MSE", _fmt(report["test_mse_mean"], report["test_mse_sd"]))
-    table.add_row("samples per replica", f"{report['samples']:,}")
+    ridge = report.get("samples_ridge") or 0
+    table.add_row("samples per replica", f"{report['samples'] - ridge:,} + {ridge:,} ridge"
+                  if ridge else f"{report['samples']:,}")
     table.add_row("seconds", f"{report['seconds']:.2f}")
     table.add_row("diverged replicas", f"{report['diverged_count']} / {report['replicas']}")
     console.print(table)
@@ -292,9 +353,22 @@ def _print_fit(report: dict) -> None:
         console.print(escape(report["note"]))
 
 
+def links_report() -> list[dict]:
+    """The registry as ``indexlab links --json`` prints it: one dict per named link."""
+    return [{"name": name, "r": link.r, "information_exponent": link.information_exponent,
+             "generative_exponent": link.generative_exponent,
+             "labels": "binary" if link.binary else "real", "definition": link.description}
+            for name, link in REGISTRY.items()]
+
+
 @app.command()
-def links() -> None:
+def links(
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON list")] = False,
+) -> None:
     """List the registry of named links with their known exponents."""
+    if as_json:
+        typer.echo(json.dumps(links_report(), indent=2))
+        return
     table = Table(title="indexlab link registry")
     for col in ("name", "r", "k*", "s*", "label", "definition"):
         table.add_column(col)

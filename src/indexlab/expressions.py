@@ -1,7 +1,8 @@
 """Safe arithmetic expressions in the latent variables, e.g. ``"z1**2 * tanh(z2)"``.
 
 The text is parsed with :mod:`ast` and every node is checked against a whitelist before it is
-compiled into a tree of torch operations; nothing is ever passed to ``eval``. Allowed:
+compiled into a tree of element-wise operations (torch on tensors, NumPy on arrays, see
+:mod:`indexlab._arrays`); nothing is ever passed to ``eval``. Allowed:
 
 * numbers (int or float literals), the constants ``pi`` and ``e``;
 * the variable ``z`` (single-index) or ``z1 … z9`` (multi-index; ``z1`` is the first latent),
@@ -28,30 +29,30 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
 
+from indexlab._arrays import as_dtype, full_like, is_tensor
+from indexlab._arrays import ops as array_ops
 from indexlab.hermite import MAX_DEGREE, hermite_h
 
+if TYPE_CHECKING:
+    import torch
+
+
+def _op(name: str) -> Callable:
+    """The element-wise function ``name`` of the argument's library (torch or NumPy)."""
+    return lambda *xs: getattr(array_ops(xs[0]), name)(*xs)
+
+
 _UNARY: dict[str, Callable] = {
-    "abs": torch.abs,
-    "sign": torch.sign,
-    "exp": torch.exp,
-    "log": torch.log,
-    "sqrt": torch.sqrt,
-    "sin": torch.sin,
-    "cos": torch.cos,
-    "tan": torch.tan,
-    "tanh": torch.tanh,
-    "sinh": torch.sinh,
-    "cosh": torch.cosh,
-    "atan": torch.atan,
-    "erf": torch.erf,
-    "sigmoid": torch.sigmoid,
-    "relu": torch.relu,
-    "step": lambda x: (x > 0).to(x.dtype),
+    name: _op(name)
+    for name in ("abs", "sign", "exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sinh",
+                 "cosh", "atan", "erf", "sigmoid", "relu")
 }
-_BINARY: dict[str, Callable] = {"minimum": torch.minimum, "maximum": torch.maximum}
+_UNARY["step"] = lambda x: as_dtype(x > 0, x)
+_BINARY: dict[str, Callable] = {"minimum": _op("minimum"), "maximum": _op("maximum")}
 _DEGREE_FUNCS = ("h", "He")
 FUNCTIONS: tuple[str, ...] = (*_UNARY, *_BINARY, "clip", *_DEGREE_FUNCS)
 CONSTANTS = {"pi": math.pi, "e": math.e}
@@ -163,7 +164,7 @@ def _compile(node: ast.AST, ctx: _Context) -> Callable:
             return _fold(node, ctx, op, left.value, right.value)
         return lambda z: op(left(z), right(z))
     if isinstance(node, ast.Compare):
-        cmp = {ast.Lt: torch.lt, ast.LtE: torch.le, ast.Gt: torch.gt, ast.GtE: torch.ge}
+        cmp = {ast.Lt: _op("lt"), ast.LtE: _op("le"), ast.Gt: _op("gt"), ast.GtE: _op("ge")}
         for op in node.ops:
             if type(op) not in cmp:
                 raise _reject(node, ctx, f"comparison {type(op).__name__} is not allowed")
@@ -172,10 +173,10 @@ def _compile(node: ast.AST, ctx: _Context) -> Callable:
 
         def compare(z: torch.Tensor) -> torch.Tensor:
             values = [_as_tensor(p(z), z) for p in parts]
-            result = torch.ones_like(z[:, 0], dtype=torch.bool)
-            for fn, a, b in zip(fns, values[:-1], values[1:], strict=True):
+            result = fns[0](values[0], values[1])
+            for fn, a, b in zip(fns[1:], values[1:-1], values[2:], strict=True):
                 result = result & fn(a, b)
-            return result.to(z.dtype)
+            return as_dtype(result, z)
 
         return compare
     if isinstance(node, ast.Call):
@@ -199,7 +200,7 @@ def _compile(node: ast.AST, ctx: _Context) -> Callable:
             fn = _UNARY[name]
             return lambda z: fn(_as_tensor(compiled[0](z), z))
         if name == "clip":
-            return lambda z: torch.clamp(
+            return lambda z: array_ops(z).clamp(
                 _as_tensor(compiled[0](z), z),
                 min=_as_tensor(compiled[1](z), z),
                 max=_as_tensor(compiled[2](z), z),
@@ -258,9 +259,9 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 def _as_tensor(value, z: torch.Tensor) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
+    if is_tensor(value) or isinstance(value, np.ndarray):
         return value
-    return torch.full_like(z[:, 0], float(value))
+    return full_like(z[:, 0], float(value))
 
 
 def parse_expression(text: str, variables: Sequence[str] | None = None) -> Expression:

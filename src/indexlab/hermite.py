@@ -27,7 +27,8 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
-import torch
+
+from indexlab._arrays import as_like, is_tensor
 
 MAX_DEGREE = 40
 _DEFAULT_BOUND = 10.0  # P(|z| > 10) ≈ 1.5e-23: negligible against float64 round-off
@@ -49,7 +50,9 @@ def _check_degree(K: int) -> None:
 
 
 def _stack(parts: list, like):
-    if isinstance(like, torch.Tensor):
+    if is_tensor(like):
+        import torch
+
         return torch.stack(parts, dim=-1)
     return np.stack(parts, axis=-1)
 
@@ -62,7 +65,18 @@ def hermite_normalized(x, K: int):
     never forms the large integers of ``He_k`` and ``k!`` and is stable up to ``K = 40``.
     """
     _check_degree(K)
-    x = x if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+    if not is_tensor(x):  # NumPy: fill one (K+1, ...) block (no list of temporaries to stack)
+        x = np.asarray(x, dtype=np.float64)
+        block = np.empty((K + 1, *x.shape))
+        block[0] = 1.0
+        if K >= 1:
+            block[1] = x
+        for k in range(1, K):
+            nxt = block[k + 1, ...]  # a view, also for 0-d x
+            np.multiply(x, block[k, ...], out=nxt)
+            nxt -= math.sqrt(k) * block[k - 1, ...]
+            nxt /= math.sqrt(k + 1)
+        return np.moveaxis(block, 0, -1)
     out = [x * 0 + 1]
     if K >= 1:
         out.append(x * 1)
@@ -78,9 +92,7 @@ def hermite_he(x, K: int):
     """
     h = hermite_normalized(x, K)
     scale = [math.sqrt(math.factorial(k)) for k in range(K + 1)]
-    if isinstance(h, torch.Tensor):
-        return h * torch.tensor(scale, dtype=h.dtype, device=h.device)
-    return h * np.asarray(scale)
+    return h * as_like(scale, h) if is_tensor(h) else h * np.asarray(scale)
 
 
 def hermite_h(x, k: int):
@@ -89,7 +101,7 @@ def hermite_h(x, k: int):
     Same recurrence as :func:`hermite_normalized`, keeping only two terms (no stacking).
     """
     _check_degree(k)
-    x = x if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+    x = x if is_tensor(x) else np.asarray(x, dtype=np.float64)
     prev, cur = x * 0 + 1, x * 1
     if k == 0:
         return prev
@@ -145,6 +157,51 @@ def composite_rule(
     return Rule(nodes, weights * np.exp(-0.5 * nodes**2) / math.sqrt(2.0 * math.pi))
 
 
+# Wichura's AS241 (PPND16) rational approximations of the normal quantile, relative error
+# ~1e-16 (the algorithm of Python's statistics.NormalDist.inv_cdf), highest degree first
+_AS241 = {
+    "central": ([2.5090809287301226727e3, 3.3430575583588128105e4, 6.7265770927008700853e4,
+                 4.5921953931549871457e4, 1.3731693765509461125e4, 1.9715909503065514427e3,
+                 1.3314166789178437745e2, 3.3871328727963666080e0],
+                [5.2264952788528545610e3, 2.8729085735721942674e4, 3.9307895800092710610e4,
+                 2.1213794301586595867e4, 5.3941960214247511077e3, 6.8718700749205790830e2,
+                 4.2313330701600911252e1, 1.0]),
+    "inner": ([7.74545014278341407640e-4, 2.27238449892691845833e-2, 2.41780725177450611770e-1,
+               1.27045825245236838258e0, 3.64784832476320460504e0, 5.76949722146069140550e0,
+               4.63033784615654529590e0, 1.42343711074968357734e0],
+              [1.05075007164441684324e-9, 5.47593808499534494600e-4, 1.51986665636164571966e-2,
+               1.48103976427480074590e-1, 6.89767334985100004550e-1, 1.67638483018380384940e0,
+               2.05319162663775882187e0, 1.0]),
+    "tail": ([2.01033439929228813265e-7, 2.71155556874348757815e-5, 1.24266094738807843860e-3,
+              2.65321895265761230930e-2, 2.96560571828504891230e-1, 1.78482653991729133580e0,
+              5.46378491116411436990e0, 6.65790464350110377720e0],
+             [2.04426310338993978564e-15, 1.42151175831644588870e-7, 1.84631831751005468180e-5,
+              7.86869131145613259100e-4, 1.48753612908506148525e-2, 1.36929880922735805310e-1,
+              5.99832206555887937690e-1, 1.0]),
+}
+
+
+def _ndtri(p) -> np.ndarray:
+    """The standard normal quantile ``Φ⁻¹(p)`` for ``p ∈ (0, 1)``, vectorised (AS241), so the
+    theory needs no SciPy import."""
+    p = np.asarray(p, dtype=np.float64)
+    q = p - 0.5
+    out = np.empty_like(p)
+    central = np.abs(q) <= 0.425
+    r = 0.180625 - q[central] ** 2
+    num, den = _AS241["central"]
+    out[central] = q[central] * np.polyval(num, r) / np.polyval(den, r)
+    tail = ~central
+    r = np.sqrt(-np.log(np.where(q[tail] <= 0, p[tail], 1.0 - p[tail])))
+    inner = r <= 5.0
+    x = np.empty_like(r)
+    for part, shift, mask in (("inner", 1.6, inner), ("tail", 5.0, ~inner)):
+        num, den = _AS241[part]
+        x[mask] = np.polyval(num, r[mask] - shift) / np.polyval(den, r[mask] - shift)
+    out[tail] = np.where(q[tail] < 0, -x, x)
+    return out
+
+
 def quantile_rule(n: int, standardise: bool = False) -> Rule:
     """Equal-mass rule: nodes ``Φ⁻¹((i − ½)/n)``, weights ``1/n`` (exactly symmetric).
 
@@ -155,9 +212,7 @@ def quantile_rule(n: int, standardise: bool = False) -> Rule:
     """
     if not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"number of nodes n={n!r} is not allowed: use an integer >= 2")
-    from scipy.special import ndtri
-
-    half = ndtri(0.5 + (np.arange(n // 2) + (0.5 if n % 2 == 0 else 1.0)) / n)
+    half = _ndtri(0.5 + (np.arange(n // 2) + (0.5 if n % 2 == 0 else 1.0)) / n)
     nodes = np.concatenate([-half[::-1], [0.0] * (n % 2), half])
     if standardise:
         nodes = nodes / math.sqrt(np.mean(nodes**2))
@@ -165,7 +220,7 @@ def quantile_rule(n: int, standardise: bool = False) -> Rule:
 
 
 def _as_numpy(values) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
+    if is_tensor(values):
         values = values.detach().cpu().numpy()
     return np.asarray(values, dtype=np.float64)
 

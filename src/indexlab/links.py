@@ -23,15 +23,19 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from scipy.optimize import brentq
 
+from indexlab._arrays import as_dtype, as_like, is_tensor, ops
+from indexlab._suggest import did_you_mean
 from indexlab.expressions import parse_expression
 from indexlab.hermite import gauss_hermite, hermite_h, hermite_he
 
-MeanFn = Callable[[torch.Tensor], torch.Tensor]
+if TYPE_CHECKING:  # torch is imported where tensors are drawn, not to read a link's theory
+    import torch
+
+MeanFn = Callable[["torch.Tensor"], "torch.Tensor"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class Link:
         breakpoints: latent values where ``mean`` jumps or kinks (single-index), used as
             quadrature panel edges; found automatically when not given.
         description: one line for tables.
+        any_backend: ``mean`` also takes float64 NumPy arrays (registry and expression links),
+            so the theory of the link never imports torch; otherwise :meth:`mean_numpy`
+            evaluates ``mean`` on a torch tensor.
     """
 
     name: str
@@ -60,10 +67,13 @@ class Link:
     generative_exponent: int | None = None
     breakpoints: tuple[float, ...] = ()
     description: str = ""
+    any_backend: bool = False
 
     def __call__(self, z, generator: torch.Generator | None = None):
         """Draw labels ``y`` for latents ``z`` of shape ``(n, r)`` (NumPy or torch)."""
-        as_numpy = not isinstance(z, torch.Tensor)
+        import torch
+
+        as_numpy = not is_tensor(z)
         zt = torch.as_tensor(np.asarray(z, dtype=np.float64)) if as_numpy else z
         if zt.ndim == 1 and self.r == 1:
             zt = zt[:, None]
@@ -82,10 +92,15 @@ class Link:
 
     def mean_numpy(self, z: np.ndarray) -> np.ndarray:
         """``E[y | z]`` in float64 NumPy; ``z`` of shape ``(n,)`` (r = 1) or ``(n, r)``."""
-        zt = torch.as_tensor(np.asarray(z, dtype=np.float64))
-        if zt.ndim == 1:
-            zt = zt[:, None]
-        return self.mean(zt).numpy()
+        zn = np.asarray(z, dtype=np.float64)
+        if zn.ndim == 1:
+            zn = zn[:, None]
+        if not self.any_backend:
+            import torch
+
+            return self.mean(torch.as_tensor(zn)).numpy()
+        with np.errstate(all="ignore"):  # as torch: log(0) = -inf, sqrt(-1) = nan, silently
+            return np.asarray(self.mean(zn), dtype=np.float64)
 
     @property
     def is_random(self) -> bool:
@@ -116,7 +131,7 @@ def _check_noise(sigma) -> float:
     return value
 
 
-def _single(fn: Callable[[torch.Tensor], torch.Tensor]) -> MeanFn:
+def _single(fn: MeanFn) -> MeanFn:
     return lambda z: fn(z[:, 0])
 
 
@@ -128,16 +143,25 @@ _GENEXP4_LOW = 0.5
 def _genexp4_high() -> float:
     """``t₂ > 1`` with ``t₂ φ(t₂) = t₁ φ(t₁)``, so ``E[1{t₁<|z|<t₂} He₂(z)] = 0`` (row 16)."""
     target = _GENEXP4_LOW * math.exp(-_GENEXP4_LOW**2 / 2)
-    return brentq(lambda t: t * math.exp(-t * t / 2) - target, 1.0, 5.0, xtol=1e-15)
+    lo, hi = 1.0, 5.0  # t φ(t) decreases on t > 1: bisection to the last bit (no SciPy)
+    while True:
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            return lo
+        if mid * math.exp(-mid * mid / 2) > target:
+            lo = mid
+        else:
+            hi = mid
 
 
-def _genexp3(z: torch.Tensor) -> torch.Tensor:
-    return torch.sign(z) * torch.sign(z.abs() - _GENEXP3_CUT)
+def _genexp3(z):
+    sign = ops(z).sign
+    return sign(z) * sign(abs(z) - _GENEXP3_CUT)
 
 
-def _genexp4(z: torch.Tensor) -> torch.Tensor:
-    inside = (z.abs() > _GENEXP4_LOW) & (z.abs() < _genexp4_high())
-    return 2.0 * inside.to(z.dtype) - 1.0
+def _genexp4(z):
+    inside = (abs(z) > _GENEXP4_LOW) & (abs(z) < _genexp4_high())
+    return 2.0 * as_dtype(inside, z) - 1.0
 
 
 @cache
@@ -165,10 +189,10 @@ def smooth_generative_coefficients(s: int) -> tuple[np.ndarray, float]:
 
 
 def _smooth_genexp(s: int) -> MeanFn:
-    def mean(u: torch.Tensor) -> torch.Tensor:
+    def mean(u):
         q, c = smooth_generative_coefficients(s)
-        poly = hermite_he(u, s) @ torch.as_tensor(q, dtype=u.dtype, device=u.device)
-        return c * torch.exp(-(u**2) / 4) * poly
+        poly = hermite_he(u, s) @ as_like(q, u)
+        return c * ops(u).exp(-(u**2) / 4) * poly
 
     return mean
 
@@ -186,18 +210,20 @@ def _registry() -> dict[str, Link]:
             generative_exponent=s,
             breakpoints=tuple(breakpoints),
             description=description,
+            any_backend=True,
         )
 
     for k in range(1, 9):
         add(f"he{k}", _single(lambda u, k=k: hermite_h(u, k)), k, 1 if k % 2 else 2,
             description=f"h_{k}(z) = He_{k}(z)/sqrt({k}!)")
-    add("relu", _single(torch.relu), 1, 1, breakpoints=(0.0,), description="max(z, 0)")
-    add("abs", _single(torch.abs), 2, 2, breakpoints=(0.0,), description="|z|")
-    add("sign", _single(torch.sign), 1, 1, breakpoints=(0.0,), description="sign(z)")
-    add("tanh", _single(torch.tanh), 1, 1, description="tanh(z)")
+    add("relu", _single(lambda u: ops(u).relu(u)), 1, 1, breakpoints=(0.0,),
+        description="max(z, 0)")
+    add("abs", _single(abs), 2, 2, breakpoints=(0.0,), description="|z|")
+    add("sign", _single(lambda u: ops(u).sign(u)), 1, 1, breakpoints=(0.0,), description="sign(z)")
+    add("tanh", _single(lambda u: ops(u).tanh(u)), 1, 1, description="tanh(z)")
     add("phase_retrieval", _single(lambda u: u * u), 2, 2, description="z^2")
-    add("z_exp", _single(lambda u: u * torch.exp(-u * u)), 1, 1, description="z exp(-z^2)")
-    add("z2_exp", _single(lambda u: u * u * torch.exp(-u * u)), 4, 4,
+    add("z_exp", _single(lambda u: u * ops(u).exp(-u * u)), 1, 1, description="z exp(-z^2)")
+    add("z2_exp", _single(lambda u: u * u * ops(u).exp(-u * u)), 4, 4,
         description="z^2 exp(-z^2) (k* = s* = 4, deterministic)")
     add("genexp3", _single(_genexp3), 3, 3, binary=True,
         breakpoints=(-_GENEXP3_CUT, 0.0, _GENEXP3_CUT),
@@ -236,6 +262,8 @@ def probe_latents(r: int) -> torch.Tensor:
     """Latents ``(N, r)`` (float64) on which :func:`check_finite` evaluates a link: the
     origin, a grid of ``[-8, 8]`` (with 0) along each coordinate axis, and
     :data:`PROBE_RANDOM` standard Gaussian draws of a fixed seed."""
+    import torch
+
     grid = torch.linspace(-8.0, 8.0, PROBE_GRID, dtype=torch.float64)
     axes = torch.zeros(r * PROBE_GRID, r, dtype=torch.float64)
     for i in range(r):
@@ -251,6 +279,8 @@ def check_finite(link: Link) -> Link:
     (infinite at 0), ``0/0`` — before any sample is drawn; returns ``link``. A finiteness
     probe for sampling only: whether theory covers a link is :mod:`indexlab.theory`'s
     question."""
+    import torch  # the probe runs in the sampling library (expressions; registry links skip it)
+
     for dtype in (torch.float64, torch.float32):  # float32: the default sampling dtype
         z = probe_latents(link.r).to(dtype)
         try:
@@ -295,7 +325,8 @@ def link_from_expression(text: str) -> Link:
 
 def _expression_link(text: str) -> Link:
     expr = parse_expression(text)
-    return Link(name=expr.text, mean=expr.fn, r=expr.r, description=expr.text)
+    return Link(name=expr.text, mean=expr.fn, r=expr.r, description=expr.text,
+                any_backend=True)
 
 
 def get_link(link: str | Link, noise: float = 0.0) -> Link:
@@ -318,8 +349,14 @@ def get_link(link: str | Link, noise: float = 0.0) -> Link:
                 resolved = _expression_link(key)
             except ValueError as exc:
                 shown = link if len(link) <= 60 else link[:60] + "..."
+                hint = did_you_mean(key, REGISTRY)
+                if hint and key.isidentifier():  # a mistyped name: no wall of names and rules
+                    raise ValueError(
+                        f"unknown link {shown!r}{hint}; allowed: a registry name (list them "
+                        "with `indexlab links` or indexlab.registry_names()) or an expression "
+                        "in z (or z1..zr)") from None
                 raise ValueError(
-                    f"unknown link {shown!r}: not a registry name (one of "
+                    f"unknown link {shown!r}{hint}: not a registry name (one of "
                     f"{', '.join(REGISTRY)}) and not a valid expression: {exc}"
                 ) from None
             check_finite(resolved)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from indexlab.devices import check_device
 from indexlab.links import Link, _check_noise, check_finite, get_link
 
 _CHUNK_ELEMENTS = 1 << 24  # default chunk: 16M numbers (64 MB in float32) over all replicas
@@ -210,7 +211,7 @@ def _make_target(link, d, r, sparsity, noise, replicas, seed, directions, dtype,
         squeeze = False
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype={dtype!r} is not allowed: use torch.float32 or torch.float64")
-    device = torch.device(device)
+    device = check_device(device)
     if directions is None:
         Us = []
         for j in ids:

@@ -49,8 +49,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import torch
 
+from indexlab._arrays import is_tensor
 from indexlab.generative import ROUND_OFF, Estimate, single_index_lambda, smoothed_conditional
 from indexlab.hermite import (
     composite_rule,
@@ -449,7 +449,9 @@ class LabelTransform:
     lam: float
 
     def __call__(self, y):
-        if isinstance(y, torch.Tensor):
+        if is_tensor(y):
+            import torch
+
             knots = torch.as_tensor(self.knots, dtype=y.dtype, device=y.device)
             values = torch.as_tensor(self.values, dtype=y.dtype, device=y.device)
             yc = y.clamp(knots[0], knots[-1])

@@ -211,13 +211,21 @@ def report(
     db: Annotated[Path, typer.Argument(help="results store written by `indexlab sweep`")],
     out: Annotated[Path, typer.Option("--out", help="output folder (created if missing)")],
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the intervals")] = 1000,
+    progress: Annotated[bool, typer.Option(help="show a progress bar (figures, rate, ETA) on "
+                                           "a terminal")] = True,
 ) -> None:
     """Figures (PNG + PDF), summary.md and index.html for every sweep in DB."""
+    from indexlab.experiments.progress_bars import expected_figures, steps_bar
     from indexlab.experiments.report import write_report
 
     if bootstrap < 10:
         _fail(f"--bootstrap={bootstrap} is not allowed: use an integer >= 10")
-    paths = _with_store(db, lambda store: write_report(store, out, n_boot=bootstrap))
+
+    def run(store):
+        with steps_bar(expected_figures(store), "report", "figures", progress, console):
+            return write_report(store, out, n_boot=bootstrap)
+
+    paths = _with_store(db, run)
     console.print(f"report written: {paths['html']} and {paths['markdown']}")
 
 
@@ -225,14 +233,17 @@ def export(
     db: Annotated[Path, typer.Argument(help="results store written by `indexlab sweep`")],
     out: Annotated[Path, typer.Argument(help="output file: .csv, or .parquet (needs pandas "
                                         "and pyarrow)")],
+    traces: Annotated[bool, typer.Option("--traces", help="add each replica's recorded "
+                                         "trace (samples and metric lists)")] = False,
 ) -> None:
-    """Write one row per run and replica (configuration, status, metrics) to OUT."""
+    """Write one row per run and replica (configuration, versions, status, metrics and
+    resolved hyperparameters) to OUT."""
     from indexlab.experiments.store import export_csv, export_parquet
 
     if out.suffix not in (".csv", ".parquet"):
         _fail(f"output {str(out)!r} is not allowed: use a .csv or .parquet file name")
     write = export_csv if out.suffix == ".csv" else export_parquet
-    rows = _with_store(db, lambda store: write(store, out))
+    rows = _with_store(db, lambda store: write(store, out, traces))
     console.print(f"{rows} rows written to {out}")
 
 

@@ -20,6 +20,8 @@ import numpy as np
 
 from indexlab.experiments.analysis import Curve, ScalingFit, Threshold
 from indexlab.experiments.spec import Success
+from indexlab.experiments.style import categorical, sequential
+from indexlab.progress import report as report_progress
 
 FORMATS = ("png", "pdf")
 
@@ -50,6 +52,7 @@ def _save(fig, out: Path, stem: str) -> list[Path]:
         fig.savefig(path, dpi=130)
         paths.append(path)
     _pyplot().close(fig)
+    report_progress(1, "figures")
     return paths
 
 
@@ -81,7 +84,7 @@ def plot_curves(curves: list[Curve], success: Success, out: Path, stem: str,
     """Metric vs ``n`` per ``d`` (mean ± sd over replicas), or vs ``n/base^p`` (``p_theory``)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 3.9))
-    colours = plt.cm.viridis(np.linspace(0.05, 0.9, max(len(curves), 1)))
+    colours = sequential(len(curves))
     for colour, curve in zip(colours, curves, strict=False):
         mean, sd = _mean_sd(curve.values)
         scale = 1.0
@@ -112,7 +115,7 @@ def plot_thresholds(entries: list[tuple[ScalingFit, list[Curve], list[Threshold]
     theoretical lines (the latter through the points, slope = the theoretical exponent)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 3.9))
-    colours = plt.cm.tab10(np.arange(max(len(entries), 1)) % 10)
+    colours = categorical(len(entries))
     for colour, (fit, curves, thresholds) in zip(colours, entries, strict=False):
         pts = [(c.d, t) for c, t in zip(curves, thresholds, strict=True)
                if 0 < t.n_star < math.inf]

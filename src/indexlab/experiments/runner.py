@@ -134,20 +134,18 @@ def _set_torch_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def _jsonable(value: Any) -> Any:
-    return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
-
-
 def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str, Any]:
     """Fit the run's learner on its target and measure every replica; never raises.
 
     Returns ``{"key", "status" ("done" | "diverged" | "failed"), "error", "seconds",
     "samples", "metrics" {name: (R,) float64 array}, "diverged" [R flags], "trace"
-    {"samples", "metrics" {name: (T, R) float32 array}}, "hyper"}`` (picklable, for Dask).
+    {"samples", "metrics" {name: (T, R) float32 array}}, "hyper" (resolved hyperparameters),
+    "provenance" (versions, device)}`` (picklable, for Dask).
     ``threads`` sets torch's intra-op threads.
     """
     import torch
 
+    from indexlab.experiments.provenance import resolved_hyperparameters, versions
     from indexlab.experiments.single_run import (
         learner_defaults,
         make_learner,
@@ -183,31 +181,13 @@ def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str,
         "seconds": time.perf_counter() - start, "samples": int(learner.samples_),
         "metrics": {k: v.double().numpy() for k, v in metrics.items()},
         "diverged": [bool(v) for v in diverged], "trace": trace_out,
-        "hyper": {k: _jsonable(v) for k, v in getattr(learner, "hyper_", {}).items()},
+        "hyper": resolved_hyperparameters(learner),
+        "provenance": {**versions(), "device": str(target.device)},
     }
 
 
 # ---------------------------------------------------------------------------------- executors
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
-
-
-def _progress(enabled: bool, total: int):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    progress = Progress(SpinnerColumn(), TextColumn("runs"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                        TextColumn("[dim]{task.fields[current]}"), disable=not enabled,
-                        transient=False)
-    task = progress.add_task("sweep", total=total, current="")
-    return progress, task
 
 
 POLL_SECONDS = 0.5  # how often a sweep re-checks runs that another live process is computing
@@ -226,6 +206,7 @@ class _Queue:
         self.waiting: list[dict[str, Any]] = []
         self.store = store
         self.elsewhere = 0
+        self.elsewhere_configs: list[dict[str, Any]] = []  # for the progress bar's cost
 
     def empty(self) -> bool:
         return not self.todo and not self.waiting
@@ -234,6 +215,7 @@ class _Queue:
         outcome = self.store.claim(run_key(config), config, __version__)
         if outcome == FINISHED_ELSEWHERE:
             self.elsewhere += 1
+            self.elsewhere_configs.append(config)
         return outcome
 
     def next(self) -> dict[str, Any] | None:
@@ -260,26 +242,27 @@ def run_local(configs: list[dict[str, Any]], store: Store, on_result: Report,
     """Run each configuration in this process, claiming it first and storing its result
     when it finishes; runs another live sweep holds are waited for (taken over if that sweep
     dies). Returns the number of runs finished by other processes meanwhile."""
-    bar, task = _progress(progress, len(configs))
+    from indexlab.experiments.progress_bars import SweepBar
+
     queue = _Queue(configs, store)
     seen = 0
     try:
-        with bar:
+        with SweepBar(configs, progress) as bar:
             while not queue.empty():
                 config = queue.next()
-                if queue.elsewhere > seen:
-                    bar.advance(task, queue.elsewhere - seen)
-                    seen = queue.elsewhere
+                for other in queue.elsewhere_configs[seen:]:
+                    bar.finished(other, "finished by another sweep")
+                seen = len(queue.elsewhere_configs)
                 if config is None:
-                    bar.update(task, current=f"waiting for {len(queue.waiting)} run(s) of "
-                                             "another sweep")
+                    bar.waiting(f"waiting for {len(queue.waiting)} run(s) of another sweep")
                     time.sleep(POLL_SECONDS)
                     continue
-                bar.update(task, current=describe(config))
-                result = execute_run(config)
+                label = describe(config)
+                with bar.running(config, label):
+                    result = execute_run(config)
                 store.write_result(result)
                 on_result(config, result)
-                bar.advance(task)
+                bar.finished(config, label)
     finally:
         store.release()
     return queue.elsewhere
@@ -315,12 +298,13 @@ def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
     threads = (None if scheduler or not processes
                else max(1, (os.cpu_count() or 1) // (workers or 2)))
     window = max(2, 2 * sum(client.nthreads().values()))
+    from indexlab.experiments.progress_bars import SweepBar
+
     queue = _Queue(list({run_key(c): c for c in configs}.values()), store)
-    bar, task = _progress(progress, len(configs))
     in_flight: dict[Any, dict[str, Any]] = {}
     seen = 0
     try:
-        with bar:
+        with SweepBar(configs, progress) as bar:
             while not queue.empty() or in_flight:
                 while len(in_flight) < window:
                     config = queue.next()
@@ -330,9 +314,9 @@ def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
                     future = client.submit(execute_run, config, threads,
                                            key=f"indexlab-run-{key}", pure=False)
                     in_flight[future] = config
-                if queue.elsewhere > seen:
-                    bar.advance(task, queue.elsewhere - seen)
-                    seen = queue.elsewhere
+                for other in queue.elsewhere_configs[seen:]:
+                    bar.finished(other, "finished by another sweep")
+                seen = len(queue.elsewhere_configs)
                 if not in_flight:
                     time.sleep(POLL_SECONDS)
                     continue
@@ -347,8 +331,7 @@ def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
                                   "error": traceback.format_exc()[-4000:]}
                     store.write_result(result)
                     on_result(config, result)
-                    bar.update(task, current=describe(config))
-                    bar.advance(task)
+                    bar.finished(config, describe(config))
     finally:
         store.release()
         client.close()

@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from indexlab._suggest import did_you_mean
+from indexlab.experiments.provenance import provenance
 from indexlab.learners import LEARNERS, Learner
 from indexlab.metrics import (
     max_overlap,
@@ -58,7 +60,8 @@ def learner_class(name: str) -> type[Learner]:
     """The learner class registered as ``name``; an unknown ``name`` is a ``ValueError``
     listing the learners."""
     if name not in LEARNERS:
-        raise ValueError(f"learner={name!r} is not allowed: use one of {', '.join(LEARNERS)}")
+        raise ValueError(f"learner={name!r} is not allowed{did_you_mean(name, LEARNERS)}: use "
+                         f"one of {', '.join(LEARNERS)}")
     return LEARNERS[name]
 
 
@@ -97,7 +100,8 @@ def make_learner(name: str, **hyper: Any):
     hyper = check_engine(name, hyper)
     unknown = sorted(k for k in hyper if k not in fields)
     if unknown:
-        raise ValueError(f"hyperparameter(s) {', '.join(unknown)} not known to {name!r}; "
+        hints = "".join(did_you_mean(k, fields) for k in unknown)
+        raise ValueError(f"hyperparameter(s) {', '.join(unknown)} not known to {name!r}{hints}; "
                          f"allowed: {', '.join(sorted(fields))}")
     return LEARNERS[name](**hyper)
 
@@ -195,11 +199,11 @@ def fit_and_summarise(target: Target, learner, n: int | None, n_test: int = 10_0
                      "zero variance (a constant target)")
         out["note"] = undefined if out["note"] is None else f"{out['note']}; {undefined}"
     out["samples"] = int(learner.samples_)
+    out["samples_ridge"] = int(getattr(learner, "ridge_samples_", 0) or 0)  # in "samples"
     out["seconds"] = seconds
     out["diverged"] = [bool(v) for v in diverged]
     out["diverged_count"] = int(diverged.sum())
-    out["hyperparameters"] = {k: (v if isinstance(v, (int, float, str)) else str(v))
-                              for k, v in getattr(learner, "hyper_", {}).items()}
+    out.update(provenance(target, learner))  # version, seed, device, ..., hyperparameters
     return out
 
 

@@ -54,6 +54,8 @@ from typing import Any
 
 import torch
 
+from indexlab._suggest import did_you_mean
+
 try:
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
@@ -165,7 +167,8 @@ def _table(where: str, value: Any, allowed: set[str]) -> dict[str, Any]:
         raise _error(where, value, "a TOML table")
     unknown = sorted(set(value) - allowed)
     if unknown:
-        raise SpecError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: "
+        hints = "".join(did_you_mean(u, allowed) for u in unknown)
+        raise SpecError(f"{where}: unknown field(s) {', '.join(unknown)}{hints}; allowed: "
                         f"{', '.join(sorted(allowed))}")
     return value
 
@@ -299,7 +302,8 @@ def parse_learner(where: str, value: Any, targets: tuple[TargetSpec, ...]) -> Le
     table = _table(where, value, _LEARNER_KEYS)
     name = table.get("name")
     if name not in LEARNERS:
-        raise _error(f"{where}.name", name, "one of " + ", ".join(LEARNERS))
+        raise _error(f"{where}.name", name,
+                     "one of " + ", ".join(LEARNERS) + did_you_mean(name, LEARNERS))
     from indexlab.experiments.single_run import check_engine, learner_fields
 
     allowed = learner_fields(name)

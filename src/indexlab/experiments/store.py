@@ -9,7 +9,9 @@ Tables:
   library version), with the labels of their target family and learner entry;
 * ``runs``: one row per run, keyed by ``key`` = a hash of the run's full configuration and the
   library version, with the configuration spread over columns (``link, d, r, sparsity, noise,
-  learner, n, replicas, seed, ...``) and in ``config`` (JSON); ``status`` is ``running`` (started,
+  learner, n, replicas, seed, ...``) and in ``config`` (JSON), the resolved hyperparameters in
+  ``hyper`` (JSON) and the versions (indexlab, torch, NumPy, Python) in ``provenance`` (JSON;
+  schema 3: an older store gains the column when opened); ``status`` is ``running`` (started,
   not finished), ``done``, ``diverged`` (finished, at least one replica diverged) or ``failed``
   (``error`` holds the traceback); ``attempts`` counts starts (claims);
 * ``claims(key, owner, pid, host, heartbeat)``: the process computing a run now. A run is
@@ -53,7 +55,7 @@ FINISHED = ("done", "diverged")
 REPLICA_METRICS = ("overlap", "overlap_neuron", "subspace_distance", "test_mse")
 RUN_COLUMNS = ("key", "link", "d", "r", "sparsity", "noise", "learner", "n", "replicas", "seed",
                "device", "dtype", "n_test", "trace", "version", "status", "error", "attempts",
-               "seconds", "samples", "started", "finished", "config", "hyper")
+               "seconds", "samples", "started", "finished", "config", "hyper", "provenance")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -70,7 +72,7 @@ CREATE TABLE IF NOT EXISTS runs (
     dtype TEXT NOT NULL, n_test INTEGER NOT NULL, trace INTEGER NOT NULL,
     version TEXT NOT NULL, status TEXT NOT NULL, error TEXT, attempts INTEGER NOT NULL,
     seconds REAL, samples INTEGER, started REAL, finished REAL, config TEXT NOT NULL,
-    hyper TEXT);
+    hyper TEXT, provenance TEXT);
 CREATE TABLE IF NOT EXISTS replicas (
     key TEXT NOT NULL, replica INTEGER NOT NULL, overlap REAL, overlap_neuron REAL,
     subspace_distance REAL, test_mse REAL, diverged INTEGER NOT NULL,
@@ -83,7 +85,7 @@ CREATE TABLE IF NOT EXISTS claims (
     heartbeat REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
 """
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 _TABLES = {"meta", "sweeps", "sweep_runs", "runs", "replicas", "traces", "claims"}
 HEARTBEAT_SECONDS = 5.0
 CLAIMED, BUSY, FINISHED_ELSEWHERE = "claimed", "busy", "finished"
@@ -170,9 +172,30 @@ class Store:
             self._claims = bool(self.conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claims'"
             ).fetchone())
+            self._provenance = self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{str(self.path)!r} is not an indexlab results store: {exc}") \
                 from None
+
+    def _migrate(self) -> bool:
+        """Schema 2 → 3: add ``runs.provenance`` (NULL for the runs stored before); ``False``
+        when the column is missing and the file cannot be changed (read-only)."""
+        columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
+        if "provenance" in columns:
+            return True
+        try:
+            with self._transaction():
+                self.conn.execute("ALTER TABLE runs ADD COLUMN provenance TEXT")
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)",
+                                  (SCHEMA_VERSION,))
+        except sqlite3.OperationalError:
+            return False
+        return True
+
+    def _run_columns(self, prefix: str = "", columns: tuple[str, ...] = RUN_COLUMNS) -> str:
+        """Run columns for a SELECT (``NULL`` for a provenance column the file lacks)."""
+        return ", ".join(f"{prefix}{c}" if c != "provenance" or self._provenance else "NULL"
+                         for c in columns)
 
     def close(self) -> None:
         if self._heartbeat is not None:
@@ -241,7 +264,7 @@ class Store:
         row = (key, t["link"], t["d"], t["r"], t["sparsity"], t["noise"],
                config["learner"]["name"], config["n"], config["replicas"], config["seed"],
                config["device"], config["dtype"], config["n_test"], int(config["trace"]),
-               version, "running", None, 1, None, None, now, None, _json(config), None)
+               version, "running", None, 1, None, None, now, None, _json(config), None, None)
         timeout = claim_timeout()
         with self._transaction() as conn:
             status = conn.execute("SELECT status FROM runs WHERE key = ?", (key,)).fetchone()
@@ -294,9 +317,10 @@ class Store:
         with self._transaction() as conn:
             cursor = conn.execute(
                 "UPDATE runs SET status = ?, error = ?, seconds = ?, samples = ?, finished = ?, "
-                "hyper = ? WHERE key = ? AND status NOT IN ('done', 'diverged')",
+                "hyper = ?, provenance = ? WHERE key = ? AND status NOT IN ('done', 'diverged')",
                 (result["status"], result.get("error"), result.get("seconds"),
-                 result.get("samples"), time.time(), _json(result.get("hyper")), key))
+                 result.get("samples"), time.time(), _json(result.get("hyper")),
+                 _json(result.get("provenance")), key))
             written = cursor.rowcount
             if written:
                 # a retried run has the same replicas and metrics: replace its rows
@@ -323,7 +347,7 @@ class Store:
 
     def runs(self, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Run rows as dicts (all columns; ``config``/``hyper`` decoded), optionally by key."""
-        rows = self.conn.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs ORDER BY "
+        rows = self.conn.execute(f"SELECT {self._run_columns()} FROM runs ORDER BY "
                                  "link, learner, d, n").fetchall()
         wanted = None if keys is None else set(keys)
         out = []
@@ -333,6 +357,7 @@ class Store:
                 continue
             run["config"] = json.loads(run["config"])
             run["hyper"] = json.loads(run["hyper"]) if run["hyper"] else None
+            run["provenance"] = json.loads(run["provenance"]) if run["provenance"] else None
             out.append(run)
         return out
 
@@ -388,16 +413,54 @@ class Store:
                 out[key] = "queued" if status is None else "interrupted"
         return out
 
-    def table(self) -> tuple[list[str], list[tuple]]:
-        """The flat export table: one row per run and replica (run columns, then metrics)."""
-        run_cols = [c for c in RUN_COLUMNS if c not in ("config", "hyper")]
-        cols = [*run_cols, "replica", *REPLICA_METRICS, "diverged"]
+    def table(self, traces: bool = False) -> tuple[list[str], list[tuple]]:
+        """The flat export table: one row per run and replica — the run columns, the
+        versions (``torch_version``, ...), the replica's metrics, one ``hyper.NAME`` column per
+        resolved hyperparameter (empty where a learner has no such field) and, with
+        ``traces``, ``trace_samples`` and ``trace_METRIC`` (the replica's recorded trace as a
+        list, ``None`` at non-finite points)."""
+        run_cols = [c for c in RUN_COLUMNS if c not in ("config", "hyper", "provenance")]
         rows = self.conn.execute(
-            f"SELECT {', '.join('runs.' + c for c in run_cols)}, replicas.replica, "
-            f"{', '.join('replicas.' + m for m in REPLICA_METRICS)}, replicas.diverged "
-            "FROM runs LEFT JOIN replicas ON runs.key = replicas.key "
+            f"SELECT {self._run_columns('runs.', (*run_cols, 'hyper', 'provenance'))}, "
+            f"replicas.replica, {', '.join('replicas.' + m for m in REPLICA_METRICS)}, "
+            "replicas.diverged FROM runs LEFT JOIN replicas ON runs.key = replicas.key "
             "ORDER BY runs.link, runs.learner, runs.d, runs.n, replicas.replica").fetchall()
-        return cols, rows
+        k = len(run_cols)
+        hypers = [json.loads(row[k]) if row[k] else {} for row in rows]
+        provs = [json.loads(row[k + 1]) if row[k + 1] else {} for row in rows]
+        prov_keys = ("torch_version", "numpy_version", "python_version")
+        hyper_keys = sorted({key for h in hypers for key in (h or {})})
+        cols = [*run_cols, *prov_keys, "replica", *REPLICA_METRICS, "diverged",
+                *(f"hyper.{key}" for key in hyper_keys)]
+        out = []
+        for row, hyper, prov in zip(rows, hypers, provs, strict=True):
+            hyper, prov = hyper or {}, prov or {}
+            out.append((*row[:k], *(prov.get(p) for p in prov_keys), *row[k + 2:],
+                        *(_cell(hyper.get(key)) for key in hyper_keys)))
+        if traces:
+            cols, out = self._with_traces(cols, out)
+        return cols, out
+
+    def _with_traces(self, cols: list[str], rows: list[tuple]) -> tuple[list[str], list[tuple]]:
+        key_at, replica_at = cols.index("key"), cols.index("replica")
+        cache = {key: self.trace(key) for key in {row[key_at] for row in rows}}
+        metrics = sorted({m for t in cache.values() for m in t if m != "samples"})
+        extended = []
+        for row in rows:
+            trace, j = cache[row[key_at]], row[replica_at]
+            values = [None if j is None or m not in trace or j >= trace[m].shape[1] else
+                      [float(v) if np.isfinite(v) else None for v in trace[m][:, j]]
+                      for m in metrics]
+            samples = [int(s) for s in trace["samples"]] if "samples" in trace else None
+            extended.append((*row, samples, *values))
+        return [*cols, "trace_samples", *(f"trace_{m}" for m in metrics)], extended
+
+
+def _cell(value: Any) -> Any:
+    """A hyperparameter as a table cell: numbers, text and booleans as they are, else JSON."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return _json(value)
 
 
 def _check_foreign(path: Path) -> bool:
@@ -480,29 +543,46 @@ def _trace_rows(key: str, trace: dict[str, Any] | None) -> list[tuple]:
 
 
 # ---------------------------------------------------------------------------------- export
-def export_csv(store: Store, path: str | Path) -> int:
-    """Write the flat table (one row per run and replica) as CSV; returns the row count."""
-    cols, rows = store.table()
+def export_csv(store: Store, path: str | Path, traces: bool = False) -> int:
+    """Write the flat table (one row per run and replica, see :meth:`Store.table`) as CSV;
+    trace lists are written as JSON arrays. Returns the row count."""
+    cols, rows = store.table(traces)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(cols)
-        writer.writerows(rows)
+        writer.writerows([[json.dumps(v) if isinstance(v, list) else v for v in row]
+                          for row in rows])
     return len(rows)
 
 
-def to_dataframe(store: Store):
-    """The flat table as a pandas DataFrame (needs the optional ``pandas`` extra)."""
+def to_dataframe(store: Store, traces: bool = False):
+    """The flat table (:meth:`Store.table`) as a pandas DataFrame (needs the optional
+    ``pandas``: ``pip install 'indexlab[export]'``); traces are list-valued columns."""
     try:
         import pandas as pd
     except ModuleNotFoundError:
-        raise StoreError("pandas is not installed: pip install 'indexlab[export]'") from None
-    cols, rows = store.table()
+        raise StoreError("pandas is not installed: pip install 'indexlab[export]' "
+                         "(or pip install pandas)") from None
+    cols, rows = store.table(traces)
     return pd.DataFrame.from_records(rows, columns=cols)
 
 
-def export_parquet(store: Store, path: str | Path) -> int:
+def load(db: str | Path, traces: bool = False):
+    """The results store ``db`` as a pandas DataFrame: one row per run and replica with its
+    configuration, status, versions, metrics and resolved hyperparameters (``hyper.NAME``
+    columns) and, with ``traces=True``, the recorded traces (see :meth:`Store.table`).
+
+    >>> from indexlab.experiments import load
+    >>> df = load("he3.db")                                     # doctest: +SKIP
+    >>> df.groupby(["learner", "d", "n"]).overlap.median()      # doctest: +SKIP
+    """
+    with Store(db, create=False) as store:
+        return to_dataframe(store, traces)
+
+
+def export_parquet(store: Store, path: str | Path, traces: bool = False) -> int:
     """Write the flat table as Parquet (needs ``pandas`` and ``pyarrow``)."""
-    frame = to_dataframe(store)
+    frame = to_dataframe(store, traces)
     try:
         frame.to_parquet(path, index=False)
     except ImportError:

@@ -30,6 +30,7 @@ import torch
 
 from indexlab.learners.constraints import Alternatives, allowed, check_all
 from indexlab.metrics import max_overlap
+from indexlab.progress import report
 from indexlab.targets import Target
 
 
@@ -96,6 +97,7 @@ def data_source(data, y=None, n: int | None = None, chunk: int | None = None) ->
         def from_target():
             for Xc, yc in data.stream(n, chunk):
                 yield (Xc[None], yc[None]) if data.squeeze else (Xc, yc)
+                report(Xc.shape[-2])  # the consumer has finished this chunk
 
         return DataSource(from_target(), data.replicas, data.d, n, data.squeeze, data.dtype,
                           data.device, target=data, replica_ids=data.replica_ids)
@@ -108,6 +110,7 @@ def data_source(data, y=None, n: int | None = None, chunk: int | None = None) ->
     def from_tensor():
         for start in range(0, total, step):
             yield X[:, start:start + step], y[:, start:start + step]
+            report(min(step, total - start))
 
     return DataSource(from_tensor(), X.shape[0], X.shape[2], total, squeeze, X.dtype, X.device)
 

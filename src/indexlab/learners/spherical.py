@@ -370,6 +370,7 @@ class SphericalLearner(Learner):
         self.directions_ = W
         self.diverged_ = diverged
         self.samples_ = used
+        self.ridge_samples_ = 0  # second-stage (ridge) samples, included in samples_
         self.network_ = None
         if ridge_data is None and source.target is not None and self.ridge_samples > 0:
             Xr, yr = source.target.sample(self.ridge_samples)
@@ -377,7 +378,8 @@ class SphericalLearner(Learner):
         if ridge_data is not None:
             self.network_ = fit_second_layer(W, diverged, ridge_data[0], ridge_data[1],
                                              self.seed, source.replica_ids)
-            self.samples_ += ridge_data[0].shape[1]
+            self.ridge_samples_ = int(ridge_data[0].shape[1])
+            self.samples_ += self.ridge_samples_
 
     # ------------------------------------------------------------------ use
     def _replicated(self, X: torch.Tensor) -> torch.Tensor:

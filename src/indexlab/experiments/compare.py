@@ -1,0 +1,159 @@
+"""Several learners on one target: ``indexlab fit --learner a,b,c``.
+
+Each learner gets a fresh copy of the same target (same seed, hence the same hidden
+directions and the same data stream — common random numbers), the same budget, and the
+hyperparameter options that apply to it. :func:`print_comparison` prints one table (a row per
+learner) and :func:`plot_overlap_traces` overlays their overlap-vs-samples curves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from indexlab._suggest import did_you_mean
+
+
+def _fields(name: str) -> dict[str, str]:
+    from indexlab.experiments.single_run import learner_fields
+
+    return learner_fields(name)  # an unknown name is a ValueError (with did-you-mean)
+
+
+def _width_parameter(name: str) -> str | None:
+    from indexlab.experiments.single_run import learner_class
+
+    return learner_class(name).width_parameter
+
+
+def _given(given: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def options_for(name: str, given: dict[str, Any], settings: dict[str, Any],
+                strict: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The CLI options (``given``, ``None`` = not set) and ``--set`` settings that apply to
+    learner ``name``: all of them with ``strict``, else those it has (``width`` counts for a
+    learner with neurons)."""
+    if strict:
+        return _given(given), dict(settings)
+    fields = set(_fields(name)) | ({"width"} if _width_parameter(name) else set())
+    return ({k: v for k, v in _given(given).items() if k in fields},
+            {k: v for k, v in settings.items() if k in fields})
+
+
+def hyper_for(name: str, given: dict[str, Any], settings: dict[str, Any], seed: int,
+              strict: bool = True) -> Callable[[Any], dict[str, Any]]:
+    """The hyperparameters of learner ``name`` as a function of the target: the run's
+    defaults (seed, ``r``), then the CLI options ``given`` (``width`` is ``m`` for random
+    features), then ``--set`` ``settings``. With ``strict=False`` (several learners) options
+    the learner does not have are left out instead of refused."""
+    from indexlab.experiments.single_run import learner_defaults
+
+    fields = _fields(name)
+    hyper = _given(given)
+    width = _width_parameter(name)
+    if "width" in hyper and width not in (None, "width"):
+        hyper[width] = hyper.pop("width")  # e.g. random features: m neurons
+    hyper.update(settings)
+    if not strict:
+        hyper = {k: v for k, v in hyper.items() if k in fields}
+
+    def resolve(target) -> dict[str, Any]:
+        return {**learner_defaults(name, target, seed), **hyper}
+
+    return resolve
+
+
+def check_used(names: list[str], given: dict[str, Any], settings: dict[str, Any]) -> None:
+    """With several learners, every option must apply to at least one of them."""
+    if len(names) < 2:
+        return
+    known: set[str] = set()
+    for name in names:
+        fields = _fields(name)
+        known |= set(fields) | ({"width"} if _width_parameter(name) else set())
+    unused = sorted(k for k in {*_given(given), *settings} if k not in known)
+    if unused:
+        hints = "".join(did_you_mean(k, known) for k in unused)
+        raise ValueError(f"hyperparameter(s) {', '.join(unused)} not known to any of "
+                         f"{', '.join(names)}{hints}; allowed: {', '.join(sorted(known))}")
+
+
+def _pm(mean, sd) -> str:
+    return "—" if mean is None else f"{mean:.4f} ± {sd:.4f}"
+
+
+def samples_text(report: dict[str, Any]) -> str:
+    """``20,000 + 10,000 ridge`` (first stage + second-stage ridge samples), or ``20,000``."""
+    ridge = report.get("samples_ridge") or 0
+    first = report["samples"] - ridge
+    return f"{first:,} + {ridge:,} ridge" if ridge else f"{first:,}"
+
+
+def print_comparison(console, reports: list[dict[str, Any]]) -> None:
+    """One Rich table, a row per learner (the keys of ``fit --json``)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    first = reports[0]
+    table = Table(title=escape(f"{first['link']} (d = {first['d']}, R = {first['replicas']}, "
+                               f"seed = {first.get('seed')}): same data for every learner"))
+    single = any(r["overlap_mean"] is not None for r in reports)
+    multi = any(r["subspace_distance_mean"] is not None for r in reports)
+    cols = ["learner", *(["overlap (mean ± sd)"] if single else []),
+            *(["subspace distance"] if multi else []), "test MSE", "samples per replica",
+            "seconds", "diverged"]
+    for col in cols:
+        table.add_column(col, justify="left" if col == "learner" else "right")
+    for r in reports:
+        row = [escape(r["learner"])]
+        if single:
+            row.append(_pm(r["overlap_mean"], r["overlap_sd"]))
+        if multi:
+            row.append(_pm(r["subspace_distance_mean"], r["subspace_distance_sd"]))
+        row += [_pm(r["test_mse_mean"], r["test_mse_sd"]), samples_text(r),
+                f"{r['seconds']:.2f}", f"{r['diverged_count']} / {r['replicas']}"]
+        table.add_row(*row)
+    console.print(table)
+    for r in reports:
+        if r.get("note"):
+            console.print(escape(f"{r['learner']}: {r['note']}"))
+
+
+def plot_overlap_traces(learners: list, labels: list[str], path: str, title: str = "") -> None:
+    """Overlap vs samples (log x) of each learner: the median over replicas with the
+    interquartile band (inside [0, 1] by construction), colour-blind-safe colours
+    (Okabe–Ito); learners without an overlap trace are skipped (an error if all are)."""
+    import numpy as np
+
+    from indexlab.experiments.style import OKABE_ITO, pyplot
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.8, 3.9), layout="constrained")
+    drawn = 0
+    for i, (learner, label) in enumerate(zip(learners, labels, strict=True)):
+        trace = getattr(learner, "trace_", None)
+        if trace is None or "overlap" not in trace:
+            continue
+        samples = np.asarray(trace.samples, dtype=float)
+        values = np.asarray(trace["overlap"], dtype=float)  # (T, R)
+        with np.errstate(all="ignore"):
+            q25, med, q75 = np.nanquantile(values, [0.25, 0.5, 0.75], axis=1)
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        ax.plot(samples, med, color=colour, lw=1.8, label=f"{label} (median)")
+        ax.fill_between(samples, q25, q75, color=colour, alpha=0.2, lw=0)
+        drawn += 1
+    if not drawn:
+        plt.close(fig)
+        raise ValueError("no learner recorded an overlap trace (fit a single-index target "
+                         "with an online learner)")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("samples n")
+    ax.set_ylabel("overlap |⟨w, θ*⟩|, best neuron")
+    ax.set_title(title + "\nmedian and interquartile band over replicas", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)

@@ -1,0 +1,207 @@
+"""Rich progress bars of the command line: samples of a fit, cost of a sweep, report steps.
+
+Every bar shows the work done with its rate and an ETA. The bars draw only on an interactive
+terminal and when ``enabled`` (``--no-progress`` turns them off): piped or captured output
+(``--json``, CI logs, tests) never holds a progress line. Each bar feeds from the hook of
+:mod:`indexlab.progress`.
+
+The sweep bar measures work in *cost units* ``n · d · R · width`` per run (samples × input
+dimension × replicas × neurons ∝ the flops of one online pass), not in runs: the costly runs
+of a sweep come last, so an ETA from the run count alone is far too short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from indexlab.progress import reporting
+
+
+def _human(x: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{unit}"
+    return f"{x:.3g}" if x != int(x) else str(int(x))
+
+
+class _Amount(ProgressColumn):
+    """``done / total unit`` in human units (``120k / 400k samples``)."""
+
+    def __init__(self, unit: str):
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task) -> Text:
+        total = "?" if task.total is None else _human(task.total)
+        return Text(f"{_human(task.completed)} / {total} {self.unit}", style="progress.download")
+
+
+class _Rate(ProgressColumn):
+    """Work per second (``31.2k samples/s``)."""
+
+    def __init__(self, unit: str):
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        if speed is None and task.completed and task.elapsed:  # one report so far
+            speed = task.completed / task.elapsed
+        return Text("" if speed is None else f"{_human(speed)} {self.unit}/s",
+                    style="progress.data.speed")
+
+
+def bars_enabled(enabled: bool, console: Console | None = None) -> bool:
+    """Draw bars? Only if asked for and the console is an interactive terminal."""
+    console = console or Console()
+    return bool(enabled) and console.is_terminal and not console.is_dumb_terminal
+
+
+def _progress(unit: str, enabled: bool, console: Console | None, *extra) -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                    _Amount(unit), _Rate(unit), TimeElapsedColumn(), TextColumn("ETA"),
+                    TimeRemainingColumn(), *extra, console=console,
+                    disable=not bars_enabled(enabled, console), transient=True)
+
+
+@contextmanager
+def samples_bar(total: int | None, description: str, enabled: bool = True,
+                console: Console | None = None) -> Iterator[Progress]:
+    """A bar over ``total`` samples per replica, fed by the samples that the learners'
+    data sources report while the block runs."""
+    progress = _progress("samples", enabled, console)
+    task = progress.add_task(description, total=total)
+
+    def on_report(amount: float, kind: str) -> None:
+        if kind == "samples":
+            progress.advance(task, amount)
+
+    with progress, reporting(on_report):
+        yield progress
+
+
+def learner_width(name: str, hyper: dict[str, Any]) -> int:
+    """Neurons of a run for its cost: the learner's ``width_parameter`` (``width``, or ``m``
+    for random features) from the run's hyperparameters, else its default; 1 for learners
+    without neurons."""
+    import dataclasses
+
+    from indexlab.learners import LEARNERS
+
+    cls = LEARNERS.get(name)
+    key = getattr(cls, "width_parameter", None)
+    if key is None:
+        return 1
+    if isinstance(hyper.get(key), (int, float)) and not isinstance(hyper[key], bool):
+        return max(1, int(hyper[key]))
+    for f in dataclasses.fields(cls):
+        if f.name == key and isinstance(f.default, int):
+            return max(1, f.default)
+    return 1
+
+
+def run_cost(config: dict[str, Any]) -> float:
+    """Relative cost of a run: ``n · d · R · width`` (see the module docstring)."""
+    learner = config["learner"]
+    width = learner_width(learner["name"], learner.get("hyper", {}))
+    return float(config["n"]) * config["target"]["d"] * config["replicas"] * width
+
+
+class SweepBar:
+    """The sweep's bar in cost units: :meth:`running` feeds the current run's reported
+    samples (local executor) as a fraction of its cost; :meth:`finished` books the run's whole
+    cost (and counts runs for the ``runs i/N`` column)."""
+
+    def __init__(self, configs: list[dict[str, Any]], enabled: bool = True,
+                 console: Console | None = None):
+        self.costs = [run_cost(c) for c in configs]
+        self.progress = _progress("cost", enabled, console,
+                                  TextColumn("runs {task.fields[runs]}"),
+                                  TextColumn("[dim]{task.fields[current]}"))
+        self.runs_total = len(configs)
+        self.runs_done = 0
+        self.booked = 0.0
+        self.task = self.progress.add_task("sweep", total=sum(self.costs) or 1.0,
+                                           runs=f"0/{len(configs)}", current="")
+
+    def __enter__(self) -> SweepBar:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    @contextmanager
+    def running(self, config: dict[str, Any], label: str) -> Iterator[None]:
+        """The block runs ``config`` in this process: its samples advance the bar."""
+        cost, n = run_cost(config), max(1, config["n"])
+        partial = 0.0
+        self.progress.update(self.task, current=label)
+
+        def on_report(amount: float, kind: str) -> None:
+            nonlocal partial
+            if kind == "samples" and partial < cost:
+                step = min(cost - partial, cost * amount / n)
+                partial += step
+                self.progress.update(self.task, completed=self.booked + partial)
+
+        with reporting(on_report):
+            yield
+
+    def waiting(self, label: str) -> None:
+        """Show why nothing advances (runs held by another sweep)."""
+        self.progress.update(self.task, current=label)
+
+    def finished(self, config: dict[str, Any], label: str = "") -> None:
+        """Book a finished run at its full cost."""
+        self.booked += run_cost(config)
+        self.runs_done += 1
+        self.progress.update(self.task, completed=self.booked,
+                             runs=f"{self.runs_done}/{self.runs_total}", current=label)
+
+
+@contextmanager
+def steps_bar(total: int, description: str, unit: str, enabled: bool = True,
+              console: Console | None = None) -> Iterator[Progress]:
+    """A bar over ``total`` steps of ``unit`` (e.g. figures of a report), fed by the reports
+    of that kind; the total grows if more steps come than expected."""
+    progress = _progress(unit, enabled, console)
+    task = progress.add_task(description, total=max(total, 1))
+
+    def on_report(amount: float, kind: str) -> None:
+        if kind == unit:
+            state = progress.tasks[0]
+            if state.completed + amount > (state.total or 0):
+                progress.update(task, total=state.completed + amount)
+            progress.advance(task, amount)
+
+    with progress, reporting(on_report):
+        yield progress
+
+
+def expected_figures(store) -> int:
+    """About how many figures ``indexlab report`` draws for ``store``: per sweep, 3 for each
+    (target, learner) pair (curves, collapse, phase) and 1 per target (thresholds)."""
+    total = 0
+    for sweep in store.sweeps():
+        pairs = set(sweep["labels"].values())
+        total += 3 * len(pairs) + len({target for target, _ in pairs})
+    return total
+
+
+__all__ = ["SweepBar", "bars_enabled", "expected_figures", "learner_width", "run_cost",
+           "samples_bar", "steps_bar"]
