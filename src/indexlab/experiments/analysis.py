@@ -7,12 +7,29 @@ comes from one run per ``n_i`` or, for learners with ``trace = true``, from the 
 of the single largest run, read at its checkpoints (samples until success within that run;
 see :mod:`indexlab.experiments.spec`). A learner that records no trace gives no curve there.
 
-**Threshold estimator.** ``f`` is fitted by a non-decreasing function of ``x = log n``
-(isotonic least squares, pool-adjacent-violators, :func:`isotonic`), and ``log n*`` is where
-the fit ``g`` crosses the level ``q`` (``success_probability``, default 1/2), by linear
-interpolation in ``x`` between the grid points on either side (the midpoint of a plateau lying
-exactly at ``q``; :func:`crossing`). If ``g`` stays below ``q`` the threshold is right-censored
-(``n* > n_max``, reported as ``+inf``); if it starts at or above ``q`` it is left-censored.
+**First passage (traced curves).** A traced run records each replica's metric at log-spaced
+checkpoints ``n_1 < … < n_T``, so replica ``j`` has a first passage ``N_j`` = the first
+checkpoint at which it meets the criterion (``+∞``: it never does within ``n_T`` — right-
+censored, kept, never dropped). ``n*(d)`` is the ``q``-quantile of ``N_1..N_R``
+(``q = success_probability``, default the median): with the order statistics ``N_(1) ≤ … ≤
+N_(R)`` (censored last), ``log n* = log N_(⌈qR⌉)``, or the mean of ``log N_(qR)`` and
+``log N_(qR+1)`` when ``qR`` is an integer. It is defined when the order statistics it needs
+are finite — for the median, when *more than half* of the replicas pass; otherwise it is
+censored and reported as the lower bound ``n* > n_T``. The percentile bootstrap over replicas
+(resampled with replacement, censored ones included) gives its interval; the lower end is
+moved to the checkpoint before it, since a passage seen at ``n_i`` happened in
+``(n_{i−1}, n_i]``, and when every resample gives the same checkpoint the interval is that one
+cell, flagged ``grid_limited``. A replica that passed and later fell below ``τ − 0.1``
+(above ``τ + 0.1`` for ``<=`` criteria) is counted as *lost after success*: its passage counts
+for ``n*`` (it did reach the criterion) and the report shows the count beside it.
+
+**Threshold estimator (untraced runs).** ``f`` is fitted by a non-decreasing function of
+``x = log n`` (isotonic least squares, pool-adjacent-violators, :func:`isotonic`), and
+``log n*`` is where the fit ``g`` crosses the level ``q``, by linear interpolation in ``x``
+between the grid points on either side (the midpoint of a plateau lying exactly at ``q``;
+:func:`crossing`). If ``g`` stays below ``q`` the threshold is right-censored (``n* > n_max``,
+reported as ``+inf``); if it starts at or above ``q`` it is left-censored. Replicas that
+succeed at one budget and fall below ``τ − 0.1`` at a larger one are counted as lost too.
 
 **Bootstrap.** ``B`` resamples draw ``R`` replica indices with replacement — the same indices
 at every ``n_i``, since replica ``j`` has the same seed (direction, data, initialisation) at
@@ -21,16 +38,24 @@ of the ``B`` values (95% by default), widened where needed to the grid cell that
 crossing (from the last ``n_i`` with ``g < q`` to the first with ``g > q``): when every
 replica fails at one budget and succeeds at the next, all resamples agree, yet the data do not
 say where inside that cell the threshold lies. Such thresholds are flagged ``grid_limited``
-(use a finer grid near ``n*`` or ``trace = true``).
+(use a finer grid near ``n*``, ``trace = true``, or an adaptive budget).
 
 **Scaling fit.** Over the dimensions with a finite threshold, ``log n*(d) = p log d + c`` by
-ordinary least squares gives ``p̂`` and ``ĉ``; the same regression on each bootstrap resample
-(the ``B`` resamples of every ``d`` are independent) gives the percentile interval of ``p̂``.
-For a grid-limited threshold the resamples carry no information inside the bracketing cell,
-so its ``B`` values of ``log n*`` are drawn uniformly over the cell instead.
+weighted least squares, each ``d`` weighted by ``1/σ_d²`` with ``σ_d`` = the width of its
+``log n*`` interval divided by ``2 z_{(1+level)/2}`` (an unbounded interval gets the largest
+finite ``σ`` times 4), gives ``p̂`` and ``ĉ``; the same regression on each bootstrap resample
+(the ``B`` resamples of every ``d`` are independent) gives the percentile interval of ``p̂``
+and its width. For a grid-limited threshold the resamples carry no information inside the
+bracketing cell, so its ``B`` values of ``log n*`` are drawn uniformly over the cell instead.
 Resamples with a censored threshold at some ``d`` have no slope; their share is reported as
 ``undefined`` (the interval is then conditional on the threshold being inside the grid). The
 theoretical exponent beside it is :func:`indexlab.theory.predicted_sample_complexity`'s.
+
+**Flags** (shown in the report's tables): ``grid-limited`` and ``censored`` thresholds, lost
+successes, and the *finite-size regime* of overlap criteria: the best of ``m`` random unit
+neurons already has overlap ``≈ √(2 ln m / d)`` at initialisation; when that is ``≥ τ/2`` at
+some ``d`` the threshold there measures mostly the lucky start, and the report suggests
+``width = 1`` or larger ``d``.
 """
 
 from __future__ import annotations
@@ -60,13 +85,17 @@ class Curve:
     values: np.ndarray
     source: str = "runs"
     target_config: dict[str, Any] = field(default_factory=dict)
+    learner_config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class Threshold:
-    """``n*`` with its interval ``[lo, hi]`` (``inf`` when censored), the isotonic fit
-    ``fitted`` of the success fraction at ``ns``, the bootstrap ``log n*`` values ``boot``,
-    and ``grid_limited``: the bootstrap interval was narrower than the bracketing grid cell."""
+    """``n*`` with its interval ``[lo, hi]`` (``inf`` when censored), the fitted success
+    fraction ``fitted`` at ``ns`` (isotonic, or the empirical first-passage CDF), the bootstrap
+    ``log n*`` values ``boot``, and ``grid_limited``: the bootstrap interval was narrower than
+    a grid cell. ``method`` is ``"first passage"`` or ``"isotonic"``; ``passed`` counts the
+    replicas that met the criterion at some ``n``, ``lost`` those of them that later fell
+    below ``τ − 0.1`` (module docstring), out of ``replicas``."""
 
     n_star: float
     lo: float
@@ -74,6 +103,14 @@ class Threshold:
     fitted: np.ndarray
     boot: np.ndarray
     grid_limited: bool = False
+    method: str = "isotonic"
+    passed: int = 0
+    lost: int = 0
+    replicas: int = 0
+
+    @property
+    def censored(self) -> bool:
+        return not 0 < self.n_star < math.inf
 
 
 @dataclass
@@ -91,6 +128,11 @@ class ScalingFit:
     undefined: float
     theory: float | None
     theory_base: str | None
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def ci_width(self) -> float:
+        return self.hi - self.lo
 
 
 @dataclass
@@ -149,6 +191,71 @@ def crossing(x: np.ndarray, g: np.ndarray, q: float) -> float:
     return 0.5 * (up + down)
 
 
+LOST_MARGIN = 0.1
+
+
+def lost_after_success(values: np.ndarray, success: Success) -> tuple[np.ndarray, np.ndarray]:
+    """``(passed, lost)`` per replica for ``values (len(ns), R)`` in increasing ``n``: met the
+    criterion at some ``n``; and after that, fell short of it by more than ``0.1``."""
+    S = succeeded(values, success)
+    passed = S.any(axis=0)
+    first = np.where(passed, S.argmax(axis=0), values.shape[0])
+    later = np.arange(values.shape[0])[:, None] > first[None, :]
+    with np.errstate(invalid="ignore"):
+        if success.op == ">=":
+            bad = values < success.value - LOST_MARGIN
+        else:
+            bad = values > success.value + LOST_MARGIN
+    return passed, passed & (bad & later).any(axis=0)
+
+
+def first_passage(ns: np.ndarray, success: np.ndarray) -> np.ndarray:
+    """``N_j``: the first ``ns[i]`` with ``success[i, j]`` (``+inf`` when there is none)."""
+    S = np.asarray(success, dtype=bool)
+    hit = S.any(axis=0)
+    return np.where(hit, np.asarray(ns, dtype=np.float64)[S.argmax(axis=0)], math.inf)
+
+
+def censored_quantile(log_passages: np.ndarray, q: float) -> float:
+    """The ``q``-quantile of first passages with censored (``+inf``) ones kept (module
+    docstring): ``N_(⌈qR⌉)``, or the mean of ``N_(qR)``, ``N_(qR+1)`` (in log) when ``qR`` is
+    an integer; ``+inf`` when a needed order statistic is censored."""
+    x = np.sort(log_passages)
+    R = x.size
+    k = q * R
+    if abs(k - round(k)) < 1e-9 and 1 <= round(k) < R:
+        a, b = x[round(k) - 1], x[round(k)]
+        return math.inf if math.isinf(b) else 0.5 * (a + b)
+    return float(x[min(R, max(1, math.ceil(k - 1e-9))) - 1])
+
+
+def passage_threshold(ns: np.ndarray, success: np.ndarray, q: float = 0.5,
+                      n_boot: int = N_BOOT, level: float = LEVEL,
+                      rng: np.random.Generator | None = None) -> Threshold:
+    """``n*`` from a traced curve: the censored ``q``-quantile of first passages, with a
+    bootstrap interval over replicas (module docstring, "First passage")."""
+    order = np.argsort(ns)
+    ns = np.asarray(ns, dtype=np.float64)[order]
+    S = np.asarray(success, dtype=bool)[order]
+    fp = first_passage(ns, S)
+    log_fp = np.log(fp)
+    log_star = censored_quantile(log_fp, q)
+    rng = np.random.default_rng(0) if rng is None else rng
+    R = S.shape[1]
+    boot = np.array([censored_quantile(log_fp[rng.integers(0, R, R)], q)
+                     for _ in range(n_boot)])
+    lo, hi = percentile_interval(boot, level)
+    limited = False
+    if math.isfinite(lo):
+        # a passage seen at checkpoint n_i happened in (n_{i-1}, n_i]
+        i = int(np.searchsorted(np.log(ns), lo - 1e-9))
+        limited = lo == hi
+        lo = float(np.log(ns[i - 1])) if i > 0 else lo
+    fitted = (fp[None, :] <= ns[:, None]).mean(axis=1)
+    return Threshold(float(np.exp(log_star)), float(np.exp(lo)), float(np.exp(hi)), fitted,
+                     boot, limited, "first passage", int(np.isfinite(fp).sum()), 0, R)
+
+
 def percentile_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
     """Percentile interval: the ``(1 ∓ level)/2`` empirical quantiles (order statistics, no
     interpolation, so that infinite values are kept as they are)."""
@@ -191,10 +298,30 @@ def bracket(x: np.ndarray, g: np.ndarray, q: float) -> tuple[float, float]:
             float(x[above[0]]) if above.size else float(x[-1]))
 
 
-def _slope(log_d: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    xc = log_d - log_d.mean()
-    p = float((xc * (y - y.mean())).sum() / (xc**2).sum())
-    return p, float(y.mean() - p * log_d.mean())
+def _slope(log_d: np.ndarray, y: np.ndarray, w: np.ndarray | None = None
+           ) -> tuple[float, float]:
+    """Weighted least squares ``y = p log_d + c`` (weights ``w``, default equal)."""
+    w = np.ones_like(log_d) if w is None else w
+    xm = float((w * log_d).sum() / w.sum())
+    ym = float((w * y).sum() / w.sum())
+    xc = log_d - xm
+    p = float((w * xc * (y - ym)).sum() / (w * xc**2).sum())
+    return p, ym - p * xm
+
+
+def interval_weights(thresholds: list[Threshold], level: float = LEVEL) -> np.ndarray:
+    """``1/σ²`` per threshold, ``σ`` = (log-interval width)/(2 z); unbounded intervals get
+    the largest finite ``σ`` times 4 (module docstring)."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf((1 + level) / 2)
+    sig = np.array([(math.log(t.hi) - math.log(t.lo)) / (2 * z)
+                    if 0 < t.lo <= t.hi < math.inf else math.inf for t in thresholds])
+    finite = sig[np.isfinite(sig) & (sig > 0)]
+    floor = finite.min() if finite.size else 1.0
+    sig = np.where(np.isfinite(sig), np.maximum(sig, floor * 0.25), 4 * (
+        finite.max() if finite.size else 1.0))
+    return 1.0 / sig**2
 
 
 def scaling_fit(ds: list[int], thresholds: list[Threshold], level: float = LEVEL,
@@ -207,7 +334,8 @@ def scaling_fit(ds: list[int], thresholds: list[Threshold], level: float = LEVEL
     if len(used) < 2 or len({d for d, _ in used}) < 2:
         return None
     log_d = np.log([float(d) for d, _ in used])
-    p, c = _slope(log_d, np.log([t.n_star for _, t in used]))
+    w = interval_weights([t for _, t in used], level)
+    p, c = _slope(log_d, np.log([t.n_star for _, t in used]), w)
     rng = np.random.default_rng(0) if rng is None else rng
     # a grid-limited threshold is uniform over its interval; one whose interval is unbounded
     # (some resamples never cross: censored) keeps its bootstrap values, the censored ones
@@ -216,7 +344,7 @@ def scaling_fit(ds: list[int], thresholds: list[Threshold], level: float = LEVEL
                      if t.grid_limited and t.lo > 0 and t.hi < math.inf else t.boot
                      for _, t in used])  # (D, B)
     finite = np.isfinite(boot).all(axis=0)
-    slopes = np.array([_slope(log_d, boot[:, b])[0] for b in np.flatnonzero(finite)])
+    slopes = np.array([_slope(log_d, boot[:, b], w)[0] for b in np.flatnonzero(finite)])
     if slopes.size == 0:
         return p, c, -math.inf, math.inf, 1.0, [d for d, _ in used]
     lo, hi = percentile_interval(slopes, level)
@@ -246,7 +374,8 @@ def load_curves(store: Store, sweep: dict[str, Any], metric: str) -> list[Curve]
             curve = _runs_curve(store, members, metric)
         if curve is not None:
             ns, values, source = curve
-            curves.append(Curve(target, learner, d, ns, values, source, tconf))
+            curves.append(Curve(target, learner, d, ns, values, source, tconf,
+                                members[0]["config"]["learner"]))
     return curves
 
 
@@ -271,8 +400,60 @@ def _trace_curve(store: Store, run: dict[str, Any], metric: str):
     return trace["samples"].astype(np.int64), values, "trace"
 
 
+def learner_width(config: dict[str, Any]) -> int | None:
+    """The width ``m`` of a stored learner configuration (its ``hyper`` or the class default;
+    ``None`` for learners without one)."""
+    import dataclasses
+
+    from indexlab.learners import LEARNERS
+
+    width = config.get("hyper", {}).get("width")
+    if width is None and config.get("name") in LEARNERS:
+        cls = LEARNERS[config["name"]]
+        if dataclasses.is_dataclass(cls):
+            width = next((f.default for f in dataclasses.fields(cls) if f.name == "width"),
+                         None)
+    return int(width) if isinstance(width, (int, float)) and width >= 1 else None
+
+
+def finite_size(curves: list[Curve], success: Success) -> list[tuple[int, float]]:
+    """``(d, √(2 ln m / d))`` where the best random start of ``m`` neurons is ``≥ τ/2``
+    (overlap criteria ``>=`` only; module docstring, "Flags")."""
+    if success.metric not in TRACE_METRICS or success.op != ">=":
+        return []
+    out = []
+    for c in curves:
+        m = learner_width(c.learner_config)
+        if m is not None and m > 1:
+            start = math.sqrt(2 * math.log(m) / c.d)
+            if start >= success.value / 2:
+                out.append((c.d, start))
+    return out
+
+
+def fit_flags(curves: list[Curve], thresholds: list[Threshold], success: Success) -> list[str]:
+    """The flags of one (target, learner) for the report (module docstring, "Flags")."""
+    flags = []
+    grid = [c.d for c, t in zip(curves, thresholds, strict=True) if t.grid_limited]
+    if grid:
+        flags.append("grid-limited at d=" + ",".join(map(str, grid)))
+    cens = [c.d for c, t in zip(curves, thresholds, strict=True) if t.censored]
+    if cens:
+        flags.append("censored at d=" + ",".join(map(str, cens)))
+    lost = [f"{c.d} ({t.lost}/{t.passed})" for c, t in zip(curves, thresholds, strict=True)
+            if t.lost]
+    if lost:
+        flags.append("lost after success at d=" + ", ".join(lost))
+    small = finite_size(curves, success)
+    if small:
+        where = ", ".join(f"d={d}: {v:.2f}" for d, v in small)
+        flags.append(f"finite-size: best random start √(2 ln m/d) ≥ τ/2 = "
+                     f"{success.value / 2:g} ({where}); use width = 1 or larger d")
+    return flags
+
+
 def _fit_groups(curves: list[Curve], thresholds: list[Threshold], level: float,
-                rng: np.random.Generator) -> list[ScalingFit]:
+                rng: np.random.Generator, success: Success) -> list[ScalingFit]:
     groups: dict[tuple[str, str], list[int]] = {}
     for i, curve in enumerate(curves):
         groups.setdefault((curve.target, curve.learner), []).append(i)
@@ -283,13 +464,29 @@ def _fit_groups(curves: list[Curve], thresholds: list[Threshold], level: float,
         name = learner.split("#")[0]
         theory = theory_exponent(name, _target_spec(curves[idx[0]].target_config), max(ds))
         p_theory, base = (theory[0], theory[1]) if theory else (None, None)
+        flags = fit_flags([curves[i] for i in idx], [thresholds[i] for i in idx], success)
         if fitted is None:
             fits.append(ScalingFit(target, learner, [], math.nan, math.nan, math.nan, math.nan,
-                                   math.nan, p_theory, base))
+                                   math.nan, p_theory, base, flags))
             continue
         p, c, lo, hi, undefined, used = fitted
-        fits.append(ScalingFit(target, learner, used, p, c, lo, hi, undefined, p_theory, base))
+        fits.append(ScalingFit(target, learner, used, p, c, lo, hi, undefined, p_theory, base,
+                               flags))
     return fits
+
+
+def curve_threshold(curve: Curve, success: Success, n_boot: int = N_BOOT,
+                    level: float = LEVEL, rng: np.random.Generator | None = None) -> Threshold:
+    """First passage for a traced curve, the isotonic crossing for runs; lost counts."""
+    S = succeeded(curve.values, success)
+    if curve.source == "trace":
+        t = passage_threshold(curve.ns, S, success.probability, n_boot, level, rng)
+    else:
+        t = threshold(curve.ns, S, success.probability, n_boot, level, rng)
+    order = np.argsort(curve.ns)
+    passed, lost = lost_after_success(curve.values[order], success)
+    t.passed, t.lost, t.replicas = int(passed.sum()), int(lost.sum()), curve.values.shape[1]
+    return t
 
 
 def analyse(store: Store, sweep: dict[str, Any], n_boot: int = N_BOOT, level: float = LEVEL,
@@ -300,7 +497,6 @@ def analyse(store: Store, sweep: dict[str, Any], n_boot: int = N_BOOT, level: fl
     success = parse_success(sweep["success"], sweep["probability"])
     curves = load_curves(store, sweep, success.metric)
     rng = np.random.default_rng(seed)
-    thresholds = [threshold(c.ns, succeeded(c.values, success), success.probability, n_boot,
-                            level, rng) for c in curves]
+    thresholds = [curve_threshold(c, success, n_boot, level, rng) for c in curves]
     return Analysis(sweep["name"], success, curves, thresholds,
-                    _fit_groups(curves, thresholds, level, rng))
+                    _fit_groups(curves, thresholds, level, rng, success))

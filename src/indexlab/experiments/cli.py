@@ -126,6 +126,15 @@ def _print_plan(spec, memory_limit: str | None) -> None:
         f"{human_bytes(totals['memory'])} of memory; limit {human_bytes(totals['limit'])} "
         f"({escape(totals['limit_source'])})" + (" [bold red]— over the limit[/]" if over
                                                   else ""))
+    from indexlab.experiments.runner import adaptive_searches, learner_labels
+
+    searches = adaptive_searches(spec)
+    if searches:
+        labels = learner_labels(spec)
+        names = sorted({f"{labels[i]} on {t.link} at d={d}" for t, d, i in searches})
+        console.print(f"plus {len(searches)} adaptive budget search(es), whose runs are chosen "
+                      f"while the sweep runs (3 or more each, between the search bounds): "
+                      f"{escape('; '.join(names))}")
 
 
 def _with_store(db: Path, action: Callable):

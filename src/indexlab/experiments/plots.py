@@ -1,8 +1,10 @@
 """Figures of an analysed sweep (matplotlib, Agg backend), each saved as PNG and PDF.
 
 * :func:`plot_curves`: the criterion's metric vs ``n`` (log axis), one curve per ``d``, the
-  replicas' mean ± sd; with ``collapse=True`` against ``n / base^p`` for the theoretical ``p``
-  (the curves fall on each other when the theory's scaling holds);
+  replicas' median with a band from their 10% to their 90% quantile (quantiles of values in
+  the metric's range stay in it, unlike mean ± sd); with ``collapse=True`` against
+  ``n / base^p`` for the theoretical ``p`` (the curves fall on each other when the theory's
+  scaling holds);
 * :func:`plot_thresholds`: ``n*(d)`` on log-log axes with bootstrap intervals, the fitted line
   ``e^ĉ d^p̂`` and the theoretical slope through the same points;
 * :func:`plot_phase`: the isotonic success probability over ``(log d, log n)`` as a heat map,
@@ -45,6 +47,10 @@ def slug(*labels: str) -> str:
 
 
 def _save(fig, out: Path, stem: str) -> list[Path]:
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() == "log" and not getattr(axis, "_indexlab_fixed", False):
+                _decade_ticks(axis)
     fig.tight_layout()  # once for both formats (a layout engine would redo it per format)
     paths = []
     for fmt in FORMATS:
@@ -57,49 +63,83 @@ def _save(fig, out: Path, stem: str) -> list[Path]:
 
 
 def _log_axis(axis, ticks=None) -> None:
-    """For an axis already in log scale: plain-number labels at 1, 2, 5 × 10^k (or at
-    ``ticks``), none on the minor ticks (the default labels every minor tick of a short
-    log range)."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+    """For an axis already in log scale: labels at ``ticks`` (plain numbers, e.g. the
+    dimensions ``d``), or — chosen when the figure is saved, from the final limits — at
+    powers of ten written ``10^k`` (:func:`_decade_ticks`)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-    locator = FixedLocator(ticks) if ticks is not None else LogLocator(10, subs=(1, 2, 5))
-    axis.set_major_locator(locator)
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+    if ticks is not None:
+        axis.set_major_locator(FixedLocator(ticks))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis._indexlab_fixed = True
+
+
+def decade_ticks(vmin: float, vmax: float, most: int = 6) -> list[tuple[float, str]]:
+    """Major ticks of a log axis over ``[vmin, vmax]``: ``10^k`` every ``s``-th decade (``s``
+    chosen so that there are at most ``most``); under two decades in range, also
+    ``2·10^k`` and ``5·10^k`` — never more than ``most`` labels, so they cannot overlap."""
+    lo, hi = math.floor(math.log10(vmin)), math.ceil(math.log10(vmax))
+    decades = [k for k in range(lo, hi + 1) if vmin <= 10.0**k <= vmax]
+    if len(decades) >= 2:
+        step = math.ceil(len(decades) / most)
+        return [(10.0**k, f"$10^{{{k}}}$") for k in decades[::step]]
+    ticks = [(m * 10.0**k, f"$10^{{{k}}}$" if m == 1 else f"${m}\\cdot 10^{{{k}}}$")
+             for k in range(lo, hi + 1) for m in (1, 2, 5) if vmin <= m * 10.0**k <= vmax]
+    if not ticks:  # a range inside one 1-2-5 step: one plain label in the middle
+        mid = float(f"{math.sqrt(vmin * vmax):.2g}")
+        return [(mid, f"{mid:g}")]
+    return ticks[:: math.ceil(len(ticks) / most)]
+
+
+def _decade_ticks(axis) -> None:
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
+
+    vmin, vmax = sorted(axis.get_view_interval())
+    if not (vmin > 0 and math.isfinite(vmax)):
+        return
+    ticks = decade_ticks(vmin, vmax)
+    axis.set_major_locator(FixedLocator([t for t, _ in ticks]))
+    axis.set_major_formatter(FixedFormatter([label for _, label in ticks]))
     axis.set_minor_formatter(NullFormatter())
 
 
-def _mean_sd(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = np.full(values.shape[0], np.nan)
-    sd = np.zeros(values.shape[0])
+BAND = (0.1, 0.9)
+
+
+def quantile_band(values: np.ndarray, band: tuple[float, float] = BAND
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row (one ``n``): median and the ``band`` quantiles over the finite replicas."""
+    out = np.full((3, values.shape[0]), np.nan)
     for i, row in enumerate(values):
         row = row[np.isfinite(row)]
         if row.size:
-            mean[i] = row.mean()
-            sd[i] = row.std(ddof=1) if row.size > 1 else 0.0
-    return mean, sd
+            out[:, i] = np.quantile(row, [0.5, *band])
+    return out[0], out[1], out[2]
 
 
 def plot_curves(curves: list[Curve], success: Success, out: Path, stem: str,
                 p_theory: float | None = None, base: str | None = "d") -> list[Path]:
-    """Metric vs ``n`` per ``d`` (mean ± sd over replicas), or vs ``n/base^p`` (``p_theory``)."""
+    """Metric vs ``n`` per ``d`` (median and 10–90% quantile band over replicas), or vs
+    ``n/base^p`` (``p_theory``)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 3.9))
     colours = sequential(len(curves))
     for colour, curve in zip(colours, curves, strict=False):
-        mean, sd = _mean_sd(curve.values)
+        mid, low, high = quantile_band(curve.values)
         scale = 1.0
         if p_theory is not None:
             b = curve.target_config.get("sparsity") if base == "k" else curve.d
             scale = float(b) ** p_theory
         x = curve.ns / scale
         marker = None if curve.source == "trace" else "o"
-        ax.plot(x, mean, marker=marker, ms=3, color=colour, label=f"d = {curve.d}")
-        ax.fill_between(x, mean - sd, mean + sd, color=colour, alpha=0.18)
+        ax.plot(x, mid, marker=marker, ms=3, color=colour, label=f"d = {curve.d}")
+        ax.fill_between(x, low, high, color=colour, alpha=0.18)
     ax.axhline(success.value, color="0.4", ls="--", lw=0.8, label=success.text())
     ax.set_xscale("log")
     _log_axis(ax.xaxis)
     ax.set_xlabel("n" if p_theory is None else f"n / {base}^{p_theory:g}")
-    ax.set_ylabel(success.metric + " (mean ± sd over replicas)")
+    ax.set_ylabel(success.metric + " (median, 10–90% of replicas)")
     if curves:
         title = f"{curves[0].learner} on {curves[0].target}"
         ax.set_title(title + (" — collapse at the theoretical exponent" if p_theory is not None

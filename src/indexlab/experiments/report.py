@@ -46,8 +46,8 @@ def _interval(lo: float, hi: float, digits: int = 3) -> str:
 
 def exponent_table(analysis: Analysis) -> Table:
     """Fitted vs theoretical exponents, one row per (target, learner)."""
-    head = ["target", "learner", "d used", "p̂ (fit)", "95% CI", "theory p", "theory in CI",
-            "no-slope resamples"]
+    head = ["target", "learner", "d used", "p̂ (fit)", "95% CI", "CI width", "theory p",
+            "theory in CI", "no-slope resamples", "flags"]
     rows = []
     for f in analysis.fits:
         theory = "—" if f.theory is None else f"{f.theory:g} (in {f.theory_base})"
@@ -55,14 +55,19 @@ def exponent_table(analysis: Analysis) -> Table:
         if f.theory is not None and f.theory_base == "d" and math.isfinite(f.p):
             inside = "yes" if f.lo <= f.theory <= f.hi else "no"
         rows.append([f.target, f.learner, ", ".join(map(str, f.ds)) or "—", _num(f.p),
-                     _interval(f.lo, f.hi) if math.isfinite(f.p) else "—", theory, inside,
-                     f"{f.undefined:.0%}" if math.isfinite(f.p) else "—"])
+                     _interval(f.lo, f.hi) if math.isfinite(f.p) else "—",
+                     _num(f.ci_width, 2) if math.isfinite(f.p) else "—", theory, inside,
+                     f"{f.undefined:.0%}" if math.isfinite(f.p) else "—",
+                     "; ".join(f.flags) or "—"])
     return head, rows
 
 
 def threshold_table(analysis: Analysis) -> Table:
-    """Thresholds ``n*(d)`` with their bootstrap intervals, one row per curve."""
-    head = ["target", "learner", "d", "from", "n range", "replicas", "n*", "95% CI"]
+    """Thresholds ``n*(d)`` with their bootstrap intervals, one row per curve: how it was
+    estimated (first passage of a trace, or the isotonic crossing over runs), replicas that
+    met the criterion, and those that lost it again ("lost after success")."""
+    head = ["target", "learner", "d", "from", "n range", "replicas", "passed",
+            "lost after success", "n*", "95% CI", "flags"]
     rows = []
     for c, t in zip(analysis.curves, analysis.thresholds, strict=True):
         n_star = _num(t.n_star)
@@ -70,9 +75,13 @@ def threshold_table(analysis: Analysis) -> Table:
             n_star = f"> {c.ns.max()}"
         elif t.n_star == 0:
             n_star = f"< {c.ns.min()}"
-        rows.append([c.target, c.learner, str(c.d), c.source, f"{c.ns.min()}–{c.ns.max()}",
-                     str(c.values.shape[1]), n_star,
-                     _interval(t.lo, t.hi) + (" (grid)" if t.grid_limited else "")])
+        flags = [name for name, on in (("grid-limited", t.grid_limited),
+                                       ("censored", t.censored)) if on]
+        source = "trace, first passage" if t.method == "first passage" else c.source
+        rows.append([c.target, c.learner, str(c.d), source, f"{c.ns.min()}–{c.ns.max()}",
+                     str(c.values.shape[1]), str(t.passed), str(t.lost), n_star,
+                     _interval(t.lo, t.hi) + (" (grid)" if t.grid_limited else ""),
+                     ", ".join(flags) or "—"])
     return head, rows
 
 
@@ -107,20 +116,28 @@ def _figures(analysis: Analysis, out: Path, prefix: str) -> list[tuple[str, str]
         plot_phase(curves, thresholds, out, f"phase_{name}")
         figures.append((f"phase diagram: {learner} on {target}", f"phase_{name}"))
         by_target.setdefault(target, []).append((fit, curves, thresholds))
+    first = []  # the n*(d) figures with every learner come first
     for target, entries in by_target.items():
         name = slug(prefix, target)
         plot_thresholds(entries, out, f"thresholds_{name}")
-        figures.append((f"n*(d) and exponents on {target}", f"thresholds_{name}"))
-    return figures
+        first.append((f"n*(d) and exponents of every learner on {target}",
+                       f"thresholds_{name}"))
+    return first + figures
 
 
 def _section(store: Store, sweep: dict, out: Path, n_boot: int) -> Section:
     analysis = analyse(store, sweep, n_boot=n_boot)
-    notes = [f"success: {analysis.success.text()} per replica; n* is where the isotonic fit "
-             f"of the success fraction crosses {analysis.success.probability:g}; intervals: "
-             f"percentile bootstrap over replicas ({n_boot} resamples); '(grid)': the "
-             "interval is the grid cell around the crossing, wider than the bootstrap's (a "
-             "finer grid near n* would narrow it)."]
+    q = analysis.success.probability
+    notes = [f"success: {analysis.success.text()} per replica. Traced learners: n* is the "
+             f"{q:g}-quantile of the replicas' first passages (first checkpoint meeting the "
+             "criterion); replicas that never pass are censored, not dropped, so n* is "
+             f"defined only when more than a share {q:g} of them pass, else reported as "
+             "'> n_max'. Runs: n* is where the isotonic fit of the success fraction crosses "
+             f"{q:g}. Intervals: percentile bootstrap over replicas ({n_boot} resamples); "
+             "'(grid)': the interval is one grid cell (checkpoint or budget), wider than the "
+             "bootstrap's. 'lost after success': replicas that met the criterion and later "
+             "fell 0.1 or more short of it. Exponents: weighted least squares in log-log, "
+             "weights 1/σ² from each n*'s interval."]
     tables = [("Scaling exponents", exponent_table(analysis)),
               ("Thresholds", threshold_table(analysis)),
               ("Runs", status_table(store, list(sweep["labels"])))]

@@ -62,25 +62,43 @@ def learner_labels(spec: Spec) -> list[str]:
     return [name if names.count(name) == 1 else f"{name}#{i}" for i, name in enumerate(names)]
 
 
+def run_config(spec: Spec, target: TargetSpec, d: int, i: int, n: int) -> dict[str, Any]:
+    """The configuration of learner ``i`` of ``spec`` on ``target`` at ``d`` with budget ``n``."""
+    tconf = target.config(d)
+    learner = spec.learners[i]
+    return {
+        "target": tconf,
+        "learner": {"name": learner.name, "hyper": resolve_hyper(learner, d, f"learners[{i}]")},
+        "n": n, "replicas": spec.replicas, "seed": run_seed(spec.seed, tconf),
+        "device": spec.device, "dtype": spec.dtype, "n_test": spec.n_test,
+        "trace": learner.trace,
+    }
+
+
 def expand_labelled(spec: Spec) -> list[tuple[dict[str, Any], str, str]]:
-    """Every run of ``spec`` with its target label and learner label."""
+    """Every run of ``spec`` with its target label and learner label (an adaptive budget
+    adds its runs while the sweep runs: :func:`adaptive_searches`)."""
     runs = []
     labels = learner_labels(spec)
     for target in spec.targets:
         for d in target.d:
-            tconf = target.config(d)
-            seed = run_seed(spec.seed, tconf)
             for i, learner in enumerate(spec.learners):
-                hyper = resolve_hyper(learner, d, f"learners[{i}]")
                 for n in budgets(spec, learner, target, d):
-                    config = {
-                        "target": tconf, "learner": {"name": learner.name, "hyper": hyper},
-                        "n": n, "replicas": spec.replicas, "seed": seed,
-                        "device": spec.device, "dtype": spec.dtype, "n_test": spec.n_test,
-                        "trace": learner.trace,
-                    }
-                    runs.append((config, target_label(target), labels[i]))
+                    runs.append((run_config(spec, target, d, i, n), target_label(target),
+                                 labels[i]))
     return runs
+
+
+def adaptive_searches(spec: Spec) -> list[tuple[TargetSpec, int, int]]:
+    """``(target, d, learner index)`` of every adaptive budget search of ``spec``."""
+    out = []
+    for target in spec.targets:
+        for d in target.d:
+            for i, learner in enumerate(spec.learners):
+                budget = learner.budget or spec.budget
+                if budget.search is not None and not learner.trace:
+                    out.append((target, d, i))
+    return out
 
 
 def expand(spec: Spec) -> list[dict[str, Any]]:
@@ -379,11 +397,39 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
             on_result(config, result)
 
     start = time.perf_counter()
-    elsewhere = 0
-    if executor == "local":
-        elsewhere = run_local(pending, store, count, progress)
-    elif pending:
-        elsewhere = run_dask(pending, store, count, scheduler, workers, progress, processes)
-    return {"total": len(set(keys)), "skipped": len(set(keys)) - len(pending),
-            "ran": sum(counts.values()), "elsewhere": elsewhere, **counts,
+    elsewhere = [0]
+
+    def execute(batch: list[dict[str, Any]]) -> None:
+        if executor == "local":
+            elsewhere[0] += run_local(batch, store, count, progress)
+        elif batch:
+            elsewhere[0] += run_dask(batch, store, count, scheduler, workers, progress,
+                                     processes)
+
+    execute(pending)
+    searches = adaptive_searches(spec)
+    if searches:
+        from indexlab.experiments.adaptive import refine
+
+        members = [(k, t, lr) for k, (_, t, lr) in zip(keys, labelled, strict=True)]
+        labels = learner_labels(spec)
+
+        def execute_new(batch: list[dict[str, Any]]) -> None:
+            done = store.finished_keys()
+            todo = list({run_key(c): c for c in batch if run_key(c) not in done}.values())
+            check_resources(todo, memory_limit)
+            execute(todo)
+
+        for target, d, i in searches:
+            budget = spec.learners[i].budget or spec.budget
+            low, high = budget.bounds(d)
+            used = refine(store, lambda n, t=target, d=d, i=i: run_config(spec, t, d, i, n),
+                          execute_new, run_key, low, high, spec.success, budget.rel_width)
+            members += [(run_key(c), target_label(target), labels[i]) for c in used]
+            store.register_sweep(spec.name, spec.source, spec.success.text(),
+                                 spec.success.probability, members)
+        keys = [k for k, _, _ in members]
+    ran = sum(counts.values())
+    return {"total": len(set(keys)), "skipped": len(set(keys)) - ran - elsewhere[0],
+            "ran": ran, "elsewhere": elsewhere[0], **counts,
             "seconds": time.perf_counter() - start}

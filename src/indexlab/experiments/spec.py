@@ -23,6 +23,10 @@ allowed, raised before any run starts. Layout (see ``examples/`` for complete fi
     # ... or a grid n = round(c · d^p), p a number or "theory" (the learner's predicted
     # exponent from indexlab.theory, in k = sparsity for the sparse learners)
     # c = [0.5, 1, 2, 4]; p = "theory"
+    # ... or an adaptive search (see indexlab.experiments.adaptive): budgets refined per
+    # (target, learner, d) by bisection in log n between two formulas in d, until the n*
+    # interval's relative width (hi − lo)/n* is <= rel_width or the bounds are hit
+    # search = { low = "2*d", high = "64*d**2" }; rel_width = 0.15
 
     [[targets]]                     # one table per target family
     link = "he3"                    # registry name or expression (indexlab links)
@@ -71,7 +75,11 @@ _TOP_KEYS = {"name", "seed", "replicas", "device", "dtype", "n_test", "success",
              "success_probability", "budget", "targets", "learners"}
 _TARGET_KEYS = {"link", "d", "r", "sparsity", "noise"}
 _LEARNER_KEYS = {"name", "hyper", "formulas", "trace", "budget"}
-_BUDGET_KEYS = {"n", "c", "p"}
+_BUDGET_KEYS = {"n", "c", "p", "search", "rel_width"}
+_SEARCH_KEYS = {"low", "high"}
+# the values each metric can take: a criterion outside them can never be met
+_METRIC_RANGE = {"overlap": (0.0, 1.0), "overlap_neuron": (0.0, 1.0),
+                 "subspace_distance": (0.0, 1.0), "test_mse": (0.0, math.inf)}
 
 
 class SpecError(ValueError):
@@ -98,12 +106,27 @@ class Success:
 
 @dataclass(frozen=True)
 class Budget:
-    """Sample budgets: the list ``n``, or the grid ``round(c · base^p)`` (``p`` may be
-    ``"theory"``)."""
+    """Sample budgets: the list ``n``, the grid ``round(c · base^p)`` (``p`` may be
+    ``"theory"``), or an adaptive ``search`` between the formulas ``(low, high)`` in ``d``
+    until the relative width of the ``n*`` interval is ``<= rel_width``."""
 
     n: tuple[int, ...] = ()
     c: tuple[float, ...] = ()
     p: float | str | None = None
+    search: tuple[str, str] | None = None
+    rel_width: float = 0.15
+
+    def bounds(self, d: int, where: str = "budget.search") -> tuple[int, int]:
+        """``(low, high)`` of the adaptive search at ``d`` (``SpecError`` if ``low >= high``)."""
+        low = round(evaluate_formula(self.search[0], d, f"{where}.low"))
+        high = round(evaluate_formula(self.search[1], d, f"{where}.high"))
+        if low < 1:
+            raise SpecError(f"{where}.low={self.search[0]!r} gives {low} at d={d}: use a "
+                            "formula that gives at least 1 sample")
+        if low >= high:
+            raise SpecError(f"{where}: low={self.search[0]!r} gives {low} >= high="
+                            f"{self.search[1]!r} = {high} at d={d}: use low < high")
+        return low, high
 
 
 @dataclass(frozen=True)
@@ -194,6 +217,12 @@ def parse_success(value: Any, probability: Any = 0.5) -> Success:
         threshold = float(match.group(3))
     except ValueError:
         raise _error("success", value, allowed) from None
+    metric, op = match.group(1), match.group(2)
+    low, high = _METRIC_RANGE[metric]
+    if (op == ">=" and threshold > high) or (op == "<=" and threshold < low) or not \
+            math.isfinite(threshold):
+        raise SpecError(f"success={value!r} can never be met: {metric} takes values in "
+                        f"[{low:g}, {high:g}]; use a threshold inside that range")
     p = _number("success_probability", probability, 0.0, strict=True)
     if p >= 1:
         raise _error("success_probability", probability, "a number in (0, 1)")
@@ -203,6 +232,20 @@ def parse_success(value: Any, probability: Any = 0.5) -> Success:
 def parse_budget(where: str, value: Any) -> Budget:
     """A budget table: ``n = [...]`` or ``c = [...]`` with ``p`` (number or ``"theory"``)."""
     table = _table(where, value, _BUDGET_KEYS)
+    if "search" in table:
+        extra = sorted(set(table) - {"search", "rel_width"})
+        if extra:
+            raise SpecError(f"{where}: search = {{...}} replaces n/c/p; remove "
+                            f"{', '.join(extra)}")
+        search = _table(f"{where}.search", table["search"], _SEARCH_KEYS)
+        for key in ("low", "high"):
+            if not isinstance(search.get(key), (str, int)) or isinstance(search.get(key), bool):
+                raise _error(f"{where}.search.{key}", search.get(key),
+                             "a formula in d (a string such as \"2*d\") or an integer")
+        rel = _number(f"{where}.rel_width", table.get("rel_width", 0.15), 0.0, strict=True)
+        return Budget(search=(str(search["low"]), str(search["high"])), rel_width=rel)
+    if "rel_width" in table:
+        raise SpecError(f"{where}.rel_width: only allowed with search = {{ low, high }}")
     if ("n" in table) == ("c" in table):
         raise SpecError(f"{where}: give either n = [...] or c = [...] with p, not "
                         f"{'both' if 'n' in table else 'neither'}")
@@ -371,6 +414,10 @@ def budgets(spec: Spec, learner: LearnerSpec, target: TargetSpec, d: int) -> lis
     """The sorted sample budgets of ``learner`` on ``target`` at ``d`` (``[n_max]`` with a
     trace: one run whose trace covers every smaller budget)."""
     budget = learner.budget or spec.budget
+    if budget.search is not None:
+        # adaptive: the runs are chosen while the sweep runs (indexlab.experiments.adaptive);
+        # a traced learner needs only its run at the upper bound
+        return [budget.bounds(d)[1]] if learner.trace else []
     if budget.n:
         ns = list(budget.n)
     else:
@@ -391,6 +438,10 @@ def _check_budgets(spec: Spec) -> None:
                             f"learners[{i}].budget")
         for target in spec.targets:
             for d in target.d:
+                if budget.search is not None:
+                    budget.bounds(d, f"{where}.search")  # low < high, checked before any run
+                    total += 1
+                    continue
                 if budget.p == "theory" and theory_exponent(learner.name, target, d) is None:
                     raise SpecError(f"{where}.p='theory': indexlab.theory has no prediction for "
                                     f"{learner.name} on link {target.link!r}; give a number")

@@ -7,8 +7,9 @@ with the linear-scaling rule: one minibatch step uses the averaged direction
 ``(1/B) Σ_i ψ_i P_w^⊥ x_i`` and step ``B·η_t`` (drift and normalisation drag then match ``B``
 single steps to first order). The per-sample step follows a two-phase schedule (§1.2, §2.2):
 a constant search step ``η_1`` for the first ``L_1`` samples, then the decaying descent step
-``η_t = 1/(1/η_1 + κ (t − L_1))`` (Robbins–Monro), which averages the noise out so that
-``1 − ⟨w, θ⟩ = O(d/n)``.
+``η_t = 1/(1/η_2 + κ (t − L_1))`` (Robbins–Monro), which averages the noise out so that
+``1 − ⟨w, θ⟩ = O(d/n)``. ``η_2`` (``Schedule.descent_lr``) is the learner's choice: the
+constant-step stationary overlap of :mod:`indexlab.learners.holding` sets it (issue 13).
 
 A replica whose weights or loss become NaN/inf is marked diverged and frozen (its weights are
 kept as NaN); the others run on.
@@ -51,6 +52,7 @@ from indexlab.learners.chain import (
     run_chain,
 )
 from indexlab.learners.constraints import InstanceOf, Int, IsCallable, Options, Real, Text
+from indexlab.learners.holding import PsiFn, alignment_statistics, hold_step
 from indexlab.links import Link, get_link
 from indexlab.metrics import max_overlap, mean_overlap
 from indexlab.nn import (
@@ -73,21 +75,40 @@ StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float, bool, bool],
 ONLINE_SECOND_STAGE_RIDGES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # chosen on a 20% split
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
+_ALIGNMENT_CACHE: dict[tuple, tuple[float, float]] = {}
+# trace checkpoints per decade of n: first passages are read from the trace, so its grid
+# (a factor 10^(1/24) ≈ 1.1 between checkpoints) bounds how well n* can be located
+TRACE_PER_DECADE = 24
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """Per-sample step schedule: ``η_1`` for ``search`` samples, then ``1/(1/η_1 + κ t')``."""
+    """Per-sample step schedule: ``η_1 = lr`` for the first ``search`` samples, then the
+    descent ``η_t = 1/(1/η_2 + κ t')``, ``t' = t − search``, ``κ = decay``, from
+    ``η_2 = descent_lr`` (``None``: ``η_2 = η_1``, the schedule before issue 13).
+
+    ``η_2`` is a separate field because the descent phase may follow a different gradient
+    from the search phase: smoothed learners switch ``λ → 0`` at the hand-over, and the
+    unsmoothed per-sample gradient of a Hermite link is heavy-tailed (``E ψ²`` at alignment
+    is 10²–10⁴ times its smoothed value), so the search step would throw the aligned neurons
+    off (see :func:`hold_step`). Everything the engine does with the step is in
+    :meth:`step_at`, so an engine that reads this object (e.g. an exact overlap chain) follows
+    it without knowing the learner.
+    """
 
     lr: float
     search: int
     decay: float
     batch: int
+    descent_lr: float | None = None
 
     def step_at(self, t: int) -> float:
-        if t < self.search or self.decay == 0:
+        if t < self.search:
             return self.lr
-        return 1.0 / (1.0 / self.lr + self.decay * (t - self.search))
+        base = self.lr if self.descent_lr is None else self.descent_lr
+        if self.decay == 0:
+            return base
+        return 1.0 / (1.0 / base + self.decay * (t - self.search))
 
 
 def normalise_rows(W: torch.Tensor) -> torch.Tensor:
@@ -141,7 +162,7 @@ def run_online(
     (``(R, d)`` true directions, when known) adds overlaps to the trace.
     """
     diverged = torch.zeros(W.shape[0], dtype=torch.bool, device=W.device)
-    checkpoints = log_checkpoints(source.n)
+    checkpoints = log_checkpoints(source.n, per_decade=TRACE_PER_DECADE)
     next_cp = 0
     seen = 0
     loss = torch.zeros(W.shape[0], dtype=W.dtype, device=W.device)
@@ -436,6 +457,8 @@ class SphericalSGD(SphericalLearner):
     engine: str = "full"
 
     engines: ClassVar[tuple[str, ...]] = ("full", "chain")
+    hold_search: float | None = 0.05
+    hold_descent: float | None = 0.02
 
     exponent_kind: ClassVar[str] = "generative"  # which exponent sets the defaults
 
@@ -455,6 +478,10 @@ class SphericalSGD(SphericalLearner):
                 "dataset",
         "engine": "'full' (d-dimensional network) or 'chain' (exact overlap chain, cost "
                   "independent of d; docs/chain.md)",
+        "hold_search": "stationary misalignment 1 − m* that caps the default search step "
+                       "(indexlab.learners.holding, issue 13); None: no cap",
+        "hold_descent": "stationary misalignment 1 − m* of the first descent step for the "
+                        "descent gradient (after λ → 0); None: the search step",
     }
 
     constraints: ClassVar[dict] = {
@@ -467,6 +494,8 @@ class SphericalSGD(SphericalLearner):
         "smoothing": (Real(0), Options("auto"), None),
         "link": (Text("a link name or expression"), InstanceOf(Link), None),
         "engine": (Text("'full' or 'chain'"),),
+        "hold_search": (Real(0, 1, closed="neither"), None),
+        "hold_descent": (Real(0, 1, closed="neither"), None),
     }
 
     def _learns_directions(self) -> bool:
@@ -539,34 +568,80 @@ class SphericalSGD(SphericalLearner):
         return c * d ** (-s / 2)
 
     # ------------------------------------------------------------------ the update
+    def _psi(self, act: Activation, loss_name: str, lam: float, d: int):
+        """``(ψ_search, ψ_descent)``, each ``ψ(a, R, T)`` with ``R = ‖x‖² − a²``: the smoothed
+        slope ``T D_λσ(a, R)`` while searching when ``λ > 0``, else ``−ℓ'(σ(a), T) σ'(a)``."""
+        loss = get_loss(loss_name)
+        descent: PsiFn
+        if loss.name == "correlation":
+            def descent(a, R, t):
+                return t * act.df(a)  # −ℓ'(f, T) = T
+        else:
+            def descent(a, R, t):
+                return -loss.grad(act(a), t) * act.df(a)
+        if lam <= 0:
+            return descent, descent
+        if act.hermite_degree is None or loss.name != "correlation":
+            raise ValueError("smoothing needs a Hermite activation (he1..he8) and the "
+                             f"correlation loss; got activation={act.name!r}, "
+                             f"loss={loss.name!r}")
+        smooth = smoothed_hermite(act.hermite_degree, lam, d)
+
+        def search(a, R, t):
+            return t * smooth.slope(a, R)
+
+        return search, descent
+
     def _step(self, act: Activation, loss_name: str, lam: float, d: int, s: int):
         loss = get_loss(loss_name)
-        smooth = None
-        if lam > 0:
-            if act.hermite_degree is None or loss.name != "correlation":
-                raise ValueError("smoothing needs a Hermite activation (he1..he8) and the "
-                                 f"correlation loss; got activation={act.name!r}, "
-                                 f"loss={loss.name!r}")
-            smooth = smoothed_hermite(act.hermite_degree, lam, d)
-
+        search_psi, descent_psi = self._psi(act, loss_name, lam, d)
+        smoothed = lam > 0
         correlation = loss.name == "correlation"
 
         def step(W, X, T, eta, searching, want_loss):
             A = X @ W.transpose(1, 2)  # (R, B, m)
             Tm = T.unsqueeze(-1)
             out = act(A) if want_loss or not correlation else None
-            if smooth is not None and searching:
+            if smoothed and searching:
                 A64 = A.to(torch.float64)
                 Rn = (X.to(torch.float64) ** 2).sum(-1, keepdim=True) - A64**2
-                psi = (Tm.to(torch.float64) * smooth.slope(A64, Rn)).to(W.dtype)
-            elif correlation:
-                psi = Tm * act.df(A)  # −ℓ'(f, T) = T
+                psi = search_psi(A64, Rn, Tm.to(torch.float64)).to(W.dtype)
             else:
-                psi = -loss.grad(out, Tm) * act.df(A)
+                psi = descent_psi(A, None, Tm)
             value = loss.value(out, Tm).mean(dim=(1, 2)) if want_loss else None
             return spherical_step(W, X, eta * psi, A), value
 
         return step
+
+    def _schedule(self, n: int, lr: float, act: Activation, lam: float, d: int, link, T,
+                  s: int) -> Schedule:
+        """The step schedule, with the hold caps of :mod:`indexlab.learners.holding`:
+        ``η_1 ≤ 4 ε_s D/V`` for the search ``ψ`` (``ε_s = hold_search``; only for the default
+        step — a user's ``lr`` is kept) and ``η_2 = min(η_1, 4 ε_d D/V)`` for the descent ``ψ``
+        (``ε_d = hold_descent``), ``V, D`` at alignment (issue 13: the spec's steps do not
+        hold a found direction at ``d ≤ 128``, and the search step kept after ``λ → 0``
+        threw aligned neurons off)."""
+        search_psi, descent_psi = self._psi(act, self.loss, lam, d)
+        caps: dict[str, float | None] = {"search": None, "descent": None}
+        if link is not None and link.r == 1:
+            for phase, psi, eps in (("search", search_psi, self.hold_search),
+                                    ("descent", descent_psi, self.hold_descent)):
+                if eps is not None and not (phase == "search" and self.lr is not None):
+                    # the statistics depend on the configuration only (fixed Monte Carlo
+                    # seed): cached, except for a data-dependent (agnostic/callable) transform
+                    key = ((phase, act.name, str(self.loss), lam, d, link.name, link.noise,
+                            self.label_transform, s)
+                           if self.label_transform in ("optimal", "identity") else None)
+                    stats = _ALIGNMENT_CACHE.get(key) if key is not None else None
+                    if stats is None:
+                        stats = alignment_statistics(psi, link, T, d)
+                        if key is not None:
+                            _ALIGNMENT_CACHE[key] = stats
+                    caps[phase] = hold_step(*stats, eps)
+        eta1 = lr if caps["search"] is None else min(lr, caps["search"])
+        eta2 = eta1 if caps["descent"] is None else min(eta1, caps["descent"])
+        return Schedule(lr=eta1, search=int(self.search_fraction * n), decay=self.decay,
+                        batch=self.batch, descent_lr=eta2)
 
     def _fit_first_layer(self, source: DataSource, reference):
         d = source.d
@@ -577,12 +652,12 @@ class SphericalSGD(SphericalLearner):
         act = get_activation(self.activation or f"he{s}")
         lam = self._smoothing(s, d)
         lr = self.lr if self.lr is not None else self.default_lr(s, d, lam, signal)
-        schedule = Schedule(lr=lr, search=int(self.search_fraction * source.n),
-                            decay=self.decay, batch=self.batch)
+        schedule = self._schedule(source.n, lr, act, lam, d, link, T, s)
         dtype = source.dtype
         W0 = random_sphere(source.replica_ids, self.width, d, self.seed, dtype, source.device)
         self.trace_ = Trace()
-        self.hyper_ = {"exponent": s, "activation": act.name, "smoothing": lam, "lr": lr,
+        self.hyper_ = {"exponent": s, "activation": act.name, "smoothing": lam,
+                       "lr": schedule.lr, "descent_lr": schedule.descent_lr,
                        "signal": signal, "search_samples": schedule.search, "batch": self.batch}
         step = self._step(act, self.loss, lam, d, s)
         return run_online(source, W0, step, T, schedule, reference, self.trace_)
@@ -618,10 +693,10 @@ class SphericalSGD(SphericalLearner):
         first = stream.draw(min(n, chunk_samples(self.batch, m + 1, lam > 0)), m + 1)
         T, signal = self._transform(s, link, first[1][:, :10_000])
         lr = self.lr if self.lr is not None else self.default_lr(s, d, lam, signal)
-        schedule = Schedule(lr=lr, search=int(self.search_fraction * n), decay=self.decay,
-                            batch=self.batch)
+        schedule = self._schedule(n, lr, act, lam, d, link, T, s)
         self.trace_ = Trace()
-        self.hyper_ = {"exponent": s, "activation": act.name, "smoothing": lam, "lr": lr,
+        self.hyper_ = {"exponent": s, "activation": act.name, "smoothing": lam,
+                       "lr": schedule.lr, "descent_lr": schedule.descent_lr,
                        "signal": signal, "search_samples": schedule.search,
                        "batch": self.batch, "engine": "chain"}
         L0 = initial_state(replicas, m, d, self.seed)

@@ -15,7 +15,14 @@ retrievable; this is the reconstruction "UNIFIED-SIM" of spec ``single-index.md`
   ``ψ = −ℓ'(σ(⟨w,x⟩), T(y)) σ'(⟨w,x⟩)`` (unsmoothed).
 * the step is constant during the search phase, then decays (descent phase, ``λ = 0``):
   see :mod:`indexlab.learners.spherical` (the engine, and
-  :class:`~indexlab.learners.spherical.SphericalSGD`, whose defaults this module sets);
+  :class:`~indexlab.learners.spherical.SphericalSGD`, whose defaults this module sets). Both
+  phases are capped so that they *hold* a found direction (:mod:`indexlab.learners.holding`,
+  issue 13): the search step ``η_1`` by ``1 − m* ≤ hold_search = 0.05`` for the search ``ψ``,
+  and the descent starts from ``η_2 = min(η_1, step with 1 − m* = hold_descent = 0.02 for
+  the unsmoothed ψ)``. Spec deviation: §1.2/§2.2 keep the search step after the hand-over
+  ``λ → 0``; with the heavy-tailed unsmoothed gradient that step has ``1 − m* = 4.5 … 61``
+  (He₃/He₄, ``d = 32 … 128``) and threw aligned replicas back to the equator (He₄,
+  ``d = 32``: 2 of 8 replicas ended at 0.10/0.05 after peaking ≥ 0.93);
 * stage 2: ReLU features with random biases, second layer by ridge on fresh samples.
 
 Defaults (spec §1.4, scaling with ``d``): ``η_1 = c_η λ_s λ^{2s−2} d^{−s/2}`` (``s ≥ 3``),
@@ -132,7 +139,7 @@ class SparseUnified(Unified):
                            source.device, replica_ids=source.replica_ids)
         shared = {f: getattr(self, f) for f in (
             "activation", "loss", "width", "smoothing", "lr", "lr_constant", "search_fraction",
-            "decay", "batch", "seed")}
+            "decay", "hold_search", "hold_descent", "batch", "seed")}
         inner_learner = Unified(**shared, exponent=s, label_transform=T, link=link)
         # no trace overlaps inside: an overlap within a wrong support would overstate recovery
         W_k, diverged, used = inner_learner._fit_first_layer(inner, None)

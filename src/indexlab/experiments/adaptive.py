@@ -1,0 +1,104 @@
+"""Adaptive sample budgets: bisection in ``log n`` until ``n*`` is pinned down.
+
+A learner whose budget is ``search = { low = "2*d", high = "64*d**2" }, rel_width = 0.15``
+(spec :mod:`indexlab.experiments.spec`) gets no fixed grid. For each (target, learner, d) the
+sweep runs it at ``low``, ``high`` and their geometric mean, then repeats (the bracketing
+search of tramp-style threshold finders, in ``log n``):
+
+1. estimate ``n*`` and its bootstrap interval ``[lo, hi]`` from every run made so far
+   (:func:`indexlab.experiments.analysis.curve_threshold`: the isotonic crossing of the
+   success fraction, the same estimator as for fixed grids);
+2. stop if the threshold is censored (the success fraction does not cross the level inside
+   ``[low, high]``: the bound is hit and the report says ``n* > high`` or ``n* < low``), or
+   if ``(hi − lo)/n* <= rel_width``;
+3. otherwise run at the geometric midpoint of the widest gap (in ``log n``) between
+   consecutive budgets that overlaps ``[lo, hi]`` — first the cell that brackets the
+   crossing, later the cells inside the interval; stop when that gap is narrower than
+   ``log(1 + rel_width/2)`` (more budgets cannot narrow an interval that the replicas'
+   spread sets: "replica-limited"), or after ``MAX_ROUNDS`` refinements.
+
+Every run is an ordinary run of the store (keyed by its configuration hash), so the search is
+resumable: a rerun replays the same decisions from the stored results without recomputing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from indexlab.experiments.analysis import Curve, curve_threshold
+from indexlab.experiments.spec import Success
+from indexlab.experiments.store import Store
+
+MAX_ROUNDS = 12
+N_BOOT = 400
+
+
+def next_budget(ns: list[int], lo: float, hi: float, rel_width: float) -> int | None:
+    """The geometric midpoint of the widest log-gap between consecutive ``ns`` that overlaps
+    ``[lo, hi]``; ``None`` when that gap is narrower than ``log(1 + rel_width/2)``."""
+    ns = sorted(set(ns))
+    best, gap = None, math.log1p(rel_width / 2)
+    for a, b in itertools.pairwise(ns):
+        if b < lo or a > hi:
+            continue
+        width = math.log(b) - math.log(a)
+        mid = round(math.sqrt(a * b))
+        if width > gap and a < mid < b:
+            best, gap = mid, width
+    return best
+
+
+def refine(
+    store: Store,
+    make_config: Callable[[int], dict[str, Any]],
+    run: Callable[[list[dict[str, Any]]], None],
+    key_of: Callable[[dict[str, Any]], str],
+    low: int,
+    high: int,
+    success: Success,
+    rel_width: float,
+) -> list[dict[str, Any]]:
+    """Run the search for one (target, learner, d); returns every configuration it used.
+
+    ``make_config(n)`` builds the run at budget ``n``; ``run(configs)`` executes those not yet
+    finished and stores them; ``key_of`` is the store key of a configuration."""
+    ns = sorted({low, round(math.sqrt(low * high)), high})
+    configs: dict[int, dict[str, Any]] = {}
+    for _ in range(MAX_ROUNDS + 1):
+        for n in ns:
+            configs.setdefault(n, make_config(n))
+        run([configs[n] for n in ns])
+        curve = _curve(store, [configs[n] for n in ns], key_of, success)
+        if curve is None:
+            break
+        t = curve_threshold(curve, success, N_BOOT, rng=np.random.default_rng(0))
+        if t.censored or (t.hi - t.lo) / t.n_star <= rel_width:
+            break
+        n_next = next_budget(ns, t.lo, t.hi, rel_width)
+        if n_next is None:
+            break
+        ns = sorted({*ns, n_next})
+    return [configs[n] for n in ns]
+
+
+def _curve(store: Store, configs: list[dict[str, Any]], key_of, success: Success
+           ) -> Curve | None:
+    rows, ns = [], []
+    finished = store.finished_keys()
+    for config in sorted(configs, key=lambda c: c["n"]):
+        key = key_of(config)
+        if key not in finished:
+            continue  # a failed run: left out, as in the analysis
+        reps = store.replicas(key)
+        rows.append(np.where(reps["diverged"], np.nan, reps[success.metric]))
+        ns.append(config["n"])
+    if len(rows) < 2 or len({len(r) for r in rows}) != 1:
+        return None
+    t = configs[0]["target"]
+    return Curve(t["link"], configs[0]["learner"]["name"], t["d"], np.array(ns),
+                 np.stack(rows), "runs", t, configs[0]["learner"])
