@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -27,10 +26,9 @@ import pytest
 import torch
 from scipy.stats import ks_2samp
 
-import indexlab.learners.chain as chain_module
 import indexlab.learners.spherical as spherical_module
 from indexlab.learners import OnlineSGD, SmoothedSGD, Unified
-from indexlab.learners.base import Trace, log_checkpoints
+from indexlab.learners.base import Trace
 from indexlab.learners.chain import ChainData, run_chain
 from indexlab.learners.spherical import Schedule
 from indexlab.links import get_link
@@ -114,9 +112,7 @@ def test_first_passage_distributions_match_the_full_engine(cls, link, budgets, m
     """The issue's criterion, p > 0.01 at each d. Measured with budgets 1.3-1.6× larger
     (docs/chain.md): p = 0.36 / 0.84 (He3, d = 64 / 128), 0.97 / 0.84 (He4 smoothed),
     1.00 / 0.77 (genexp3 unified); medians equal to the grid step."""
-    fine = functools.partial(log_checkpoints, per_decade=48)
-    monkeypatch.setattr(spherical_module, "log_checkpoints", fine)
-    monkeypatch.setattr(chain_module, "log_checkpoints", fine)
+    monkeypatch.setattr(spherical_module, "TRACE_PER_DECADE", 48)  # both engines read it
     for d, n in budgets.items():
         hyper = dict(width=1, search_fraction=1.0, ridge_samples=0)
         chain = cls(engine="chain", **hyper).fit(SingleIndex(link, d, replicas=256, seed=1), n=n)

@@ -253,12 +253,15 @@ def chunk_samples(batch: int, k: int, smoothed: bool) -> int:
 def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedule,
               act: Activation, loss: Loss, lam: float, trace: Trace,
               first: tuple[np.ndarray, torch.Tensor] | None = None,
+              checkpoints: list[int] | None = None,
               ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Run the chain for ``n`` samples per replica from state ``L``; returns
     ``(L, diverged (R,), samples, random numbers drawn)`` and records ``loss``, ``overlap``
     (best neuron) and ``overlap_mean`` in ``trace`` at the checkpoints of the full engine
     (:func:`~indexlab.learners.spherical.run_online`). ``first`` is an already drawn first
-    chunk (its labels may have built an agnostic ``transform``)."""
+    chunk (its labels may have built an agnostic ``transform``); ``checkpoints``: the sample
+    counts to record at (default :func:`log_checkpoints` of ``n``; the learner passes the
+    full engine's)."""
     R, k = L.shape[0], L.shape[1]
     B = schedule.batch
     p = d - k
@@ -269,7 +272,7 @@ def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedul
     L = np.ascontiguousarray(L, dtype=np.float64).copy()
     alive = np.ones(R, dtype=np.bool_)
     draws = np.zeros(R, dtype=np.int64)
-    checkpoints = log_checkpoints(n)
+    checkpoints = log_checkpoints(n) if checkpoints is None else checkpoints
     next_cp, seen, chunk_index, orthogonal_draws = 0, 0, 0, 0
     per_chunk = chunk_samples(B, k, lam > 0)
     replicas = data.replicas

@@ -700,8 +700,9 @@ class SphericalSGD(SphericalLearner):
                        "signal": signal, "search_samples": schedule.search,
                        "batch": self.batch, "engine": "chain"}
         L0 = initial_state(replicas, m, d, self.seed)
-        L, diverged, used, draws = run_chain(stream, L0, d, n, T, schedule, act, loss, lam,
-                                             self.trace_, first)
+        L, diverged, used, draws = run_chain(
+            stream, L0, d, n, T, schedule, act, loss, lam, self.trace_, first,
+            log_checkpoints(n, per_decade=TRACE_PER_DECADE))
         self._mark_fitted(len(replicas), data.squeeze, torch.device("cpu"))
         self.directions_ = None
         self.network_ = None
