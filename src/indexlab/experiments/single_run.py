@@ -3,7 +3,8 @@
 Summary keys, the same for every learner (over replicas, diverged replicas excluded from means;
 ``None`` where a quantity does not apply: the overlap keys need a single-index target and
 learned directions, the subspace keys a learner that estimates a subspace, ``test_mse`` a
-predictor; ``note`` says why for the kernel baselines, which learn no directions):
+predictor; ``note`` says why for the kernel baselines, which learn no directions, and for
+``engine="chain"`` runs, which have overlaps but no weights and no second layer):
 ``overlap_mean``/``overlap_sd`` — best-neuron overlap ``max_j |cos(w_j, θ*)|`` (single-index);
 ``overlap_neuron_mean`` — neuron-averaged overlap; ``subspace_distance_mean``/``_sd`` —
 ``‖P_Û − P_U‖_F/√(2r)``; ``principal_cosines_mean`` — mean ``cos θ_i``;
@@ -80,9 +81,23 @@ def learner_defaults(name: str, target: Target, seed: int) -> dict[str, Any]:
     return out
 
 
+def check_engine(name: str, hyper: dict[str, Any]) -> dict[str, Any]:
+    """``hyper`` for learner ``name`` with an ``engine`` it offers (its ``engines`` flag):
+    for a learner without an ``engine`` hyperparameter, ``engine="full"`` is dropped and any
+    other value is a ``ValueError`` naming the learner and its engines."""
+    cls = LEARNERS[name]
+    if "engine" not in hyper or "engine" in learner_fields(name):
+        return hyper
+    if hyper["engine"] not in cls.engines:
+        raise ValueError(f"engine={hyper['engine']!r} is not available for {cls.__name__}: "
+                         f"it has engine {' or '.join(repr(e) for e in cls.engines)}")
+    return {k: v for k, v in hyper.items() if k != "engine"}
+
+
 def make_learner(name: str, **hyper: Any):
     """Instantiate a learner by its snake_case name; unknown names list the allowed ones."""
     fields = learner_fields(name)
+    hyper = check_engine(name, hyper)
     unknown = sorted(k for k in hyper if k not in fields)
     if unknown:
         hints = "".join(did_you_mean(k, fields) for k in unknown)
@@ -125,6 +140,12 @@ def replica_metrics(target: Target, learner, n_test: int = 10_000) -> dict[str, 
         theta = target.directions[:, 0].to(W.device, W.dtype)
         out["overlap"] = max_overlap(W, theta).cpu()
         out["overlap_neuron"] = mean_overlap(W, theta).cpu()
+    chain_overlaps = getattr(learner, "neuron_overlaps_", None)
+    if target.r == 1 and not learner.learns_directions and chain_overlaps is not None:
+        # engine="chain": the overlaps ⟨w_j, θ*⟩ come from the chain's state
+        ov = chain_overlaps.abs().reshape(R, -1)
+        out["overlap"] = ov.max(dim=1).values
+        out["overlap_neuron"] = ov.mean(dim=1)
     subspace = estimated_subspace(learner, R)
     if subspace is not None:
         U = target.directions.to(subspace)
@@ -162,7 +183,11 @@ def fit_and_summarise(target: Target, learner, n: int | None, n_test: int = 10_0
         cosines = torch.cos(principal_angles(subspace, U)).cpu()  # (R, min(k, r))
         out["principal_cosines_mean"] = [_stats(cosines[:, i], keep)[0]
                                          for i in range(cosines.shape[1])]
-    if not learner.learns_directions and subspace is None:
+    if getattr(learner, "engine", "full") == "chain":
+        from indexlab.learners.chain import NOTE
+
+        out["note"] = NOTE
+    elif not learner.learns_directions and subspace is None:
         out["note"] = (f"{type(learner).__name__} learns no features: directions are undefined,"
                        " so it reports test error only")
     mse = metrics.get("test_mse")

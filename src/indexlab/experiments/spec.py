@@ -347,10 +347,16 @@ def parse_learner(where: str, value: Any, targets: tuple[TargetSpec, ...]) -> Le
     if name not in LEARNERS:
         raise _error(f"{where}.name", name,
                      "one of " + ", ".join(LEARNERS) + did_you_mean(name, LEARNERS))
-    from indexlab.experiments.single_run import learner_fields
+    from indexlab.experiments.single_run import check_engine, learner_fields
 
     allowed = learner_fields(name)
-    hyper = _table(f"{where}.hyper", table.get("hyper", {}), set(allowed))
+    if isinstance(table.get("hyper"), dict):
+        try:
+            check_engine(name, table["hyper"])
+        except ValueError as exc:
+            raise SpecError(f"{where}.hyper.engine: {exc}") from None
+    hyper = _table(f"{where}.hyper", table.get("hyper", {}),
+                   set(allowed) | ({"engine"} if "engine" not in allowed else set()))
     formulas = _table(f"{where}.formulas", table.get("formulas", {}), set(allowed))
     for key, text in formulas.items():
         if key in hyper:

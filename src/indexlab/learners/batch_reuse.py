@@ -48,6 +48,11 @@ class BatchReuseSGD(SphericalLearner):
     ``activation`` ``σ`` (default ``relu``), ``inner_constant`` ``c_in`` of the inner step
     ``η_in = c_in B/d``, ``lr_constant`` ``c_out`` (default 2) of ``η_out = c_out/(d log d)``,
     ``epochs``: passes over a dataset (a target is always read once, fresh samples).
+
+    Full engine only (``engines``): the second gradient is taken at ``w̃ = w + η_in P_w^⊥ g1``,
+    which needs the ``b × b`` Gram matrix of the minibatch (the overlap chain could carry it,
+    ``docs/chain.md``), and the default ``σ = relu`` is not a polynomial; neither is
+    implemented in the chain.
     """
 
     activation: str | Activation = "relu"

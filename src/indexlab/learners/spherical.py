@@ -41,6 +41,16 @@ from indexlab.learners.base import (
     data_source,
     log_checkpoints,
 )
+from indexlab.learners.chain import NOTE as CHAIN_NOTE
+from indexlab.learners.chain import (
+    ChainData,
+    check_config,
+    check_data,
+    check_supported,
+    chunk_samples,
+    initial_state,
+    run_chain,
+)
 from indexlab.learners.constraints import InstanceOf, Int, IsCallable, Options, Real, Text
 from indexlab.learners.holding import PsiFn, alignment_statistics, hold_step
 from indexlab.links import Link, get_link
@@ -320,11 +330,11 @@ class SphericalLearner(Learner):
     width_parameter: ClassVar[str | None] = "width"
 
     def _has_second_layer(self) -> bool:
-        """Before ``fit``: whether a second layer will be fitted (``ridge_samples > 0``);
-        after: whether one was."""
+        """Before ``fit``: whether a second layer will be fitted (``ridge_samples > 0``, and
+        not ``engine="chain"``); after: whether one was."""
         if hasattr(self, "network_"):
             return self.network_ is not None
-        return self.ridge_samples > 0
+        return self.ridge_samples > 0 and getattr(self, "engine", "full") != "chain"
 
     predicts = InstanceFlag(True, _has_second_layer)
 
@@ -432,6 +442,10 @@ class SphericalSGD(SphericalLearner):
         smoothing: ``λ`` (``"auto"``: ``d^{1/4}`` if ``s ≥ 3``; needs a Hermite activation and
             the correlation loss when ``λ > 0``).
         link: the link, for the optimal transform when fitting a plain dataset.
+        engine: ``"full"`` (the d-dimensional network) or ``"chain"``: the exact overlap
+            chain of :mod:`indexlab.learners.chain` (``docs/chain.md``), the same law of the
+            overlaps at a cost independent of ``d``; targets only, no ``directions_``, no
+            second layer, ``overlap(θ)`` and the trace from the chain's state.
     """
 
     exponent: int | None = None
@@ -440,6 +454,9 @@ class SphericalSGD(SphericalLearner):
     loss: str = "correlation"
     smoothing: float | str | None = "auto"
     link: str | Link | None = None
+    engine: str = "full"
+
+    engines: ClassVar[tuple[str, ...]] = ("full", "chain")
     hold_search: float | None = 0.05
     hold_descent: float | None = 0.02
 
@@ -459,6 +476,8 @@ class SphericalSGD(SphericalLearner):
                      "s ≥ 3 else 0",
         "link": "the link, for label_transform='optimal' or the exponent when fitting a "
                 "dataset",
+        "engine": "'full' (d-dimensional network) or 'chain' (exact overlap chain, cost "
+                  "independent of d; docs/chain.md)",
         "hold_search": "stationary misalignment 1 − m* that caps the default search step "
                        "(indexlab.learners.holding, issue 13); None: no cap",
         "hold_descent": "stationary misalignment 1 − m* of the first descent step for the "
@@ -474,9 +493,24 @@ class SphericalSGD(SphericalLearner):
         "loss": (Options(*LOSSES), InstanceOf(Loss)),
         "smoothing": (Real(0), Options("auto"), None),
         "link": (Text("a link name or expression"), InstanceOf(Link), None),
+        "engine": (Text("'full' or 'chain'"),),
         "hold_search": (Real(0, 1, closed="neither"), None),
         "hold_descent": (Real(0, 1, closed="neither"), None),
     }
+
+    def _learns_directions(self) -> bool:
+        """``directions_`` exists unless ``engine="chain"`` (the chain has no d-vectors)."""
+        return self.engine != "chain"
+
+    learns_directions = InstanceFlag(True, _learns_directions)
+
+    def _validate_combination(self) -> None:
+        if self.engine not in self.engines:
+            raise ValueError(f"engine={self.engine!r} is not available for "
+                             f"{type(self).__name__}: it has engine "
+                             f"{' or '.join(repr(e) for e in self.engines)}")
+        if self.engine == "chain":
+            check_config(self.loss, self.activation, type(self).__name__)
 
     # ------------------------------------------------------------------ configuration
     def _resolve_link(self, source: DataSource) -> Link | None:
@@ -627,3 +661,83 @@ class SphericalSGD(SphericalLearner):
                        "signal": signal, "search_samples": schedule.search, "batch": self.batch}
         step = self._step(act, self.loss, lam, d, s)
         return run_online(source, W0, step, T, schedule, reference, self.trace_)
+
+    # ------------------------------------------------------------------ engine = "chain"
+    def fit(self, data, y=None, *, n: int | None = None, reference: torch.Tensor | None = None):
+        self.validate()
+        if self.engine == "chain":
+            self._fit_chain(data, y, n)
+            return self
+        return super().fit(data, y, n=n, reference=reference)
+
+    fit.__doc__ = SphericalLearner.fit.__doc__
+
+    def _fit_chain(self, data, y, n) -> None:
+        """``engine="chain"``: the same exponent, transform, activation, smoothing, step and
+        :class:`Schedule` as :meth:`_fit_first_layer`, run by
+        :func:`~indexlab.learners.chain.run_chain`. Sets ``trace_``, ``hyper_``,
+        ``diverged_``, ``samples_`` (first-layer samples: no second stage),
+        ``chain_state_`` (``(R, m+1, m+1)``), ``neuron_overlaps_`` (``⟨w_j, θ*⟩``, ``(R, m)``),
+        ``chain_draws_`` (random numbers drawn); ``directions_ = network_ = None``."""
+        name = type(self).__name__
+        n = check_data(data, y, n, name)
+        d, m = data.d, self.width
+        link = data.link
+        s = self._exponent(link)
+        act = get_activation(self.activation or f"he{s}")
+        loss = get_loss(self.loss)
+        lam = self._smoothing(s, d)
+        check_supported(act, loss, lam, d, m)
+        replicas = tuple(data.replica_ids)
+        stream = ChainData(link, data.seed, replicas)
+        first = stream.draw(min(n, chunk_samples(self.batch, m + 1, lam > 0)), m + 1)
+        T, signal = self._transform(s, link, first[1][:, :10_000])
+        lr = self.lr if self.lr is not None else self.default_lr(s, d, lam, signal)
+        schedule = self._schedule(n, lr, act, lam, d, link, T, s)
+        self.trace_ = Trace()
+        self.hyper_ = {"exponent": s, "activation": act.name, "smoothing": lam,
+                       "lr": schedule.lr, "descent_lr": schedule.descent_lr,
+                       "signal": signal, "search_samples": schedule.search,
+                       "batch": self.batch, "engine": "chain"}
+        L0 = initial_state(replicas, m, d, self.seed)
+        L, diverged, used, draws = run_chain(
+            stream, L0, d, n, T, schedule, act, loss, lam, self.trace_, first,
+            log_checkpoints(n, per_decade=TRACE_PER_DECADE))
+        self._mark_fitted(len(replicas), data.squeeze, torch.device("cpu"))
+        self.directions_ = None
+        self.network_ = None
+        self.diverged_ = torch.from_numpy(diverged)
+        self.samples_ = used
+        self.chain_state_ = torch.from_numpy(L)
+        self.neuron_overlaps_ = torch.from_numpy(L[:, 1:, 0].copy())
+        self.chain_draws_ = draws
+
+    def _no_chain(self, what: str) -> None:
+        self.check_fitted()
+        if self.directions_ is None:
+            raise ValueError(f"{what} needs the d-dimensional weights; {CHAIN_NOTE}")
+
+    def transform(self, X: torch.Tensor) -> torch.Tensor:
+        self._no_chain("transform")
+        return super().transform(X)
+
+    def predict(self, X: torch.Tensor) -> torch.Tensor:
+        self._no_chain("predict")
+        return super().predict(X)
+
+    transform.__doc__ = SphericalLearner.transform.__doc__
+    predict.__doc__ = SphericalLearner.predict.__doc__
+
+    def overlap(self, theta: torch.Tensor) -> torch.Tensor:
+        """Best-neuron overlap ``max_j |cos(w_j, θ)|`` per replica, ``(R,)``. With
+        ``engine="chain"``: the overlap with the target's ``θ*``, from the chain's state
+        (``theta`` is only checked to have ``R·d`` entries)."""
+        self.check_fitted()
+        if self.directions_ is not None:
+            return super().overlap(theta)
+        state = self.chain_state_
+        if torch.as_tensor(theta).numel() % state.shape[0]:
+            raise ValueError(f"theta of shape {tuple(torch.as_tensor(theta).shape)} is not "
+                             f"allowed: use (d,) or ({state.shape[0]}, d), the target's "
+                             "direction")
+        return state[:, 1:, 0].abs().max(dim=1).values

@@ -76,7 +76,11 @@ class SparseUnified(Unified):
     so ``n_a ≳ k^s log d``. (b) :class:`Unified` restricted to those ``k`` coordinates (its
     defaults computed with ``d = k``) on the remaining samples, embedded back into ``R^d``.
     Total ``Õ(k^{s*})`` (Chen et al.'s sparse rate).
+
+    Full engine only: the screening reads coordinates of ``x``, which the chain does not have.
     """
+
+    engines: ClassVar[tuple[str, ...]] = ("full",)
 
     sparsity: int | None = None
     screen_fraction: float = 0.5

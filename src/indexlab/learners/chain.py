@@ -1,0 +1,357 @@
+"""The exact overlap chain: spherical online SGD simulated in ``O(m²)`` per sample, not ``O(m d)``.
+
+``engine = "chain"`` of :class:`~indexlab.learners.online_sgd.OnlineSGD`,
+:class:`~indexlab.learners.online_sgd.SmoothedSGD` and :class:`~indexlab.learners.unified.Unified`
+(derivation in ``docs/chain.md``). The full engine (:mod:`indexlab.learners.spherical`) runs,
+per minibatch of ``b`` fresh samples ``x_i ~ N(0, I_d)`` with ``z_i = ⟨θ*, x_i⟩``,
+``y_i ~ P(·|z_i)``, ``t_i = T(y_i)``, for every neuron ``j``
+
+    a_ij = ⟨w_j, x_i⟩,   ψ_ij = b η_t · t_i · s(a_ij, ‖x_i‖² − a_ij²),
+    w_j ← normalise( (1 − (1/b) Σ_i ψ_ij a_ij) w_j + (1/b) Σ_i ψ_ij x_i ),
+
+with ``s = σ'`` (correlation loss), ``s = D_λσ`` (the exact smoothed slope of
+:mod:`indexlab.smoothing`, search phase only) or, for the square loss, ``t_i s`` replaced by
+``(t_i − σ(a_ij)) σ'(a_ij)``. ``η_t`` is the per-sample step of the run's
+:class:`~indexlab.learners.spherical.Schedule` at the samples seen before the batch.
+
+**Sufficient statistic.** The law of a fresh ``x`` is rotation invariant, so the joint law of
+everything the update uses is a function of the Gram matrix of ``(θ*, w_1, …, w_m)``. Keep
+an orthonormal basis ``e_0 = θ*, e_1, …, e_m`` of a ``k = m + 1``-dimensional space ``S`` holding
+``θ*`` and the neurons, and the coordinates ``L`` (``k × k``, lower triangular, row 0 = ``e_0``,
+``L[j, 0] = ⟨w_j, θ*⟩``). A sample is ``x = Σ_c g_c e_c + x_⊥`` with ``g_0 = z``,
+``g_1..g_m ~ N(0, 1)`` and ``x_⊥ ~ N(0, I)`` on ``S^⊥`` (dimension ``p = d − k``), all
+independent. Then ``a_ij = Σ_c L[j, c] g_ic`` and the new neuron is
+
+    w_j' ∝ Σ_c (shrink_j L[j, c] + (1/b) Σ_i ψ_ij g_ic) e_c + (1/b) Σ_i ψ_ij x_⊥i.
+
+The orthogonal parts enter only through the ``b`` vectors ``x_⊥i``. Their Gram matrix is
+Wishart ``W_b(I, p)``; by the Bartlett decomposition there is an orthonormal basis
+``u_1, …, u_q`` (``q = min(b, p)``) of their span with ``x_⊥i = Σ_{l ≤ i} T_il u_l``,
+``T_ii = √χ²_{p−i}``, ``T_il ~ N(0, 1)`` (``l < i``), all independent (rows ``i ≥ p`` are all
+``N(0, 1)``). The new rows live in ``span(e, u)`` (``k + q`` coordinates); one Householder LQ
+step maps them back to ``k`` coordinates in a new orthonormal basis with ``e_0 = θ*`` kept,
+and preserves the Gram matrix. The next samples are fresh and independent of the basis, so
+the chain of ``L`` has exactly the law of the Gram matrix under the full update.
+
+* **Smoothed slope** (``λ > 0``, search phase): ``s`` depends on ``‖x_i‖² = Σ_c g_ic² +
+  Σ_l T_il²``, so the Bartlett rows are drawn in full: ``b(b+1)/2`` numbers per step.
+* **Otherwise** ``Ψ`` does not depend on ``x_⊥`` and only ``V = X_⊥ᵀΨ`` (``p × m``) enters:
+  with ``Ψ = Q_Ψ R_Ψ`` (QR, ``R_Ψ`` of size ``min(b, m) × m``), ``X_⊥ᵀ Q_Ψ`` is a ``p × min(b, m)``
+  standard Gaussian matrix ``A = Q_A R_A`` with ``R_A`` upper Bartlett, so ``V = Q_A (R_A R_Ψ)``:
+  ``min(b, m)(min(b, m)+1)/2`` numbers per step. For ``m = 1`` this is one
+  ``√χ²_{d−2}`` per minibatch: ``w' ∝ (shrink μ + Σψ z/b, shrink ν + Σψ g/b, ‖ψ‖ √χ²_{d−2}/b)``
+  with ``L[1] = (μ, ν)``, which for ``b = 1`` is the overlap recursion
+  ``m' = (m + ηψ b√(1−m²))/√(1 + η²ψ²(b² + ‖x_⊥‖²))`` of the issue.
+* **Initialisation**: ``w_j = g_j/‖g_j‖``, ``g_j ~ N(0, I_d)``; Bartlett with ``θ*`` first gives
+  row ``j``: ``N(0, 1)`` in columns ``< j``, ``√χ²_{d−j}`` in column ``j`` (then normalised).
+* **Labels** depend on ``z`` only: the chain draws the coordinates ``(z, g_1..g_m)`` for a
+  whole chunk, evaluates ``y = g(z)`` (+ noise, or binary draws) with the link and ``T(y)`` in
+  torch, vectorised, and then runs the sequential numba loop
+  (:mod:`~indexlab.learners.chain_kernel`) over the chunk.
+  Any link and any label transform is therefore supported.
+
+The cost per sample is ``O(m²)`` plus ``O(m³/b)`` per step for the LQ, independent of ``d``.
+Minibatches are the consecutive ``b = B`` samples of the run (the last one shorter); the full
+engine also cuts a short batch at the end of each data chunk, a difference of a few steps.
+
+Supported: activations ``he1..he8`` and ``quadratic`` (polynomials), losses ``correlation``
+and ``square``, smoothing with ``he_k`` and the correlation loss (as the full engine), any
+link with ``r = 1`` (dense or sparse ``θ*``: the law of the overlaps does not depend on
+``θ*``), any label transform. Not: datasets (the chain draws its own samples), multi-index
+targets, other activations or losses.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import torch
+
+from indexlab.learners.base import Trace, _check_budget, log_checkpoints
+from indexlab.learners.chain_kernel import (
+    CORRELATION,
+    SQUARE,
+    chain_chunk,
+    init_state,
+)
+from indexlab.links import Link
+from indexlab.nn import Activation, Loss, get_activation, get_loss
+from indexlab.smoothing import smoothed_hermite
+from indexlab.targets import Target
+
+CHAIN_LOSSES = {"correlation": CORRELATION, "square": SQUARE}
+CHUNK_NUMBERS = 1 << 16  # sample coordinates per replica and chunk (0.5 MiB in float64)
+NOTE = ("engine='chain' simulates the exact law of the overlaps (the Gram matrix of "
+        "(w_1..w_m, θ*)) without d-dimensional weights: directions_ is None, and there is no "
+        "second layer (no predictor, test error null)")
+
+
+def activation_polynomials(act: Activation) -> tuple[np.ndarray, np.ndarray]:
+    """Ascending coefficients of ``σ`` and ``σ'`` for the polynomial activations, else
+    ``ValueError`` naming the ones the chain has."""
+    if act.hermite_degree is not None:
+        k = act.hermite_degree
+        # h_k(u) = Σ_m c_{k,m} u^{k−2m}, c_{k,m} = √(k!) (−1)^m / (m! (k−2m)! 2^m)
+        coef = np.zeros(k + 1)
+        for mm in range(k // 2 + 1):
+            coef[k - 2 * mm] = math.sqrt(math.factorial(k)) * (-1) ** mm / (
+                math.factorial(mm) * math.factorial(k - 2 * mm) * 2**mm)
+    elif act.name == "quadratic":
+        coef = np.array([0.0, 0.0, 0.5])
+    else:
+        raise ValueError(f"activation={act.name!r} is not supported by engine='chain': use "
+                         "he1..he8 or quadratic (polynomial activations), or engine='full'")
+    dcoef = np.polynomial.polynomial.polyder(coef) if len(coef) > 1 else np.zeros(1)
+    return coef, np.asarray(dcoef, dtype=np.float64)
+
+
+def slope_terms(k: int, lam: float, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``D_λσ(a, R) = Σ sc a^sp R^sq`` for ``σ = h_k`` (:mod:`indexlab.smoothing`)."""
+    table: dict[tuple[int, int], float] = {}
+    for p, q, c in smoothed_hermite(k, lam, d).coefficients:
+        if p:
+            table[(p - 1, q)] = table.get((p - 1, q), 0.0) + c * p
+        if q:
+            table[(p + 1, q - 1)] = table.get((p + 1, q - 1), 0.0) - 2 * c * q
+    keys = sorted(table) or [(0, 0)]
+    return (np.array([k_[0] for k_ in keys], dtype=np.int64),
+            np.array([k_[1] for k_ in keys], dtype=np.int64),
+            np.array([table.get(k_, 0.0) for k_ in keys], dtype=np.float64))
+
+
+def check_supported(act: Activation, loss: Loss, lam: float, d: int, m: int) -> None:
+    """``ValueError`` before any work when the chain cannot run this configuration."""
+    if loss.name not in CHAIN_LOSSES:
+        raise ValueError(f"loss={loss.name!r} is not supported by engine='chain': use "
+                         f"{' or '.join(CHAIN_LOSSES)}, or engine='full'")
+    activation_polynomials(act)
+    if lam > 0 and (act.hermite_degree is None or loss.name != "correlation"):
+        raise ValueError("smoothing needs a Hermite activation (he1..he8) and the correlation "
+                         f"loss; got activation={act.name!r}, loss={loss.name!r}")
+    if d < m + 2:
+        raise ValueError(f"engine='chain' needs d >= width + 2 (the orthogonal complement of "
+                         f"span(θ*, w_1..w_m) must be non-empty): got d={d}, width={m}")
+
+
+_GOLDEN, _MIX1, _MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser on ``uint64`` arrays (wrapping arithmetic)."""
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(_GOLDEN)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX1)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX2)
+        return z ^ (z >> np.uint64(31))
+
+
+def replica_seeds(seed: int, replicas, *key: int) -> np.ndarray:
+    """32-bit seeds ``(R,)`` that depend only on ``(seed, replica, key)`` (vectorised: a chain
+    may run 10⁵ replicas), for numba's per-thread generator."""
+    x = _splitmix(np.array([seed & (2**64 - 1)], dtype=np.uint64))
+    x = _splitmix(x ^ np.asarray(replicas, dtype=np.uint64))
+    for part in (3000, *key):
+        x = _splitmix(x ^ np.uint64(part))
+    return (x >> np.uint64(32)).astype(np.int64)
+
+
+def initial_state(replicas, m: int, d: int, seed: int) -> np.ndarray:
+    """``L (R, m+1, m+1)`` for ``θ*`` and ``m`` neurons uniform on ``S^{d−1}`` (module doc);
+    replica ``j`` depends only on ``(seed, j)``."""
+    L = np.empty((len(replicas), m + 1, m + 1))
+    init_state(replica_seeds(seed, replicas, 0), d, L)
+    return L
+
+
+@dataclass
+class ChainData:
+    """The samples' coordinates in the span and their labels: ``(z, g_1..g_m)`` i.i.d.
+    ``N(0, 1)`` from one numpy generator per replica (seeded by ``(seed, replica)``), ``y``
+    from the link applied to ``z`` (for noisy or binary links with one torch generator per
+    replica, made on first use)."""
+
+    link: Link
+    seed: int
+    replicas: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        seeds = replica_seeds(self.seed, self.replicas, 1)
+        self._g = [np.random.Generator(np.random.PCG64(int(v))) for v in seeds]
+        self._y: list[torch.Generator] = []
+
+    def draw(self, n: int, k: int) -> tuple[np.ndarray, torch.Tensor]:
+        """The next ``n`` samples: coordinates ``(R, n, k)`` (float64, column 0 is ``z``) and
+        labels ``y (R, n)`` (torch float64)."""
+        coords = np.empty((len(self.replicas), n, k))
+        for r, g in enumerate(self._g):
+            g.standard_normal(out=coords[r])
+        zt = torch.from_numpy(coords[:, :, 0].copy())
+        if not self.link.is_random:
+            y = self.link(zt.reshape(-1, 1)).reshape(zt.shape)
+        else:
+            if not self._y:
+                seeds = replica_seeds(self.seed, self.replicas, 2)
+                self._y = [torch.Generator().manual_seed(int(v)) for v in seeds]
+            y = torch.stack([self.link(zt[i][:, None], generator=g)
+                             for i, g in enumerate(self._y)])
+        return coords, y.to(torch.float64)
+
+    def orthogonal(self, normals: int, dfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``normals`` standard normals and one ``χ²_ν`` per entry of ``dfs``, per replica
+        (the orthogonal parts of the smoothed steps)."""
+        bn = np.empty((len(self.replicas), normals))
+        bc = np.empty((len(self.replicas), len(dfs)))
+        for r, g in enumerate(self._g):
+            g.standard_normal(out=bn[r])
+            bc[r] = g.chisquare(dfs) if len(dfs) else bc[r]
+        return bn, bc
+
+
+@functools.lru_cache(maxsize=64)
+def _smoothed_draws(b: int, m: int, p: int) -> tuple[int, tuple[int, ...]]:
+    """Random numbers of one smoothed step (kernel): sample ``i`` has ``q_i = min(i, m, p)``
+    normal coordinates on the running basis and, if ``p > q_i``, one ``χ²_{p−q_i}``."""
+    q, normals, dfs = 0, 0, []
+    for _ in range(b):
+        normals += q
+        if p - q > 0:
+            dfs.append(p - q)
+            q = min(q + 1, m)
+    return normals, tuple(dfs)
+
+
+def _run_threads(R: int, args: tuple) -> None:
+    """:func:`chain_kernel.chain_chunk` over replica ranges on ``numba.get_num_threads()``
+    threads (``NUMBA_NUM_THREADS``; the kernel releases the GIL)."""
+    threads = max(1, min(R, numba.get_num_threads()))
+    if threads == 1:
+        chain_chunk(0, R, *args)
+        return
+    edges = np.linspace(0, R, threads + 1).astype(int)
+    with ThreadPoolExecutor(threads) as pool:
+        jobs = [pool.submit(chain_chunk, int(a), int(b), *args)
+                for a, b in itertools.pairwise(edges)]
+        for job in jobs:
+            job.result()
+
+
+def chunk_samples(batch: int, k: int, smoothed: bool) -> int:
+    """Samples per replica in one chunk: a multiple of the batch with about
+    ``CHUNK_NUMBERS`` random numbers (``k`` coordinates per sample, up to ``k`` more for the
+    orthogonal part when smoothing), the same for any number of replicas (so ``replicas=[j]``
+    reproduces replica ``j``)."""
+    per_sample = k + 1 + (k if smoothed else 0)
+    return max(batch, CHUNK_NUMBERS // per_sample // batch * batch)
+
+
+def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedule,
+              act: Activation, loss: Loss, lam: float, trace: Trace,
+              first: tuple[np.ndarray, torch.Tensor] | None = None,
+              checkpoints: list[int] | None = None,
+              ) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Run the chain for ``n`` samples per replica from state ``L``; returns
+    ``(L, diverged (R,), samples, random numbers drawn)`` and records ``loss``, ``overlap``
+    (best neuron) and ``overlap_mean`` in ``trace`` at the checkpoints of the full engine
+    (:func:`~indexlab.learners.spherical.run_online`). ``first`` is an already drawn first
+    chunk (its labels may have built an agnostic ``transform``); ``checkpoints``: the sample
+    counts to record at (default :func:`log_checkpoints` of ``n``; the learner passes the
+    full engine's)."""
+    R, k = L.shape[0], L.shape[1]
+    B = schedule.batch
+    p = d - k
+    sig, dsig = activation_polynomials(act)
+    loss_code = CHAIN_LOSSES[loss.name]
+    sp, sq, sc = (slope_terms(act.hermite_degree, lam, d) if lam > 0
+                  else (np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1)))
+    L = np.ascontiguousarray(L, dtype=np.float64).copy()
+    alive = np.ones(R, dtype=np.bool_)
+    draws = np.zeros(R, dtype=np.int64)
+    checkpoints = log_checkpoints(n) if checkpoints is None else checkpoints
+    next_cp, seen, chunk_index, orthogonal_draws = 0, 0, 0, 0
+    per_chunk = chunk_samples(B, k, lam > 0)
+    replicas = data.replicas
+    while seen < n:
+        size = min(per_chunk, n - seen)
+        if first is not None and chunk_index == 0:
+            coords, y = first[0][:, :size], first[1][:, :size]
+        else:
+            coords, y = data.draw(size, k)
+        t = np.ascontiguousarray(transform(y).to(torch.float64).numpy())
+        coords = np.ascontiguousarray(coords)
+        sizes, etas, smooth, rec, rec_seen = [], [], [], [], []
+        pos = seen
+        while pos < seen + size:
+            b = min(B, seen + size - pos)
+            sizes.append(b)
+            etas.append(schedule.step_at(pos) * b)
+            smooth.append(lam > 0 and pos < schedule.search)
+            at_cp = next_cp < len(checkpoints) and pos + b >= checkpoints[next_cp]
+            pos += b
+            if at_cp:
+                rec.append(len(rec_seen))
+                rec_seen.append(pos)
+                while next_cp < len(checkpoints) and pos >= checkpoints[next_cp]:
+                    next_cp += 1
+            else:
+                rec.append(-1)
+        n_normals, dfs = 0, []
+        for b, smoothed in zip(sizes, smooth, strict=True):
+            if smoothed:
+                normals, step_dfs = _smoothed_draws(b, k - 1, p)
+                n_normals += normals
+                dfs.extend(step_dfs)
+        bn, bc = data.orthogonal(n_normals, np.array(dfs, dtype=np.float64))
+        n_cp = max(len(rec_seen), 1)
+        out = [np.full((R, n_cp), np.nan) for _ in range(3)]
+        seeds = replica_seeds(data.seed, replicas, 3, chunk_index)
+        args = (L, alive, coords, t, bn, bc, np.array(sizes, dtype=np.int64),
+                np.array(etas, dtype=np.float64), np.array(smooth, dtype=np.bool_),
+                np.array(rec, dtype=np.int64), out[0], out[1], out[2], seeds, p,
+                sig, dsig, sp, sq, sc, loss_code, draws)
+        _run_threads(R, args)
+        for slot, at in enumerate(rec_seen):
+            trace.record(at, loss=out[2][:, slot], overlap=out[0][:, slot],
+                         overlap_mean=out[1][:, slot])
+        seen += size
+        chunk_index += 1
+        orthogonal_draws += R * (n_normals + len(dfs))
+    # numba's draws, the samples' coordinates and the smoothed steps' orthogonal parts
+    return L, ~alive, seen, int(draws.sum()) + R * seen * k + orthogonal_draws
+
+
+def best_overlap(L: np.ndarray) -> torch.Tensor:
+    """``max_j |⟨w_j, θ*⟩|`` per replica from the chain state ``L (R, k, k)``."""
+    return torch.from_numpy(np.abs(L[:, 1:, 0]).max(axis=1))
+
+
+
+
+def check_config(loss: str | Loss, activation: str | Activation | None, owner: str) -> None:
+    """The checks of ``engine='chain'`` that need no data (run by the learner's
+    validation, hence by the spec loader, before any work); ``owner`` names the learner."""
+    given = loss if isinstance(loss, str) else get_loss(loss).name
+    if get_loss(loss).name not in CHAIN_LOSSES:
+        raise ValueError(f"loss={given!r} is not supported by {owner}(engine='chain'): "
+                         f"use {' or '.join(CHAIN_LOSSES)}, or engine='full'")
+    if activation is not None:
+        activation_polynomials(get_activation(activation))
+
+
+def check_data(data, y, n, owner: str) -> int:
+    """The budget ``n`` of a chain fit; ``ValueError`` unless ``data`` is a single-index
+    target fitted with a budget (the chain draws its own samples)."""
+    if not isinstance(data, Target) or y is not None:
+        raise ValueError(f"{owner}(engine='chain') draws its own samples: fit a target with a "
+                         "budget, fit(target, n=...); for a dataset use engine='full'")
+    if n is None:
+        raise ValueError("fit(target) needs a sample budget: fit(target, n=...)")
+    if data.r != 1:
+        raise ValueError(f"{owner}(engine='chain') needs a single-index target; this one has "
+                         f"r={data.r}")
+    return _check_budget(n)
