@@ -66,15 +66,22 @@ def alignment_statistics(
     y = link(z[:, None], torch.Generator().manual_seed(seed)).to(torch.float64)
     t = transform(y).to(torch.float64)
     R1 = g * g + rest
-    V = float((w * psi(z, R1, t) ** 2 * R1).sum())
+    V = _exact_sum(w * psi(z, R1, t) ** 2 * R1)
     m = 1.0 - delta
     s = math.sqrt(1.0 - m * m)
     norm2 = z * z + g * g + rest
     drift = 0.0
     for sign in (1.0, -1.0):
         a = m * z + sign * s * g
-        drift += float((w * psi(a, norm2 - a * a, t) * (z - a * m)).sum()) / 2
+        drift += _exact_sum(w * psi(a, norm2 - a * a, t) * (z - a * m)) / 2
     return V, drift / (2 * delta)
+
+
+def _exact_sum(values: torch.Tensor) -> float:
+    """``Σ values`` correctly rounded (``math.fsum``): a threaded torch reduction sums in an
+    order that depends on the thread count, and the resolved step is stored with every run, so
+    it must be the same number in a one-thread Dask worker and in a multi-threaded process."""
+    return math.fsum(values.detach().to("cpu", torch.float64).numpy().ravel().tolist())
 
 
 def hold_step(V: float, D: float, misalignment: float) -> float | None:
@@ -82,4 +89,6 @@ def hold_step(V: float, D: float, misalignment: float) -> float | None:
     the statistics give no cap (no drift towards ``θ``, or no noise)."""
     if not (D > 0 and V > 0 and math.isfinite(D) and math.isfinite(V)):
         return None
-    return 4.0 * misalignment * D / V
+    # 12 significant digits: a step has no meaning beyond them, and the stored value must not
+    # depend on the last bits of the elementwise kernels (vectorised or not per thread chunk)
+    return float(f"{4.0 * misalignment * D / V:.12g}")
