@@ -134,6 +134,41 @@ def test_registry_holds_the_claims_of_the_issue_with_specs_in_every_mode():
         get_claims(["nope"])
 
 
+@pytest.mark.parametrize(("link", "k_star"), [("he3", 3), ("he4", 4), ("genexp3", 3),
+                                              ("genexp4", 4)])
+def test_exponent_claims_run_vanilla_and_smoothed_sgd_at_the_spec_step(link, k_star):
+    """The exponent claims judge vanilla/smoothed SGD against d^{k*−1} / d^{k*/2}, the rates
+    of the spec's step (§2.1/§2.2), so in every mode their spec gives ``lr`` explicitly (never
+    hold-capped) and it equals ``default_lr`` before the cap, signal included (identity
+    transform: λ_s = 1), at each d (float64 formula vs Python float: rel 1e-12). Unified keeps
+    its default (no lr)."""
+    import torch
+
+    from indexlab.experiments.spec import evaluate_formula
+    from indexlab.learners import LEARNERS
+    from indexlab.links import get_link
+
+    claim = CLAIMS[f"exponents-{link}"]
+    for mode in MODES:
+        specs = claim.specs(mode)
+        assert "lr" not in specs["unified"]["learners"][0].get("formulas", {})
+        for name in ("online_sgd", "smoothed_sgd"):
+            entry = specs[name]["learners"][0]
+            assert entry["name"] == name and "lr" not in entry["hyper"]
+            model = LEARNERS[name]()
+            _, signal = model._transform(k_star, get_link(link), torch.zeros(1, 4))
+            for d in (8, 16, 100, 1024, 65536):
+                expected = model.default_lr(k_star, d, model._smoothing(k_star, d), signal)
+                got = evaluate_formula(entry["formulas"]["lr"], d)
+                assert got == pytest.approx(expected, rel=1e-12), (mode, name, d)
+    # the two families differ: vanilla c·d^{−k/2}, smoothed 0.1·d^{−1/2} for any k
+    he = claim.specs("quick")
+    assert evaluate_formula(he["smoothed_sgd"]["learners"][0]["formulas"]["lr"], 256) == \
+        pytest.approx(0.1 / 16, rel=1e-12)
+    assert evaluate_formula(he["online_sgd"]["learners"][0]["formulas"]["lr"], 256) == \
+        pytest.approx(256 ** (-k_star / 2), rel=1e-12)
+
+
 # ---------------------------------------------------------------------------------- CLI
 def test_cli_bad_input_exits_2_with_the_claims_listed(tmp_path):
     result = runner.invoke(app, ["reproduce", "--tiny", "--only", "nope", "--db",
