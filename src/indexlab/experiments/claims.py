@@ -79,6 +79,7 @@ class Claim:
 
 
 def sweep_name(claim: str, mode: str, part: str) -> str:
+    """The stored sweep name of one part of a claim: ``{claim}-{mode}-{part}``, cut to 64."""
     return f"{claim}-{mode}-{part}"[:64]
 
 

@@ -75,6 +75,7 @@ def human_bytes(size: float) -> str:
 
 
 def human_seconds(seconds: float) -> str:
+    """A duration for messages: seconds, minutes, hours or days, one decimal."""
     if seconds < 60:
         return f"{seconds:.1f} s"
     if seconds < 3600:

@@ -68,6 +68,7 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 
 def interval(lo: float, hi: float, digits: int = 3) -> str:
+    """``[lo, hi]`` with ``digits`` significant digits (``—`` for NaN, ``∞`` for infinities)."""
     return f"[{_fmt(lo, digits)}, {_fmt(hi, digits)}]"
 
 

@@ -199,6 +199,7 @@ def _provenance(store: Store, mode: str) -> str:
 
 
 def claims_table(results: list[ClaimResult]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the claims table (one row per claim) for summary.md and index.html."""
     head = ["claim", "source", "measured (95% CI)", "theory", "verdict", "figure"]
     rows = [[r.claim.name, r.claim.source, r.measured(), r.claim.theory,
              r.verdict + (f" ({r.note})" if r.note and r.verdict == "inconclusive"
@@ -220,6 +221,7 @@ def _linked(table, figure: str, claim: str, escape=lambda x: x):
 
 
 def check_table(result: ClaimResult) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of one claim's checks: estimate, 95% CI, theory, verdict and reason."""
     head = ["check", "estimate", "95% CI", "theory", "verdict", "why"]
     rows = [[c.label, f"{c.estimate:.4g}" if math.isfinite(c.estimate) else "—",
              interval(c.lo, c.hi), c.theory_text, c.verdict, c.reason] for c in result.checks]
