@@ -99,6 +99,39 @@ def test_chain_is_deterministic_and_replica_j_depends_only_on_j():
     np.testing.assert_array_equal(a[:, 1], run([1])[:, 0])
 
 
+@pytest.mark.parametrize("make", [
+    lambda: SmoothedSGD(width=2, engine="chain", batch=5, exponent=4),
+    lambda: OnlineSGD(width=1, engine="chain", batch=1),
+])
+def test_chain_does_not_depend_on_the_number_of_threads(make):
+    """Replica ranges run on ``numba.get_num_threads()`` threads, each with its own
+    generators: 1, 2 and 3 threads give the same bits (odd replica counts, two chunks)."""
+    import numba
+
+    before = numba.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, min(3, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            learner = make().fit(SingleIndex("he4", 20, replicas=5, seed=2), n=30_001)
+            results.append((learner.chain_state_.numpy(), learner.trace_["overlap"],
+                            learner.trace_.samples, learner.chain_draws_))
+    finally:
+        numba.set_num_threads(before)
+    for other in results[1:]:
+        np.testing.assert_array_equal(results[0][0], other[0])
+        np.testing.assert_array_equal(results[0][1], other[1])
+        assert results[0][2:] == other[2:]
+
+
+def test_vectorised_steps_equal_the_schedules_step_at():
+    schedule = Schedule(lr=3e-3, search=1000, decay=0.37, batch=32, descent_lr=1e-3)
+    t = np.array([0, 1, 999, 1000, 1001, 54_321, 10**9])
+    np.testing.assert_array_equal(schedule.steps_at(t), [schedule.step_at(int(v)) for v in t])
+    flat = Schedule(lr=2e-3, search=10, decay=0.0, batch=1)
+    np.testing.assert_array_equal(flat.steps_at(t), [flat.step_at(int(v)) for v in t])
+
+
 @pytest.mark.parametrize("learner", [
     OnlineSGD(width=2, engine="chain", batch=8),
     SmoothedSGD(width=1, engine="chain", batch=8, exponent=4),

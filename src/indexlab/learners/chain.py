@@ -185,6 +185,14 @@ class ChainData:
         self._g = [np.random.Generator(np.random.PCG64(int(v))) for v in seeds]
         self._y: list[torch.Generator] = []
 
+    def subset(self, a: int, b: int) -> ChainData:
+        """The replicas ``a ≤ r < b`` of this stream, sharing their generators (so drawing
+        from the subset advances this stream's replicas ``a..b−1``)."""
+        sub = ChainData.__new__(ChainData)
+        sub.link, sub.seed, sub.replicas = self.link, self.seed, self.replicas[a:b]
+        sub._g, sub._y = self._g[a:b], self._y[a:b]
+        return sub
+
     def draw(self, n: int, k: int) -> tuple[np.ndarray, torch.Tensor]:
         """The next ``n`` samples: coordinates ``(R, n, k)`` (float64, column 0 is ``z``) and
         labels ``y (R, n)`` (torch float64)."""
@@ -226,19 +234,18 @@ def _smoothed_draws(b: int, m: int, p: int) -> tuple[int, tuple[int, ...]]:
     return normals, tuple(dfs)
 
 
-def _run_threads(R: int, args: tuple) -> None:
-    """:func:`chain_kernel.chain_chunk` over replica ranges on ``numba.get_num_threads()``
-    threads (``NUMBA_NUM_THREADS``; the kernel releases the GIL)."""
-    threads = max(1, min(R, numba.get_num_threads()))
-    if threads == 1:
-        chain_chunk(0, R, *args)
-        return
-    edges = np.linspace(0, R, threads + 1).astype(int)
-    with ThreadPoolExecutor(threads) as pool:
-        jobs = [pool.submit(chain_chunk, int(a), int(b), *args)
-                for a, b in itertools.pairwise(edges)]
-        for job in jobs:
-            job.result()
+def _orthogonal_plan(smoothed_sizes: np.ndarray, m: int, p: int) -> tuple[int, np.ndarray]:
+    """Normals and ``χ²`` degrees of freedom of the smoothed steps of sizes
+    ``smoothed_sizes`` (:func:`_smoothed_draws` per step, in step order), by runs of equal
+    sizes (all steps but a chunk's last have the run's batch size)."""
+    normals, dfs = 0, [np.zeros(0)]
+    if len(smoothed_sizes):
+        cuts = np.flatnonzero(np.diff(smoothed_sizes)) + 1
+        for run in np.split(smoothed_sizes, cuts):
+            count, step_dfs = _smoothed_draws(int(run[0]), m, p)
+            normals += count * len(run)
+            dfs.append(np.tile(np.asarray(step_dfs, dtype=np.float64), len(run)))
+    return normals, np.concatenate(dfs)
 
 
 def chunk_samples(batch: int, k: int, smoothed: bool) -> int:
@@ -248,6 +255,39 @@ def chunk_samples(batch: int, k: int, smoothed: bool) -> int:
     reproduces replica ``j``)."""
     per_sample = k + 1 + (k if smoothed else 0)
     return max(batch, CHUNK_NUMBERS // per_sample // batch * batch)
+
+
+def step_plan(seen: int, size: int, schedule, lam: float, checkpoints: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The steps of the chunk of samples ``[seen, seen + size)``, vectorised: per step its
+    batch size ``b`` (the consecutive ``B`` samples, the last one shorter), ``b·η_t`` at its
+    first sample, whether it uses the smoothed slope (``λ > 0`` in the search phase), and its
+    checkpoint slot (or −1); plus the sample counts recorded at the slots.
+
+    A step records when a checkpoint ``c`` falls in ``(start, end]`` of its samples (a
+    checkpoint ``≤ 0`` at the run's first step), at ``end`` — once per step however many
+    checkpoints it passes, as the full engine."""
+    starts = np.arange(seen, seen + size, schedule.batch, dtype=np.int64)
+    ends = np.minimum(starts + schedule.batch, seen + size)
+    sizes = ends - starts
+    etas = schedule.steps_at(starts) * sizes
+    smooth = (starts < schedule.search) & (lam > 0)
+    before = np.searchsorted(checkpoints, starts, side="right")
+    before[starts == 0] = 0
+    hit = np.searchsorted(checkpoints, ends, side="right") > before
+    rec = np.where(hit, np.cumsum(hit) - 1, -1).astype(np.int64)
+    return sizes, etas, smooth, rec, ends[hit]
+
+
+@dataclass
+class ChunkRecords:
+    """The trace of one replica range: sample counts and ``(R_part,)`` metric rows."""
+
+    samples: list[int]
+    best: list[np.ndarray]
+    mean: list[np.ndarray]
+    loss: list[np.ndarray]
+    state: np.ndarray | None = None
 
 
 def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedule,
@@ -261,21 +301,59 @@ def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedul
     (:func:`~indexlab.learners.spherical.run_online`). ``first`` is an already drawn first
     chunk (its labels may have built an agnostic ``transform``); ``checkpoints``: the sample
     counts to record at (default :func:`log_checkpoints` of ``n``; the learner passes the
-    full engine's)."""
+    full engine's).
+
+    The replicas are split into ``numba.get_num_threads()`` ranges (``NUMBA_NUM_THREADS``),
+    each run start to end — drawing, labels, ``T(y)`` and the kernel — by its own thread
+    (numpy's generators, torch and the kernel release the GIL). Every replica has its own
+    generators, so the result does not depend on the number of threads."""
+    R = L.shape[0]
+    L = np.ascontiguousarray(L, dtype=np.float64).copy()
+    cps = np.asarray(log_checkpoints(n) if checkpoints is None else checkpoints, np.int64)
+    threads = max(1, min(R, numba.get_num_threads()))
+    edges = [int(e) for e in np.linspace(0, R, threads + 1).astype(int)]
+    ranges = list(itertools.pairwise(edges))
+
+    def part(a: int, b: int) -> tuple[np.ndarray, int, int, ChunkRecords]:
+        sub_first = None if first is None else (first[0][a:b], first[1][a:b])
+        return _run_range(data.subset(a, b), L[a:b], d, n, transform, schedule, act, loss,
+                          lam, cps, sub_first)
+
+    if threads == 1:
+        results = [part(0, R)]
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            results = list(pool.map(lambda ab: part(*ab), ranges))
+    alive = np.concatenate([res[0] for res in results])
+    for (a, b), res in zip(ranges, results, strict=True):
+        L[a:b] = res[3].state
+    records = [res[3] for res in results]
+    for slot, at in enumerate(records[0].samples):
+        trace.record(at, loss=np.concatenate([r.loss[slot] for r in records]),
+                     overlap=np.concatenate([r.best[slot] for r in records]),
+                     overlap_mean=np.concatenate([r.mean[slot] for r in records]))
+    seen = results[0][1]
+    return L, ~alive, seen, sum(res[2] for res in results)
+
+
+def _run_range(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedule,
+               act: Activation, loss: Loss, lam: float, checkpoints: np.ndarray,
+               first: tuple[np.ndarray, torch.Tensor] | None,
+               ) -> tuple[np.ndarray, int, int, ChunkRecords]:
+    """:func:`run_chain` on one replica range, on the calling thread: returns ``(alive,
+    samples, random numbers drawn, records)`` with the final state in ``records.state``."""
     R, k = L.shape[0], L.shape[1]
-    B = schedule.batch
     p = d - k
     sig, dsig = activation_polynomials(act)
     loss_code = CHAIN_LOSSES[loss.name]
     sp, sq, sc = (slope_terms(act.hermite_degree, lam, d) if lam > 0
                   else (np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1)))
-    L = np.ascontiguousarray(L, dtype=np.float64).copy()
+    L = np.ascontiguousarray(L).copy()
     alive = np.ones(R, dtype=np.bool_)
     draws = np.zeros(R, dtype=np.int64)
-    checkpoints = log_checkpoints(n) if checkpoints is None else checkpoints
-    next_cp, seen, chunk_index, orthogonal_draws = 0, 0, 0, 0
-    per_chunk = chunk_samples(B, k, lam > 0)
-    replicas = data.replicas
+    records = ChunkRecords([], [], [], [])
+    seen, chunk_index, orthogonal_draws = 0, 0, 0
+    per_chunk = chunk_samples(schedule.batch, k, lam > 0)
     while seen < n:
         size = min(per_chunk, n - seen)
         if first is not None and chunk_index == 0:
@@ -284,45 +362,25 @@ def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedul
             coords, y = data.draw(size, k)
         t = np.ascontiguousarray(transform(y).to(torch.float64).numpy())
         coords = np.ascontiguousarray(coords)
-        sizes, etas, smooth, rec, rec_seen = [], [], [], [], []
-        pos = seen
-        while pos < seen + size:
-            b = min(B, seen + size - pos)
-            sizes.append(b)
-            etas.append(schedule.step_at(pos) * b)
-            smooth.append(lam > 0 and pos < schedule.search)
-            at_cp = next_cp < len(checkpoints) and pos + b >= checkpoints[next_cp]
-            pos += b
-            if at_cp:
-                rec.append(len(rec_seen))
-                rec_seen.append(pos)
-                while next_cp < len(checkpoints) and pos >= checkpoints[next_cp]:
-                    next_cp += 1
-            else:
-                rec.append(-1)
-        n_normals, dfs = 0, []
-        for b, smoothed in zip(sizes, smooth, strict=True):
-            if smoothed:
-                normals, step_dfs = _smoothed_draws(b, k - 1, p)
-                n_normals += normals
-                dfs.extend(step_dfs)
-        bn, bc = data.orthogonal(n_normals, np.array(dfs, dtype=np.float64))
+        sizes, etas, smooth, rec, rec_seen = step_plan(seen, size, schedule, lam, checkpoints)
+        n_normals, dfs = _orthogonal_plan(sizes[smooth], k - 1, p)
+        bn, bc = data.orthogonal(n_normals, dfs)
         n_cp = max(len(rec_seen), 1)
         out = [np.full((R, n_cp), np.nan) for _ in range(3)]
-        seeds = replica_seeds(data.seed, replicas, 3, chunk_index)
-        args = (L, alive, coords, t, bn, bc, np.array(sizes, dtype=np.int64),
-                np.array(etas, dtype=np.float64), np.array(smooth, dtype=np.bool_),
-                np.array(rec, dtype=np.int64), out[0], out[1], out[2], seeds, p,
-                sig, dsig, sp, sq, sc, loss_code, draws)
-        _run_threads(R, args)
+        seeds = replica_seeds(data.seed, data.replicas, 3, chunk_index)
+        chain_chunk(0, R, L, alive, coords, t, bn, bc, sizes, etas, smooth, rec, out[0],
+                    out[1], out[2], seeds, p, sig, dsig, sp, sq, sc, loss_code, draws)
         for slot, at in enumerate(rec_seen):
-            trace.record(at, loss=out[2][:, slot], overlap=out[0][:, slot],
-                         overlap_mean=out[1][:, slot])
+            records.samples.append(int(at))
+            records.best.append(out[0][:, slot])
+            records.mean.append(out[1][:, slot])
+            records.loss.append(out[2][:, slot])
         seen += size
         chunk_index += 1
         orthogonal_draws += R * (n_normals + len(dfs))
+    records.state = L
     # numba's draws, the samples' coordinates and the smoothed steps' orthogonal parts
-    return L, ~alive, seen, int(draws.sum()) + R * seen * k + orthogonal_draws
+    return alive, seen, int(draws.sum()) + R * seen * k + orthogonal_draws, records
 
 
 def best_overlap(L: np.ndarray) -> torch.Tensor:

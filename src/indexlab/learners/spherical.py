@@ -110,6 +110,18 @@ class Schedule:
             return base
         return 1.0 / (1.0 / base + self.decay * (t - self.search))
 
+    def steps_at(self, t: np.ndarray) -> np.ndarray:
+        """:meth:`step_at` at every entry of the integer array ``t`` (the same float64
+        arithmetic, so the same numbers)."""
+        t = np.asarray(t, dtype=np.int64)
+        base = self.lr if self.descent_lr is None else self.descent_lr
+        if self.decay == 0:
+            descent = np.full(t.shape, float(base))
+        else:
+            elapsed = np.maximum(t - self.search, 0).astype(np.float64)
+            descent = 1.0 / (1.0 / base + self.decay * elapsed)
+        return np.where(t < self.search, float(self.lr), descent)
+
 
 def normalise_rows(W: torch.Tensor) -> torch.Tensor:
     return W / W.norm(dim=-1, keepdim=True)
