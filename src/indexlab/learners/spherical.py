@@ -123,6 +123,16 @@ class Schedule:
         return np.where(t < self.search, float(self.lr), descent)
 
 
+def coefficient_sign(link: Link, s: int) -> float:
+    """``sign(c_s)`` of the link's Hermite coefficient ``c_s = E[y h_s(z)]`` (1 when it is 0
+    or cannot be computed)."""
+    try:
+        coefficients = theory.hermite_expansion(link, max(s, 1))
+    except ValueError:
+        return 1.0
+    return -1.0 if coefficients[s] < 0 else 1.0
+
+
 def normalise_rows(W: torch.Tensor) -> torch.Tensor:
     return W / W.norm(dim=-1, keepdim=True)
 
@@ -549,10 +559,18 @@ class SphericalSGD(SphericalLearner):
     def _transform(
         self, s: int, link: Link | None, sample_y: torch.Tensor
     ) -> tuple[Transform, float]:
-        """The label transform and its signal ``λ_s = E[T(y) h_s(z)]`` (1 if unknown)."""
+        """The label transform and its signal ``λ_s = E[T(y) h_s(z)]`` (1 if unknown).
+
+        ``"identity"`` is ``T(y) = sign(c_s) · y`` when the link is known, ``c_s = E[y h_s(z)]``
+        its Hermite coefficient at the learner's exponent: the population correlation
+        ``E[T(y) h_s(⟨w, x⟩)] = |c_s| m^s`` then grows with the overlap. With ``c_s < 0`` and
+        ``y`` itself (e.g. ``genexp4``, ``c₄ ≈ −0.336``) an even ``s`` drives every neuron to
+        the equator, and an odd one to ``−θ*``."""
         if callable(self.label_transform):
             return self.label_transform, float(getattr(self.label_transform, "lam", 1.0))
         if self.label_transform == "identity":
+            if link is not None and link.r == 1 and coefficient_sign(link, s) < 0:
+                return (lambda v: -v), 1.0
             return (lambda v: v), 1.0
         if self.label_transform == "agnostic":
             return agnostic_transform(sample_y, seed=self.seed), 1.0
