@@ -31,24 +31,52 @@ def test_readme_python_tour_runs():
             pytest.fail(f"README block failed: {exc!r}\n{code}")
 
 
+def _main_job() -> str:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```bash\n(python -m pip install[^\n]*indexlab[^\n]*)\n```", text)
+    assert block is not None, "no main command in the README"
+    return block.group(1).split(" && ", 1)[1]  # the part after the install
+
+
+def test_readme_main_command_is_the_quick_reproduction_and_its_table_covers_the_registry():
+    """The main command is ``indexlab reproduce --quick``; the README carries the claims table
+    of a run of it (between markers), one row per registered claim with a verdict, and says
+    when, where and with which version it was made."""
+    from indexlab.experiments.claims import CLAIMS
+    from indexlab.experiments.judge import VERDICTS
+
+    assert _main_job().startswith("indexlab reproduce --quick ")
+    text = (ROOT / "README.md").read_text()
+    table = text.split("<!-- claims:start -->", 1)[1].split("<!-- claims:end -->", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ")][2:]
+    names = [row.split("|")[1].strip() for row in rows]
+    assert sorted(names) == sorted(CLAIMS), names
+    for row in rows:
+        verdict = row.split("|")[-2].strip().strip("*").split(" ")[0]
+        assert verdict in VERDICTS, row
+    assert re.search(r"indexlab \d+\.\d+\.\d+.*mode quick, \d{4}-\d\d-\d\d", table)
+    assert "cores" in table
+
+
 @pytest.mark.slow
 def test_readme_main_job_runs(tmp_path):
     """The README's main command (after its install step) runs from a fresh folder and writes
-    the report with the fitted exponents of both learners."""
+    the claims report: every claim judged, in summary.md and index.html (about 15 min on 2
+    cores: the whole quick registry)."""
     import shutil
     import subprocess
     import sys
 
-    text = (ROOT / "README.md").read_text()
-    block = re.search(r"```bash\n(python -m pip install[^\n]*indexlab[^\n]*)\n```", text)
-    assert block is not None, "no main command in the README"
-    job = block.group(1).split(" && ", 1)[1]  # the part after the install
-    assert job.startswith("indexlab sweep ")
+    from indexlab.experiments.claims import CLAIMS
+
+    job = _main_job()
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     indexlab = str(Path(sys.executable).with_name("indexlab"))
     result = subprocess.run(job.replace("indexlab ", f"{indexlab} "), shell=True, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout + result.stderr
-    summary = (tmp_path / "he3-report" / "summary.md").read_text()
-    assert "| he3 | unified |" in summary and "| he3 | online_sgd |" in summary
-    assert (tmp_path / "he3-report" / "index.html").exists()
+                            capture_output=True, text=True, timeout=2700)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    out = re.search(r"--out (\S+)", job).group(1)
+    summary = (tmp_path / out / "summary.md").read_text()
+    for name in CLAIMS:
+        assert re.search(rf"\| {re.escape(name)} \|.*\| (pass|fail|inconclusive)", summary), name
+    assert (tmp_path / out / "index.html").exists()

@@ -35,6 +35,23 @@ def test_separate_needs_the_claim_in_and_every_alternative_out(lo, hi, verdict):
     assert check.verdict == verdict, check.reason
 
 
+@pytest.mark.parametrize(("lo", "hi", "verdict"), [
+    (1.50, 1.55, "pass"),          # meets [1.5, 1.69]: d^{1.5} times less than a log
+    (1.60, 1.70, "pass"),          # inside the log allowance
+    (1.72, 1.80, "fail"),          # more than one log factor above 1.5
+    (1.40, 1.48, "fail"),          # below the claimed 1.5 (a log only raises the slope)
+    (1.60, 2.05, "inconclusive"),  # holds the alternative 2 as well
+])
+def test_separate_with_a_polylog_allowance(lo, hi, verdict):
+    """Õ(d^{1.5}) over d = 16–8192: one log d raises the fitted slope by 0.189."""
+    s = judge.log_slope(16, 8192)
+    assert s == pytest.approx((math.log(math.log(8192)) - math.log(math.log(16)))
+                              / math.log(8192 / 16))
+    assert 0.18 < s < 0.2
+    check = judge.separate("p̂", (lo + hi) / 2, lo, hi, 1.5, [1.0, 2.0], polylog=s)
+    assert check.verdict == verdict, check.reason
+
+
 def test_separate_without_a_finite_interval_is_inconclusive():
     assert judge.separate("p̂", 1.0, -math.inf, math.inf, 1.0, [2.0]).verdict == "inconclusive"
     assert judge.separate("p̂", math.nan, math.nan, math.nan, 1.0, [2.0]).verdict == \

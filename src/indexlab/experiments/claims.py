@@ -36,6 +36,7 @@ from indexlab.experiments.judge import (
     INCONCLUSIVE,
     Check,
     at_most,
+    log_slope,
     separate,
     side,
     unavailable,
@@ -310,7 +311,9 @@ def _exponent_evaluate(link: str) -> Callable[[Context], list[Check]]:
             p_hat, _, lo, hi, _, used = fitted
             label += f" (d {min(used)}–{max(used)})"
             others = [v for k, v in theories.items() if k != learner]
-            check = separate(label, p_hat, lo, hi, theories[learner], others)
+            # the theorems give Õ(d^p): one unknown log factor may raise the slope
+            check = separate(label, p_hat, lo, hi, theories[learner], others,
+                             polylog=log_slope(min(used), max(used)))
             censored = [c.d for c, t in zip(analysis.curves, analysis.thresholds, strict=True)
                         if not 0 < t.n_star < math.inf]
             notes = [f"n* censored at d = {', '.join(map(str, censored))}"] if censored else []
@@ -360,9 +363,11 @@ def _exponent_claim(link: str, k_star: int, s_star: int) -> Claim:
                  "cross-checks Unified at d = 16–64; tiny mode runs the full engine only)",
         theory=f"unified d^{p['unified']:g}, smoothed d^{p['smoothed_sgd']:g}, vanilla "
                f"d^{p['online_sgd']:g}",
-        rule="each learner's 95% CI of p̂ holds its own exponent and none of the others', "
-             f"over d spanning ≥ {EXPONENT_DECADES:g} decades (fewer: inconclusive); the full "
-             "engine's n* equals the chain's within ×1.5 at small d",
+        rule="each learner's 95% CI of p̂ meets its own exponent p (up to one log factor: "
+             "[p, p + s], s the slope log d adds over the fitted d, 0.19 over 16–8192) and "
+             f"holds none of the others', over d spanning ≥ {EXPONENT_DECADES:g} decades "
+             "(fewer: inconclusive); the full engine's n* equals the chain's within ×1.5 at "
+             "small d",
         build=_exponent_build(link), evaluate=_exponent_evaluate(link),
         requires=_chain_in("quick", "full"))
 
