@@ -6,6 +6,8 @@ Prints, measured in this run, on one thread (numba and torch both limited to 1):
   with the default minibatch B = 32 and with B = 1, and for smoothed SGD on He₄ (B = 32,
   smoothing on: one more normal and one χ² per sample); everything included (labels,
   random numbers, the chain, the trace), after one warm-up call that compiles the kernel;
+* the rate with two threads (the replicas split in two ranges, each run start to end by
+  its own thread), when the machine has two cores;
 * the ratio of full-engine to chain time for the same learner, n and replicas at d = 1024
   (target ≥ 100×).
 
@@ -55,6 +57,12 @@ def main() -> None:
     for label, learner, link, n in cases:
         print(f"  {label:22s} {rate(learner, link, d, R, n):.3g} samples/s per core "
               "(target >= 1e7)")
+    if numba.config.NUMBA_NUM_THREADS >= 2:  # replica ranges on their own threads
+        numba.set_num_threads(2)
+        both = rate(OnlineSGD(engine="chain", **common), "he3", d, 2 * R, args.n)
+        numba.set_num_threads(1)
+        print(f"  vanilla He3, B = 32, two threads: {both:.3g} samples/s "
+              f"({both / 2:.3g} per core)")
     n = args.full_n
     chain = rate(OnlineSGD(engine="chain", **common), "he3", d, R, n)
     full = rate(OnlineSGD(**common), "he3", d, R, n)

@@ -46,7 +46,7 @@ class ClaimResult:
     seconds: float = 0.0
     figure: str | None = None
 
-    def measured(self, most: int = 3) -> str:
+    def measured(self, most: int = 4) -> str:
         """The checks' figures with their intervals; beyond ``most`` checks, the counts by
         verdict and the first check that did not pass (the section has them all)."""
         measured = [c for c in self.checks if math.isfinite(c.estimate)]
