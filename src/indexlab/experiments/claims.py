@@ -6,7 +6,7 @@ by :func:`indexlab.experiments.spec.parse_spec`) in three modes:
 
 * ``tiny`` — seconds per claim: checks that the claim runs and its judge is wired (the
   verdict of a tiny run means nothing);
-* ``quick`` — sized for the whole registry in well under an hour on 2 CPU cores;
+* ``quick`` — the whole registry in about 14 min on 2 CPU cores (docs/claims-quick.md);
 * ``full`` — the sizes a paper would print (Dask or a GPU welcome).
 
 The specs are built here in Python (so ``pip install`` users have them; ``indexlab reproduce
