@@ -287,7 +287,6 @@ class ChunkRecords:
     best: list[np.ndarray]
     mean: list[np.ndarray]
     loss: list[np.ndarray]
-    state: np.ndarray | None = None
 
 
 def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedule,
@@ -325,8 +324,6 @@ def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedul
         with ThreadPoolExecutor(threads) as pool:
             results = list(pool.map(lambda ab: part(*ab), ranges))
     alive = np.concatenate([res[0] for res in results])
-    for (a, b), res in zip(ranges, results, strict=True):
-        L[a:b] = res[3].state
     records = [res[3] for res in results]
     for slot, at in enumerate(records[0].samples):
         trace.record(at, loss=np.concatenate([r.loss[slot] for r in records]),
@@ -340,15 +337,15 @@ def _run_range(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedu
                act: Activation, loss: Loss, lam: float, checkpoints: np.ndarray,
                first: tuple[np.ndarray, torch.Tensor] | None,
                ) -> tuple[np.ndarray, int, int, ChunkRecords]:
-    """:func:`run_chain` on one replica range, on the calling thread: returns ``(alive,
-    samples, random numbers drawn, records)`` with the final state in ``records.state``."""
+    """:func:`run_chain` on one replica range, on the calling thread, advancing ``L`` (a
+    contiguous view of the range's states) in place: returns ``(alive, samples, random
+    numbers drawn, records)``."""
     R, k = L.shape[0], L.shape[1]
     p = d - k
     sig, dsig = activation_polynomials(act)
     loss_code = CHAIN_LOSSES[loss.name]
     sp, sq, sc = (slope_terms(act.hermite_degree, lam, d) if lam > 0
                   else (np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1)))
-    L = np.ascontiguousarray(L).copy()
     alive = np.ones(R, dtype=np.bool_)
     draws = np.zeros(R, dtype=np.int64)
     records = ChunkRecords([], [], [], [])
@@ -378,7 +375,6 @@ def _run_range(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedu
         seen += size
         chunk_index += 1
         orthogonal_draws += R * (n_normals + len(dfs))
-    records.state = L
     # numba's draws, the samples' coordinates and the smoothed steps' orthogonal parts
     return alive, seen, int(draws.sum()) + R * seen * k + orthogonal_draws, records
 
