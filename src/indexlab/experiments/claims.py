@@ -131,6 +131,17 @@ def _d_range(p: float, c: float, replicas: int, cap: float, d_min: int, d_max: i
     return ds if len(ds) > 1 else [d_min, 2 * d_min]
 
 
+def _on_link(learner: str, link: str):
+    """``(learner with its defaults, the link, its exponent k on the link, whether its "auto"
+    smoothing is on at k)``; smoothing ``λ = d^{1/4}`` is on or off for every d alike."""
+    from indexlab.learners import LEARNERS
+    from indexlab.links import get_link
+
+    model, target = LEARNERS[learner](), get_link(link)
+    k = model._exponent(target)
+    return model, target, k, model._smoothing(k, 16) > 0
+
+
 def spec_lr_formula(learner: str, link: str) -> str:
     """The search step of single-index.md §2.1/§2.2 for ``learner`` on ``link``, as a formula
     in ``d`` — the same number as ``default_lr`` of the learner *before* the hold caps.
@@ -148,16 +159,11 @@ def spec_lr_formula(learner: str, link: str) -> str:
     default holds a found direction better but is a different algorithm."""
     import torch
 
-    from indexlab.learners import LEARNERS
-    from indexlab.links import get_link
-
-    model = LEARNERS[learner]()
-    target = get_link(link)
-    k = model._exponent(target)
+    model, target, k, smoothed = _on_link(learner, link)
     _, signal = model._transform(k, target, torch.zeros(1, 1))
     c = model.lr_constant * signal
     # λ = d^{1/4} exactly when the learner's "auto" smoothing is on at this k (any d > 1)
-    if model._smoothing(k, 16) > 0:
+    if smoothed:
         if model.smoothing != "auto":
             raise ValueError(f"{learner}: smoothing={model.smoothing!r}, expected 'auto'")
         return f"{c!r} * (d**0.25)**{2 * k - 2} * d**({-k / 2!r})"
@@ -195,20 +201,8 @@ def exponent_log_factor(learner: str, link: str) -> bool:
     """Whether ``n*`` carries a ``log d``: the learner's exponent on ``link`` is 2 without
     smoothing (step ``∝ 1/(d log d)``, escape time ``d log d``: Ben Arous–Gheissari–Jagannath
     2021, Thm 1.3, ``k* = 2``), as Unified on He₄ (``s* = 2``)."""
-    from indexlab.learners import LEARNERS
-    from indexlab.links import get_link
-
-    model = LEARNERS[learner]()
-    k = model._exponent(get_link(link))
-    return k == 2 and model._smoothing(k, 1024) == 0
-
-
-def _smoothed(learner: str, link: str) -> bool:
-    from indexlab.learners import LEARNERS
-    from indexlab.links import get_link
-
-    model = LEARNERS[learner]()
-    return model._smoothing(model._exponent(get_link(link)), 1024) > 0
+    _, _, k, smoothed = _on_link(learner, link)
+    return k == 2 and not smoothed
 
 
 def _exponent_build(link: str) -> Callable[[str], dict[str, dict[str, Any]]]:
@@ -225,7 +219,7 @@ def _exponent_build(link: str) -> Callable[[str], dict[str, dict[str, Any]]]:
             if mode == "tiny":
                 ds = [8, 16]
             else:
-                cap = EXPONENT_CAP[mode][_smoothed(learner, link)]
+                cap = EXPONENT_CAP[mode][_on_link(learner, link)[3]]
                 ds = _d_range(p, c, replicas, cap, 16, d_max)
                 # the claim needs 1.5 decades of d: spend up to EXPONENT_STRETCH for them
                 while (math.log10(ds[-1] / ds[0]) < EXPONENT_DECADES - 1e-9

@@ -99,7 +99,7 @@ def separate(label: str, estimate: float, lo: float, hi: float, theory: float,
     inside = [a for a in alts if lo <= a <= hi]
     if inside:
         return Check(label, estimate, lo, hi, theory, text, INCONCLUSIVE,
-                     f"the interval holds {theory:g} and the alternative "
+                     f"the interval holds {own} and the alternative "
                      f"{', '.join(f'{a:g}' for a in inside)}: too wide to separate")
     reason = f"holds {own}" + (f", excludes {', '.join(f'{a:g}' for a in alts)}"
                                if alts else "")
