@@ -120,14 +120,6 @@ def test_sweep_eta_weights_runs_by_cost():
     assert fraction < 0.01  # one run of two done, but under 1% of the work
 
 
-@pytest.fixture(scope="module")
-def tiny_db(tmp_path_factory) -> Path:
-    db = tmp_path_factory.mktemp("sweep16") / "results.db"
-    result = runner.invoke(app, ["sweep", str(TINY), "--db", str(db), "--no-progress"])
-    assert result.exit_code == 0, result.output
-    return db
-
-
 def test_stored_runs_carry_versions_and_resolved_hyperparameters(tiny_db):
     with Store(tiny_db, create=False) as store:
         runs = store.runs()

@@ -252,14 +252,7 @@ def test_store_round_trip_failed_runs_and_retries(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- a stored sweep
-@pytest.fixture(scope="module")
-def tiny_db(tmp_path_factory) -> Path:
-    db = tmp_path_factory.mktemp("sweep") / "results.db"
-    result = runner.invoke(app, ["sweep", str(TINY), "--db", str(db), "--no-progress"])
-    assert result.exit_code == 0, result.output
-    return db
-
-
+# (the tiny_db fixture is in conftest.py)
 def test_sweep_stores_every_run_once_and_resumes_without_rerunning(tiny_db):
     spec = load_spec(TINY)
     expected = {run_key(c) for c in expand(spec)}
