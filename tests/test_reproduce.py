@@ -52,6 +52,12 @@ def test_separate_with_a_polylog_allowance(lo, hi, verdict):
     assert check.verdict == verdict, check.reason
 
 
+@pytest.mark.parametrize(("d_min", "d_max"), [(1, 16), (16, 16), (64, 16)])
+def test_log_slope_needs_a_range_above_one(d_min, d_max):
+    with pytest.raises(ValueError, match=rf"d_min={d_min}, d_max={d_max}"):
+        judge.log_slope(d_min, d_max)
+
+
 def test_separate_without_a_finite_interval_is_inconclusive():
     assert judge.separate("p̂", 1.0, -math.inf, math.inf, 1.0, [2.0]).verdict == "inconclusive"
     assert judge.separate("p̂", math.nan, math.nan, math.nan, 1.0, [2.0]).verdict == \

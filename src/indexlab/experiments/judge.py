@@ -110,6 +110,9 @@ def log_slope(d_min: float, d_max: float) -> float:
     """The slope in ``log d`` that a factor ``log d`` adds to a power-law fit over
     ``[d_min, d_max]``: ``(ln ln d_max − ln ln d_min)/(ln d_max − ln d_min)`` (e.g. 0.19 over
     16–8192)."""
+    if not 1 < d_min < d_max:
+        raise ValueError(f"log_slope needs 1 < d_min < d_max; got d_min={d_min!r}, "
+                         f"d_max={d_max!r}")
     return (math.log(math.log(d_max)) - math.log(math.log(d_min))) / (
         math.log(d_max) - math.log(d_min))
 
