@@ -101,11 +101,16 @@ def test_progress_hook_is_silent_without_a_callback_and_nests():
 
 
 def test_sweep_eta_weights_runs_by_cost():
-    """Cost n·d·R·width: the last run of a grid in n·d dominates the ETA, not the count."""
+    """Cost = the learner's declared work (6·n·d·R·width for an online pass without a second
+    stage): the last run of a grid in n·d dominates the ETA, not the count; the overlap chain's
+    cost does not grow with d."""
     base = {"target": {"d": 8}, "replicas": 4,
-            "learner": {"name": "online_sgd", "hyper": {"width": 4}}}
+            "learner": {"name": "online_sgd", "hyper": {"width": 4, "ridge_samples": 0}}}
     small, big = {**base, "n": 100}, {**base, "n": 10_000, "target": {"d": 64}}
-    assert run_cost(small) == 100 * 8 * 4 * 4 and run_cost(big) == 10_000 * 64 * 4 * 4
+    assert run_cost(small) == 6 * 100 * 8 * 4 * 4 and run_cost(big) == 6 * 10_000 * 64 * 4 * 4
+    chain = {**base, "learner": {"name": "unified", "hyper": {"width": 1, "engine": "chain"}},
+             "n": 10_000}
+    assert run_cost({**chain, "target": {"d": 10**5}}) == run_cost({**chain, "target": {"d": 8}})
     assert learner_width("random_features", {"m": 128}) == 128
     assert learner_width("online_sgd", {}) > 1  # the dataclass default width
     assert learner_width("sir", {}) == 1  # no neurons

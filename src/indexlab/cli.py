@@ -231,12 +231,8 @@ def fit(
     )
     from indexlab.experiments.preflight import preflight_fit
     from indexlab.experiments.progress_bars import samples_bar
-    from indexlab.experiments.single_run import (
-        fit_and_summarise,
-        learner_class,
-        make_learner,
-        make_target,
-    )
+    from indexlab.experiments.single_run import fit_and_summarise, make_target
+    from indexlab.learners.registry import learner_class, make_learner
 
     names = [name.strip() for name in learner.split(",")]
     fit_kwargs = {k: v for k, v in dict(n1=n1, n2=n2).items() if v is not None}
@@ -247,25 +243,26 @@ def fit(
             raise ValueError(f"--learner {learner!r} is not allowed: give distinct learner "
                              "names separated by commas, e.g. unified,online_sgd")
         settings = parse_settings(setting or [])
-        hypers = [hyper_for(name, given, settings, seed, strict=len(names) == 1)
-                  for name in names]
-        check_used(names, given, settings)
-        for name in names:  # every check before any work
-            if fit_kwargs and not learner_class(name).stage_budgets:
+        classes = [learner_class(name) for name in names]  # resolved once, passed on
+        strict = len(names) == 1
+        hypers = [hyper_for(cls, given, settings, seed, strict=strict) for cls in classes]
+        check_used(classes, given, settings)
+        for name, cls in zip(names, classes, strict=True):  # every check before any work
+            if fit_kwargs and not cls.stage_budgets:
                 raise ValueError(f"--n1/--n2 split the budget between stages; {name} has no "
                                  "stage budgets: use --n")
-            flags_i, settings_i = options_for(name, given, settings, strict=len(names) == 1)
-            preflight_fit(link=link, d=d, n=n, n1=n1, n2=n2, learner=name, r=r,
+            flags_i, settings_i = options_for(cls, given, settings, strict=strict)
+            preflight_fit(link=link, d=d, n=n, n1=n1, n2=n2, learner=cls, r=r,
                           replicas=replicas, seed=seed, device=device, noise=noise,
                           sparsity=sparsity, flags=flags_i, settings=settings_i,
                           float64=float64, memory_limit=memory_limit)
         theory.check_supported(get_link(link, noise=noise))  # before any sampling
-        for name, hyper in zip(names, hypers, strict=True):
+        for name, cls, hyper in zip(names, classes, hypers, strict=True):
             torch.manual_seed(seed)
             target = make_target(link, d, r=r, sparsity=sparsity, noise=noise,
                                  replicas=replicas, seed=seed, device=device,
                                  dtype=torch.float64 if float64 else torch.float32)
-            model = make_learner(name, **hyper(target))
+            model = make_learner(cls, **hyper(target))
             total = sum(fit_kwargs.values()) if fit_kwargs else n
             with samples_bar(total, f"{name} on {target.link.name}", progress and not as_json,
                              console):

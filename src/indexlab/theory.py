@@ -614,6 +614,7 @@ _SINGLE = (
 )
 _SPARSE = ("sparse_unified", "sparse_sq_lower_bound")
 _MULTI = ("layerwise", "one_step", "information_theoretic")
+ALGORITHMS = tuple(dict.fromkeys(_SINGLE + _SPARSE + _MULTI))  # every key of a prediction
 
 
 def _power(base: str, p: float) -> str:

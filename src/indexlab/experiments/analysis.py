@@ -403,16 +403,12 @@ def _trace_curve(store: Store, run: dict[str, Any], metric: str):
 def learner_width(config: dict[str, Any]) -> int | None:
     """The width ``m`` of a stored learner configuration (its ``hyper`` or the class default;
     ``None`` for learners without one)."""
-    import dataclasses
-
-    from indexlab.learners import LEARNERS
+    from indexlab.learners.registry import LEARNERS, width_of
 
     width = config.get("hyper", {}).get("width")
-    if width is None and config.get("name") in LEARNERS:
-        cls = LEARNERS[config["name"]]
-        if dataclasses.is_dataclass(cls):
-            width = next((f.default for f in dataclasses.fields(cls) if f.name == "width"),
-                         None)
+    cls = LEARNERS.get(config.get("name"))
+    if width is None and cls is not None and cls.width_parameter == "width":
+        width = width_of(cls, {})
     return int(width) if isinstance(width, (int, float)) and width >= 1 else None
 
 

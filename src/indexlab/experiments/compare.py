@@ -12,47 +12,46 @@ from collections.abc import Callable
 from typing import Any
 
 from indexlab._suggest import did_you_mean
+from indexlab.learners.base import Learner
 
 
-def _fields(name: str) -> dict[str, str]:
-    from indexlab.experiments.single_run import learner_fields
-
-    return learner_fields(name)  # an unknown name is a ValueError (with did-you-mean)
-
-
-def _width_parameter(name: str) -> str | None:
-    from indexlab.experiments.single_run import learner_class
-
-    return learner_class(name).width_parameter
+def _fields(cls: type[Learner]) -> tuple[str, ...]:
+    return cls.hyperparameter_names()
 
 
 def _given(given: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in given.items() if v is not None}
 
 
-def options_for(name: str, given: dict[str, Any], settings: dict[str, Any],
+def _known(cls: type[Learner]) -> set[str]:
+    """The options that apply to ``cls``: its hyperparameters, and ``width`` for a learner
+    with neurons or features."""
+    return set(_fields(cls)) | ({"width"} if cls.width_parameter else set())
+
+
+def options_for(cls: type[Learner], given: dict[str, Any], settings: dict[str, Any],
                 strict: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """The CLI options (``given``, ``None`` = not set) and ``--set`` settings that apply to
-    learner ``name``: all of them with ``strict``, else those it has (``width`` counts for a
-    learner with neurons)."""
+    learner class ``cls``: all of them with ``strict``, else those it has (``width`` counts
+    for a learner with neurons)."""
     if strict:
         return _given(given), dict(settings)
-    fields = set(_fields(name)) | ({"width"} if _width_parameter(name) else set())
+    fields = _known(cls)
     return ({k: v for k, v in _given(given).items() if k in fields},
             {k: v for k, v in settings.items() if k in fields})
 
 
-def hyper_for(name: str, given: dict[str, Any], settings: dict[str, Any], seed: int,
+def hyper_for(cls: type[Learner], given: dict[str, Any], settings: dict[str, Any], seed: int,
               strict: bool = True) -> Callable[[Any], dict[str, Any]]:
-    """The hyperparameters of learner ``name`` as a function of the target: the run's
+    """The hyperparameters of learner class ``cls`` as a function of the target: the run's
     defaults (seed, ``r``), then the CLI options ``given`` (``width`` is ``m`` for random
     features), then ``--set`` ``settings``. With ``strict=False`` (several learners) options
     the learner does not have are left out instead of refused."""
-    from indexlab.experiments.single_run import learner_defaults
+    from indexlab.learners.registry import learner_defaults
 
-    fields = _fields(name)
+    fields = _fields(cls)
     hyper = _given(given)
-    width = _width_parameter(name)
+    width = cls.width_parameter
     if "width" in hyper and width not in (None, "width"):
         hyper[width] = hyper.pop("width")  # e.g. random features: m neurons
     hyper.update(settings)
@@ -60,24 +59,25 @@ def hyper_for(name: str, given: dict[str, Any], settings: dict[str, Any], seed: 
         hyper = {k: v for k, v in hyper.items() if k in fields}
 
     def resolve(target) -> dict[str, Any]:
-        return {**learner_defaults(name, target, seed), **hyper}
+        return {**learner_defaults(cls, target, seed), **hyper}
 
     return resolve
 
 
-def check_used(names: list[str], given: dict[str, Any], settings: dict[str, Any]) -> None:
+def check_used(classes: list[type[Learner]], given: dict[str, Any],
+               settings: dict[str, Any]) -> None:
     """With several learners, every option must apply to at least one of them."""
-    if len(names) < 2:
+    if len(classes) < 2:
         return
     known: set[str] = set()
-    for name in names:
-        fields = _fields(name)
-        known |= set(fields) | ({"width"} if _width_parameter(name) else set())
+    for cls in classes:
+        known |= _known(cls)
     unused = sorted(k for k in {*_given(given), *settings} if k not in known)
     if unused:
+        names = ", ".join(cls.label() for cls in classes)
         hints = "".join(did_you_mean(k, known) for k in unused)
         raise ValueError(f"hyperparameter(s) {', '.join(unused)} not known to any of "
-                         f"{', '.join(names)}{hints}; allowed: {', '.join(sorted(known))}")
+                         f"{names}{hints}; allowed: {', '.join(sorted(known))}")
 
 
 def _pm(mean, sd) -> str:

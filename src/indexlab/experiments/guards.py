@@ -1,25 +1,16 @@
 """Resource guards: the memory and time a run will need, estimated before any work.
 
-:func:`estimate` models the largest simultaneous allocations of one run (one learner, one
-target at ``d``, budget ``n``, ``R`` replicas) from its shapes, per learner family:
-
-* streamed online learners (``online_sgd``, ``smoothed_sgd``, ``unified``,
-  ``sparse_unified``, ``batch_reuse_sgd``): a sample chunk ``R·b·d`` (``b`` = the chunk,
-  16M numbers over all replicas by default), the weights ``R·m·d`` (a few copies), and the
-  second stage's ``R·ridge_samples·(d + m)``;
-* layer-wise learners (``layerwise``, ``power_iteration``, ``one_step``): the whole
-  dataset ``R·n·d`` (both stages are full batch), ``Σ̂`` (``R·d²``, formed for ``d ≤ 1024``)
-  and the stage-2 features ``R·n₂·m``;
-* ``spectral``, ``sir``, ``phd``: ``R·d²`` matrices (``save``: ``R·H·d²``) and a chunk;
-* ``random_features``: ``R·m²`` and a chunk of features; ``kernel_ridge``: its training
-  set ``R·n·d`` and three ``R·n²`` kernel-sized matrices (kernel, shifted copy, Cholesky);
-
-plus the test set ``R·n_test·d`` and the directions ``R·r·d`` (float64). Time is the dominant
-floating-point work divided by a nominal rate (:data:`FLOPS` per device kind) plus the
-Gaussian draws and a fixed :data:`OVERHEAD_SECONDS`: an order of magnitude, for
-``--dry-run`` and the error messages, not a promise. The estimate counts numbers of the
-run's dtype; it is meant to be within a small factor of the true peak, which is what a guard
-against 100× mistakes needs.
+:func:`estimate` is the memory and time of one run (one learner, one target at ``d``,
+budget ``n``, ``R`` replicas) before any work: the learner's own declared
+:meth:`~indexlab.learners.base.Learner.cost` for the engine the run selects
+(:mod:`indexlab.learners.costs` holds the model of each family; the exact overlap chain has
+no ``d``-dimensional term), plus what the run adds around the learner: the test set
+``R·n_test·d`` when the learner predicts (a learner without a predictor is never scored on
+one) and the target's directions ``R·r·d`` (float64). Time is the floating-point work divided
+by a nominal rate (:data:`FLOPS` per device kind) plus the Gaussian draws and a fixed
+:data:`OVERHEAD_SECONDS`: an order of magnitude, for ``--dry-run`` and the error messages,
+not a promise. The estimate counts numbers of the run's dtype; it is meant to be within a
+small factor of the true peak, which is what a guard against 100× mistakes needs.
 
 :func:`memory_limit` is the budget runs must fit in: ``INDEXLAB_MEMORY_LIMIT`` (bytes, or
 with a ``K``/``M``/``G``/``T`` suffix, or a percentage of the available memory such as
@@ -30,20 +21,16 @@ free memory of the CUDA device for ``cuda`` runs). :func:`check_memory` raises
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import re
 from dataclasses import dataclass
 
-CHUNK_ELEMENTS = 1 << 24  # the default streaming chunk of targets.py, in numbers
 DEFAULT_FRACTION = 0.8
 FLOPS = {"cpu": 2e10, "cuda": 2e12}  # nominal sustained rates (flop/s) for the time estimate
 DRAWS = {"cpu": 3e8, "cuda": 3e10}  # Gaussian numbers drawn per second
 OVERHEAD_SECONDS = 0.2  # fixed cost of a run (setup, metrics, store), measured on tiny runs
 ENV = "INDEXLAB_MEMORY_LIMIT"
-_ONLINE = ("online_sgd", "smoothed_sgd", "unified", "sparse_unified", "batch_reuse_sgd")
-_LAYERWISE = ("layerwise", "power_iteration", "one_step")
 _UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
@@ -85,73 +72,26 @@ def human_seconds(seconds: float) -> str:
     return f"{seconds / 86400:.3g} days"
 
 
-def _defaults(learner: str) -> dict:
-    from indexlab.learners import LEARNERS
-
-    cls = LEARNERS.get(learner)
-    if cls is None or not dataclasses.is_dataclass(cls):
-        return {}
-    return {f.name: f.default for f in dataclasses.fields(cls)
-            if f.default is not dataclasses.MISSING}
-
-
-def _number(value, fallback: float) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    return float(value) if ok and value > 0 else fallback
-
-
-def estimate(learner: str, hyper: dict, d: int, n: int, replicas: int, r: int = 1,
+def estimate(learner, hyper: dict, d: int, n: int, replicas: int, r: int = 1,
              n_test: int = 0, dtype_bytes: int = 4, device: str = "cpu") -> Estimate:
-    """Memory and time of one run (see the module docstring for the model)."""
-    h = {**_defaults(learner), **(hyper or {})}
-    R, d, n = float(replicas), float(d), float(n)
-    chunk = _number(h.get("chunk"), max(1.0, CHUNK_ELEMENTS / (d * R)))
-    b = min(n, chunk)
-    parts: dict[str, float] = {}
-    flops = 0.0
-    if learner in _ONLINE:
-        m = _number(h.get("width"), 64)
-        ridge = float(h.get("ridge_samples") or 0) if isinstance(h.get("ridge_samples"),
-                                                                   (int, float)) else 1e4
-        parts["sample chunk R·b·d"] = 2 * R * b * d
-        parts["weights R·m·d (4 copies)"] = 4 * R * m * d
-        parts["second stage R·n_ridge·(d + m)"] = R * ridge * (d + 2 * m)
-        flops = 6 * R * n * m * d + 2 * R * ridge * (m * d + m * m)
-    elif learner in _LAYERWISE:
-        m = _number(h.get("width"), 512)
-        parts["dataset R·n·d (both stages)"] = R * n * d
-        parts["Σ̂ R·d²"] = 2 * R * d * d if d <= 1024 else 8 * R * d * (r + 4)
-        parts["stage-2 features R·n₂·m"] = 2 * R * (n / 2) * m
-        parts["weights R·m·d (4 copies)"] = 4 * R * m * d
-        t1 = _number(h.get("t1"), math.ceil(math.sqrt(math.log(max(d, 2.0)))) + 4)
-        flops = 4 * t1 * R * (n / 2) * m * d + R * n * min(d * d, 30 * d * (r + 4))
-    elif learner in ("spectral", "sir", "phd", "save"):
-        k = _number(h.get("n_slices"), 10) if learner == "save" else (2 if learner == "phd"
-                                                                       else 1)
-        parts["sample chunk R·b·d"] = 2 * R * b * d
-        parts["d×d matrices"] = (k + 3) * R * d * d
-        flops = 2 * R * n * d * d * (2 if learner in ("save", "phd") else 1) + 10 * R * d**3
-    elif learner == "random_features":
-        m = _number(h.get("m"), 1024)
-        b = min(n, _number(h.get("chunk"), max(1.0, CHUNK_ELEMENTS / (R * (d + m)))))
-        parts["features R·b·m and chunk R·b·d"] = R * b * (2 * m + d)
-        parts["Gram R·m² (3 copies)"] = 3 * R * m * m + R * m * d
-        flops = 2 * R * n * m * (d + m) + R * m**3
-    elif learner == "kernel_ridge":
-        parts["training set R·n·d"] = R * n * d
-        parts["kernel matrices R·n² (3 copies)"] = 3 * R * n * n
-        flops = 2 * R * n * n * d + R * n**3 / 3
-    else:  # an unknown learner: at least the data of one chunk
-        parts["sample chunk R·b·d"] = 2 * R * b * d
-        flops = 2 * R * n * d
-    if n_test:
+    """Memory and time of one run of ``learner`` (a registered name or a learner class) with
+    ``hyper`` (see the module docstring for the model)."""
+    from indexlab.learners.registry import learner_class
+
+    cls = learner_class(learner)
+    hyper = dict(hyper or {})
+    cost = cls.cost(hyper, d, n, replicas, r)
+    R, d = float(replicas), float(d)
+    parts = dict(cost.parts)
+    draws = cost.draws
+    if n_test and cls.predicts_with(hyper):
         parts["test set R·n_test·d"] = 2 * R * float(n_test) * d
-    parts = {k: v * dtype_bytes for k, v in parts.items()}
+        draws += R * float(n_test) * d
+    parts = {k: v * (8 if "float64" in k else dtype_bytes) for k, v in parts.items()}
     parts["directions R·r·d (float64)"] = 8 * R * r * d
     kind = "cuda" if str(device).startswith("cuda") else "cpu"
-    draws = R * (n + n_test) * d
-    seconds = OVERHEAD_SECONDS + flops / FLOPS[kind] + draws / DRAWS[kind]
-    return Estimate(sum(parts.values()), flops, seconds, parts)
+    seconds = OVERHEAD_SECONDS + cost.flops / FLOPS[kind] + draws / DRAWS[kind]
+    return Estimate(sum(parts.values()), cost.flops, seconds, parts)
 
 
 def available_memory(device: str = "cpu") -> float:

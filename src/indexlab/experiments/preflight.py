@@ -7,16 +7,15 @@ is allowed:
 * :func:`check_seed` — an integer in ``0 .. 2**63 − 1`` (what torch and NumPy seed with);
 * :func:`check_hyper_value` — a hyperparameter value: finite numbers only (``inf`` is refused
   like ``nan``);
-* :func:`check_compatible` — a learner on a target it can fit (e.g. the optimal label
-  transform of ``unified`` and ``spectral`` is defined for single-index links only;
-  ``sparse_unified`` needs a sparsity). The rules read the learner's hyperparameters and
-  their dataclass defaults; when the learners gain a declarative constraints table, this
-  function is the one place to switch over to it.
+* :func:`check_compatible` — a learner on a target it can fit, by the learner class's own
+  ``compatible`` (e.g. the optimal label transform of ``unified`` and ``spectral`` is
+  defined for single-index links only; ``sparse_unified`` needs a sparsity; the online
+  learners need the exponent they set their defaults from — the generative one for
+  ``unified``, the information exponent for ``online_sgd`` and ``smoothed_sgd``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from typing import Any
@@ -57,80 +56,19 @@ def check_hyper_value(where: str, value: Any) -> Any:
     return value
 
 
-def _setting(learner: str, hyper: dict[str, Any], name: str) -> Any:
-    from indexlab.learners import LEARNERS
-
-    if name in hyper:
-        return hyper[name]
-    cls = LEARNERS.get(learner)
-    if cls is None or not dataclasses.is_dataclass(cls):
-        return None
-    for f in dataclasses.fields(cls):
-        if f.name == name and f.default is not dataclasses.MISSING:
-            return f.default
-    return None
-
-
-def _has(learner: str, name: str) -> bool:
-    from indexlab.learners import LEARNERS
-
-    cls = LEARNERS.get(learner)
-    return cls is not None and dataclasses.is_dataclass(cls) and any(
-        f.name == name for f in dataclasses.fields(cls))
-
-
-def check_compatible(learner: str, hyper: dict[str, Any], link, sparsity: int | None,
+def check_compatible(learner, hyper: dict[str, Any], link, sparsity: int | None,
                      where: str = "learner") -> None:
-    """Refuse a learner that cannot fit this target (``link``: an
-    :class:`~indexlab.links.Link`), before any sample is drawn."""
-    r = link.r
-    if r > 1 and _has(learner, "label_transform"):
-        transform = _setting(learner, hyper, "label_transform")
-        if transform == "optimal":
-            raise ValueError(
-                f"{where}: {learner} with label_transform='optimal' needs a single-index "
-                f"target, but link {link.name!r} has r={r}: use label_transform='agnostic' or "
-                "'identity', a single-index link, or a multi-index learner (layerwise, "
-                "power_iteration, one_step, sir, save, phd)")
-    if r > 1 and _has(learner, "preprocess") and _has(learner, "link"):
-        preprocess = _setting(learner, hyper, "preprocess")
-        if preprocess in ("optimal", "label_transform"):
-            raise ValueError(
-                f"{where}: {learner} with preprocess={preprocess!r} needs a single-index "
-                f"target, but link {link.name!r} has r={r}: use preprocess='truncation' or "
-                "'identity'")
-    if (_has(learner, "sparsity") and _has(learner, "screen_fraction")
-            and _setting(learner, hyper, "sparsity") is None and sparsity is None):
-        raise ValueError(
-            f"{where}: {learner} needs a sparse target: give the target a sparsity k "
-            "(targets[i].sparsity, --sparsity) or the learner hyper sparsity = k")
-    if _has(learner, "exponent") and _setting(learner, hyper, "exponent") is None:
-        _check_exponent(learner, link, where)
+    """Refuse a learner (a registered name or a class) that cannot fit this target
+    (``link``: an :class:`~indexlab.links.Link`), before any sample is drawn: the learner
+    class's own :meth:`~indexlab.learners.base.Learner.compatible` says why."""
+    from indexlab.learners.registry import learner_class
+
+    why = learner_class(learner).compatible(hyper, link, sparsity)
+    if why is not None:
+        raise ValueError(f"{where}: {why}")
 
 
-def _check_exponent(learner: str, link, where: str) -> None:
-    """The online learners take their step size from the link's exponent: it must exist."""
-    from indexlab import theory
-    from indexlab.learners import LEARNERS
-
-    kind = _setting(learner, {}, "exponent_kind") or "generative"
-    known = link.generative_exponent if kind == "generative" else link.information_exponent
-    if known is not None:
-        return
-    fn = theory.generative_exponent if kind == "generative" else theory.information_exponent
-    try:
-        value = fn(link)
-    except ValueError as exc:
-        value, why = None, f" ({exc})"
-    else:
-        why = ""
-    if value is None:
-        name = LEARNERS[learner].__name__
-        raise ValueError(f"{where}: {name} needs the {kind} exponent of link {link.name!r}, "
-                         f"which theory cannot give{why}: set the learner hyper exponent = k")
-
-
-def preflight_fit(*, link: str, d: int, n: int, n1: int | None, n2: int | None, learner: str,
+def preflight_fit(*, link: str, d: int, n: int, n1: int | None, n2: int | None, learner,
                   r: int | None, replicas: int, seed: int, device: str, noise: float,
                   sparsity: int | None, flags: dict[str, Any], settings: dict[str, Any],
                   float64: bool, memory_limit: str | None, n_test: int = 10_000) -> None:
@@ -151,15 +89,15 @@ def preflight_fit(*, link: str, d: int, n: int, n1: int | None, n2: int | None, 
         check_hyper_value(f"--set {key}", value)
     resolved = get_link(link, noise=noise)
     hyper = {k: v for k, v in {**flags, **settings}.items() if v is not None}
-    from indexlab.learners import LEARNERS
+    from indexlab.learners.registry import learner_class
 
-    if learner in LEARNERS:
-        width = getattr(LEARNERS[learner], "width_parameter", "width")
-        if "width" in hyper and width not in (None, "width"):
-            hyper[width] = hyper.pop("width")  # e.g. random features: m
-        check_compatible(learner, hyper, resolved, sparsity, f"--learner {learner}")
+    cls = learner_class(learner)
+    width = cls.width_parameter
+    if "width" in hyper and width not in (None, "width"):
+        hyper[width] = hyper.pop("width")  # e.g. random features: m
+    check_compatible(cls, hyper, resolved, sparsity, f"--learner {cls.label()}")
     total = n if n1 is None or n2 is None else n1 + n2
     est = estimate(learner, hyper, d, total, replicas, r or resolved.r, n_test,
                    8 if float64 else 4, device)
-    check_memory(est, f"{learner} on {resolved.name} (d={d}, n={total}, R={replicas})",
+    check_memory(est, f"{cls.label()} on {resolved.name} (d={d}, n={total}, R={replicas})",
                  memory_limit, device, "--memory-limit")

@@ -5,9 +5,10 @@ terminal and when ``enabled`` (``--no-progress`` turns them off): piped or captu
 (``--json``, CI logs, tests) never holds a progress line. Each bar feeds from the hook of
 :mod:`indexlab.progress`.
 
-The sweep bar measures work in *cost units* ``n · d · R · width`` per run (samples × input
-dimension × replicas × neurons ∝ the flops of one online pass), not in runs: the costly runs
-of a sweep come last, so an ETA from the run count alone is far too short.
+The sweep bar measures work in *cost units*, the floating-point work each run's learner
+declares for its engine (:meth:`indexlab.learners.base.Learner.cost`: ``∝ n · d · R · width``
+for an online pass of the full engine, no ``d`` for the overlap chain), not in runs: the
+costly runs of a sweep come last, so an ETA from the run count alone is far too short.
 """
 
 from __future__ import annotations
@@ -95,30 +96,24 @@ def samples_bar(total: int | None, description: str, enabled: bool = True,
 
 
 def learner_width(name: str, hyper: dict[str, Any]) -> int:
-    """Neurons of a run for its cost: the learner's ``width_parameter`` (``width``, or ``m``
-    for random features) from the run's hyperparameters, else its default; 1 for learners
-    without neurons."""
-    import dataclasses
+    """Neurons of a run: the learner's ``width_parameter`` (``width``, or ``m`` for random
+    features) from the run's hyperparameters, else its default; 1 for learners without
+    neurons."""
+    from indexlab.learners.registry import learner_class, width_of
 
-    from indexlab.learners import LEARNERS
-
-    cls = LEARNERS.get(name)
-    key = getattr(cls, "width_parameter", None)
-    if key is None:
-        return 1
-    if isinstance(hyper.get(key), (int, float)) and not isinstance(hyper[key], bool):
-        return max(1, int(hyper[key]))
-    for f in dataclasses.fields(cls):
-        if f.name == key and isinstance(f.default, int):
-            return max(1, f.default)
-    return 1
+    return width_of(learner_class(name), hyper)
 
 
 def run_cost(config: dict[str, Any]) -> float:
-    """Relative cost of a run: ``n · d · R · width`` (see the module docstring)."""
-    learner = config["learner"]
-    width = learner_width(learner["name"], learner.get("hyper", {}))
-    return float(config["n"]) * config["target"]["d"] * config["replicas"] * width
+    """Relative cost of a run: the floating-point work its learner declares for the engine it
+    runs (:meth:`~indexlab.learners.base.Learner.cost`; see the module docstring)."""
+    from indexlab.learners.registry import learner_class
+
+    learner, target = config["learner"], config["target"]
+    cls = learner_class(learner["name"])
+    cost = cls.cost(dict(learner.get("hyper", {})), target["d"], config["n"],
+                    config["replicas"], target.get("r") or 1)
+    return max(1.0, float(cost.flops))
 
 
 class SweepBar:

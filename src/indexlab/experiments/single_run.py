@@ -22,9 +22,15 @@ from typing import Any
 
 import torch
 
-from indexlab._suggest import did_you_mean
 from indexlab.experiments.provenance import provenance
-from indexlab.learners import LEARNERS, Learner
+from indexlab.learners import Learner
+from indexlab.learners.registry import (  # noqa: F401 (re-exported until callers move)
+    check_engine,
+    learner_class,
+    learner_defaults,
+    learner_fields,
+    make_learner,
+)
 from indexlab.metrics import (
     max_overlap,
     mean_overlap,
@@ -54,56 +60,6 @@ def make_target(link: str, d: int, *, r: int | None = None, sparsity: int | None
     if resolved.r == 1 and (r is None or r == 1):
         return SingleIndex(resolved, d, sparsity=sparsity, **common)
     return MultiIndex(resolved, d, r=r, sparsity=sparsity, **common)
-
-
-def learner_class(name: str) -> type[Learner]:
-    """The learner class registered as ``name``; an unknown ``name`` is a ``ValueError``
-    listing the learners."""
-    if name not in LEARNERS:
-        raise ValueError(f"learner={name!r} is not allowed{did_you_mean(name, LEARNERS)}: use "
-                         f"one of {', '.join(LEARNERS)}")
-    return LEARNERS[name]
-
-
-def learner_fields(name: str) -> dict[str, str]:
-    """The hyperparameters of learner ``name`` with their type annotations as text."""
-    return learner_class(name).hyperparameter_types()
-
-
-def learner_defaults(name: str, target: Target, seed: int) -> dict[str, Any]:
-    """What a run on ``target`` fixes for learner ``name`` unless the user sets it: the run's
-    ``seed``, and ``r = target.r`` on a multi-index target (estimate as many directions as
-    the target has), for the learners that have these hyperparameters."""
-    fields = learner_fields(name)
-    out: dict[str, Any] = {"seed": seed} if "seed" in fields else {}
-    if "r" in fields and target.r > 1:
-        out["r"] = target.r
-    return out
-
-
-def check_engine(name: str, hyper: dict[str, Any]) -> dict[str, Any]:
-    """``hyper`` for learner ``name`` with an ``engine`` it offers (its ``engines`` flag):
-    for a learner without an ``engine`` hyperparameter, ``engine="full"`` is dropped and any
-    other value is a ``ValueError`` naming the learner and its engines."""
-    cls = LEARNERS[name]
-    if "engine" not in hyper or "engine" in learner_fields(name):
-        return hyper
-    if hyper["engine"] not in cls.engines:
-        raise ValueError(f"engine={hyper['engine']!r} is not available for {cls.__name__}: "
-                         f"it has engine {' or '.join(repr(e) for e in cls.engines)}")
-    return {k: v for k, v in hyper.items() if k != "engine"}
-
-
-def make_learner(name: str, **hyper: Any):
-    """Instantiate a learner by its snake_case name; unknown names list the allowed ones."""
-    fields = learner_fields(name)
-    hyper = check_engine(name, hyper)
-    unknown = sorted(k for k in hyper if k not in fields)
-    if unknown:
-        hints = "".join(did_you_mean(k, fields) for k in unknown)
-        raise ValueError(f"hyperparameter(s) {', '.join(unknown)} not known to {name!r}{hints}; "
-                         f"allowed: {', '.join(sorted(fields))}")
-    return LEARNERS[name](**hyper)
 
 
 def _replicated(V: torch.Tensor, replicas: int) -> torch.Tensor:
@@ -183,10 +139,8 @@ def fit_and_summarise(target: Target, learner, n: int | None, n_test: int = 10_0
         cosines = torch.cos(principal_angles(subspace, U)).cpu()  # (R, min(k, r))
         out["principal_cosines_mean"] = [_stats(cosines[:, i], keep)[0]
                                          for i in range(cosines.shape[1])]
-    if getattr(learner, "engine", "full") == "chain":
-        from indexlab.learners.chain import NOTE
-
-        out["note"] = NOTE
+    if learner.fit_note() is not None:
+        out["note"] = learner.fit_note()
     elif not learner.learns_directions and subspace is None:
         out["note"] = (f"{type(learner).__name__} learns no features: directions are undefined,"
                        " so it reports test error only")

@@ -14,6 +14,9 @@ Every learner is a :class:`~indexlab.learners.base.Learner` (the contract: const
 * :mod:`~indexlab.learners.sdr`: ``SIR``, ``SAVE``, ``PHD`` (sufficient dimension reduction);
 * :mod:`~indexlab.learners.kernels`: ``RandomFeatures``, ``KernelRidge`` (no feature
   learning);
+* :mod:`~indexlab.learners.registry`: ``LEARNERS``, :func:`learner_class`,
+  :func:`make_learner`, :func:`register_learner` (the one registry; ``docs/extending.md``);
+* :mod:`~indexlab.learners.costs`: what a run costs (each class's ``cost``);
 * :mod:`~indexlab.learners.spherical`: the shared online engine, the second stage and the
   classes ``SphericalLearner``, ``SphericalSGD`` the online learners derive from.
 """
@@ -31,28 +34,11 @@ from indexlab.learners.batch_reuse import BatchReuseSGD
 from indexlab.learners.kernels import KernelRidge, RandomFeatures
 from indexlab.learners.layerwise import LayerwiseGD, OneStepGD, PowerIteration
 from indexlab.learners.online_sgd import OnlineSGD, SmoothedSGD
+from indexlab.learners.registry import LEARNERS, learner_class, make_learner, register_learner
 from indexlab.learners.sdr import PHD, SAVE, SIR
 from indexlab.learners.spectral import Spectral
 from indexlab.learners.spherical import SphericalLearner, SphericalSGD
 from indexlab.learners.unified import SparseUnified, Unified
-
-LEARNERS: dict[str, type[Learner]] = {
-    "online_sgd": OnlineSGD,
-    "smoothed_sgd": SmoothedSGD,
-    "unified": Unified,
-    "sparse_unified": SparseUnified,
-    "batch_reuse_sgd": BatchReuseSGD,
-    "layerwise": LayerwiseGD,
-    "power_iteration": PowerIteration,
-    "one_step": OneStepGD,
-    "spectral": Spectral,
-    "sir": SIR,
-    "save": SAVE,
-    "phd": PHD,
-    "random_features": RandomFeatures,
-    "kernel_ridge": KernelRidge,
-}
-
 
 
 def _learner_classes(cls: type[Learner] = Learner) -> list[type[Learner]]:
@@ -89,4 +75,7 @@ __all__ = [
     "Unified",
     "as_replicated",
     "data_source",
+    "learner_class",
+    "make_learner",
+    "register_learner",
 ]

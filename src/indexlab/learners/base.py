@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from indexlab.learners.constraints import Alternatives, allowed, check_all
+from indexlab.learners.costs import Cost, with_defaults
 from indexlab.metrics import max_overlap
 from indexlab.progress import report
 from indexlab.targets import Target
@@ -232,7 +233,21 @@ class Learner:
     * ``stage_budgets``: ``fit(target, n1=..., n2=...)`` splits the budget between stages;
     * ``width_parameter``: the hyperparameter that sets the number of neurons or features
       (what ``indexlab fit --width`` sets), or ``None``;
-    * ``engines``: the implementations the learner offers (``("full",)`` by default).
+    * ``engines``: the implementations the learner offers (``("full",)`` by default; an
+      engine is a second implementation of the same learner, chosen by an ``engine``
+      hyperparameter where there is more than one);
+    * ``theory_key``: the algorithm whose sample complexity
+      :func:`indexlab.theory.predicted_sample_complexity` predicts for this learner, or
+      ``None`` (no prediction: the baselines);
+    * ``exponent_kind``: ``"generative"`` or ``"information"``, the exponent of the link the
+      learner's defaults are set from (``None``: it needs none);
+    * :meth:`cost` (required of every registered learner): the memory, work and draws of one
+      run for the engine it runs (:mod:`indexlab.learners.costs`);
+    * :meth:`compatible`: why the learner cannot fit a target, or ``None``.
+
+    The registry (:mod:`indexlab.learners.registry`) checks these declarations when a class
+    is registered, so a learner that declares no cost, or a capability with a misspelt name
+    or a wrong type, fails at import, not in a user's run.
 
     **Fitted attributes** present after every ``fit``: ``trace_`` (a :class:`Trace`, empty
     before ``fit``), ``diverged_`` ``(R,)``, ``samples_`` (per replica), ``replicas_``,
@@ -253,6 +268,9 @@ class Learner:
     stage_budgets: ClassVar[bool] = False
     width_parameter: ClassVar[str | None] = None
     engines: ClassVar[tuple[str, ...]] = ("full",)
+    theory_key: ClassVar[str | None] = None
+    exponent_kind: ClassVar[str | None] = None
+    registry_name: ClassVar[str | None] = None  # set by the registry
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -310,6 +328,51 @@ class Learner:
     def _validate_combination(self) -> None:
         """Rules that involve several hyperparameters (none by default)."""
 
+    # -------------------------------------------------------------- capabilities
+    @classmethod
+    def label(cls) -> str:
+        """The learner's registry name (``unified``), or its class name if unregistered."""
+        return cls.registry_name or cls.__name__
+
+    @classmethod
+    def cost(cls, hyper: dict[str, Any], d: int, n: int, replicas: int,
+             r: int = 1) -> Cost:
+        """The :class:`~indexlab.learners.costs.Cost` of one run with hyperparameters
+        ``hyper`` (over the class defaults) at dimension ``d``, budget ``n`` per replica,
+        ``replicas`` replicas and hidden dimension ``r``, for the engine ``hyper`` selects.
+        Every registered learner declares it (the registry checks)."""
+        raise NotImplementedError(f"{cls.__name__} declares no cost: define the classmethod "
+                                  "cost(hyper, d, n, replicas, r) (indexlab.learners.costs)")
+
+    def fit_note(self) -> str | None:
+        """What a summary of this fitted learner should say is missing and why (e.g. the
+        overlap chain has no ``d``-dimensional weights), or ``None``."""
+        return None
+
+    @classmethod
+    def predicts_with(cls, hyper: dict[str, Any]) -> bool:
+        """Whether a learner with hyperparameters ``hyper`` will have ``predict`` (the
+        ``predicts`` flag of such an instance; the class flag if ``hyper`` does not build
+        one)."""
+        try:
+            return bool(cls(**hyper).predicts)
+        except (TypeError, ValueError):
+            return bool(cls.predicts)
+
+    @classmethod
+    def compatible(cls, hyper: dict[str, Any], link: Any, sparsity: int | None) -> str | None:
+        """Why this learner with ``hyper`` cannot fit a target with ``link`` (an
+        :class:`~indexlab.links.Link`) and ``sparsity``, as one sentence, or ``None``.
+
+        The base rule: a learner whose defaults come from an exponent of the link
+        (``exponent_kind``) needs that exponent to exist, unless ``hyper`` sets
+        ``exponent``."""
+        if cls.exponent_kind is None or "exponent" not in cls.hyperparameter_names():
+            return None
+        if with_defaults(cls, hyper).get("exponent") is not None:
+            return None
+        return _missing_exponent(cls, link)
+
     # -------------------------------------------------------------- fitted state
     def _mark_fitted(self, replicas: int, squeeze: bool, device: torch.device) -> None:
         self.replicas_ = int(replicas)
@@ -363,3 +426,25 @@ def document_hyperparameters(cls: type[Learner]) -> None:
     doc = cls.__doc__ or ""
     if marker not in doc and dataclasses.is_dataclass(cls):
         cls.__doc__ = f"{doc.rstrip()}\n\n{marker}\n\n{hyperparameter_table(cls)}\n"
+
+
+def _missing_exponent(cls: type[Learner], link: Any) -> str | None:
+    """``None`` when ``link`` has the ``cls.exponent_kind`` exponent (from the registry
+    value or :mod:`indexlab.theory`), else the sentence saying that it has none."""
+    from indexlab import theory
+
+    kind = cls.exponent_kind
+    known = link.generative_exponent if kind == "generative" else link.information_exponent
+    if known is not None:
+        return None
+    fn = theory.generative_exponent if kind == "generative" else theory.information_exponent
+    try:
+        value = fn(link)
+    except ValueError as exc:
+        value, why = None, f" ({exc})"
+    else:
+        why = ""
+    if value is not None:
+        return None
+    return (f"{cls.__name__} needs the {kind} exponent of link {link.name!r}, which theory "
+            f"cannot give{why}: set the learner hyper exponent = k")

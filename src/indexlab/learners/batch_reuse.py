@@ -75,6 +75,8 @@ class BatchReuseSGD(SphericalLearner):
         "epochs": (Int(1),),
     }
 
+    theory_key: ClassVar[str | None] = "batch_reuse_sgd"
+
     def _sources(self, data, y, n):
         if y is None or self.epochs == 1:
             return super()._sources(data, y, n)

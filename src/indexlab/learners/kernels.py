@@ -49,6 +49,7 @@ from indexlab.learners._util import (
 )
 from indexlab.learners.base import Learner, Trace, data_source
 from indexlab.learners.constraints import Int, Options, Real
+from indexlab.learners.costs import kernel_ridge_cost, random_features_cost, with_defaults
 from indexlab.learners.spherical import replica_generator
 from indexlab.nn import ACTIVATIONS
 from indexlab.targets import Target
@@ -160,6 +161,12 @@ class RandomFeatures(FixedFeatureLearner):
     }
     width_parameter: ClassVar[str | None] = "m"
 
+    @classmethod
+    def cost(cls, hyper, d, n, replicas, r=1):
+        """The features of a chunk and the ``m×m`` Gram matrix
+        (:mod:`indexlab.learners.costs`)."""
+        return random_features_cost(with_defaults(cls, hyper), d, n, replicas)
+
     def _width(self, d: int) -> int:
         return self.m + d
 
@@ -262,6 +269,12 @@ class KernelRidge(FixedFeatureLearner):
         "degree": "degree of 'poly'",
         "chunk": "samples per replica per chunk while collecting a target's data",
     }
+    @classmethod
+    def cost(cls, hyper, d, n, replicas, r=1):
+        """The training set and three ``n×n`` kernel matrices
+        (:mod:`indexlab.learners.costs`)."""
+        return kernel_ridge_cost(d, n, replicas)
+
     constraints: ClassVar[dict] = {
         "kernel": (Options(*KERNELS),),
         "ridge": (Real(0),),

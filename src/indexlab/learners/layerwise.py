@@ -46,6 +46,7 @@ import torch
 
 from indexlab.learners.base import Learner, Trace, as_replicated
 from indexlab.learners.constraints import Bool, InstanceOf, Int, Options, Real
+from indexlab.learners.costs import layerwise_cost, with_defaults
 from indexlab.learners.spherical import replica_generator
 from indexlab.metrics import max_overlap, subspace_distance, top_subspace
 from indexlab.nn import (
@@ -189,6 +190,13 @@ class LayerwiseGD(Learner):
     estimates_subspace: ClassVar[bool] = True
     stage_budgets: ClassVar[bool] = True
     width_parameter: ClassVar[str | None] = "width"
+    theory_key: ClassVar[str | None] = "layerwise"
+
+    @classmethod
+    def cost(cls, hyper, d, n, replicas, r=1):
+        """Full batch, both stages: the dataset, Σ̂, the stage-2 features
+        (:mod:`indexlab.learners.costs`)."""
+        return layerwise_cost(with_defaults(cls, hyper), d, n, replicas, r)
 
     # -------------------------------------------------------------- data
     def _data(self, data, y, n, n1, n2):
@@ -379,6 +387,8 @@ class PowerIteration(LayerwiseGD):
     ``W ← Σ̂ W / ‖Σ̂‖_op`` (the ``η1β1 = 1`` regime of :class:`LayerwiseGD`). Same
     initialisation, offset ``t0`` and second stage as :class:`LayerwiseGD`."""
 
+    theory_key: ClassVar[str | None] = None  # no prediction of its own
+
     def stage_one(self, X, y, replica_ids=None, reference=None, r=None):
         loss = get_loss(self.loss)
         y, W, a, b, t0, rho, t1, spectrum = self._prepare(X, y, replica_ids, loss,
@@ -399,6 +409,8 @@ class PowerIteration(LayerwiseGD):
 class OneStepGD(LayerwiseGD):
     """One large gradient step, then ridge (Damian, Lee, Soltanolkotabi 2022): ``T1 = 1``,
     ReLU, unit-norm init, biases ``N(0, 1)``, DLS label preprocessing, square loss."""
+
+    theory_key: ClassVar[str | None] = "one_step"
 
     activation: str = "relu"
     loss: str = "square"

@@ -37,6 +37,7 @@ class OnlineSGD(SphericalSGD):
     smoothing: float | str | None = 0.0
     lr_constant: float = 1.0
     exponent_kind: ClassVar[str] = "information"
+    theory_key: ClassVar[str] = "online_sgd"
 
 
 @dataclass
@@ -46,6 +47,7 @@ class SmoothedSGD(SphericalSGD):
     label_transform: object = "identity"
     smoothing: float | str | None = "auto"
     exponent_kind: ClassVar[str] = "information"
+    theory_key: ClassVar[str] = "smoothed_sgd"
 
     def _smoothing(self, s: int, d: int) -> float:
         if self.smoothing == "auto":

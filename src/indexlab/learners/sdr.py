@@ -57,6 +57,7 @@ from indexlab.learners._util import (
 )
 from indexlab.learners.base import DataSource, as_replicated
 from indexlab.learners.constraints import Int
+from indexlab.learners.costs import moment_cost, number, with_defaults
 from indexlab.learners.spherical import replica_generator
 
 
@@ -118,7 +119,7 @@ class _SDR(Projection):
     """Shared fit / transform / dimension estimation of SIR, SAVE and PHD (the subclasses
     declare the hyperparameters ``r`` and ``chunk``, after ``n_slices`` for SIR and SAVE)."""
 
-    by_magnitude: ClassVar[bool] = False
+    _by_magnitude: ClassVar[bool] = False
     constraints: ClassVar[dict] = {"r": (Int(1),), "chunk": (Int(1), None)}
     hyperparameter_docs: ClassVar[dict[str, str]] = {
         "r": "number of directions returned (1 ≤ r ≤ d)",
@@ -144,7 +145,7 @@ class _SDR(Projection):
         finite = finite & torch.isfinite(M).all(dim=2).all(dim=1)
         M = torch.where(finite[:, None, None], M, torch.zeros_like(M))
         values, vectors = torch.linalg.eigh(M)
-        key = values.abs() if self.by_magnitude else values
+        key = values.abs() if self._by_magnitude else values
         order = torch.argsort(key, dim=1, descending=True)
         values = values.gather(1, order)
         vectors = vectors.gather(2, order[:, None, :].expand_as(vectors))
@@ -297,7 +298,7 @@ class _Sliced(_SDR):
     r: int = 1
     chunk: int | None = None
 
-    second_moments: ClassVar[bool] = False
+    _second_moments: ClassVar[bool] = False
     constraints: ClassVar[dict] = {"n_slices": (Int(2),), **_SDR.constraints}
 
     def _decompose(self, source: DataSource, labels: torch.Tensor | None) -> _Decomposition:
@@ -308,7 +309,7 @@ class _Sliced(_SDR):
         thresholds = None if labels is None else _slice_thresholds(labels, H)
         counts = torch.zeros(R, H, dtype=torch.long, device=source.device)
         sums = torch.zeros(R, H, d, dtype=source.dtype, device=source.device)
-        second = torch.zeros(R, H if self.second_moments else 1, d, d, dtype=source.dtype,
+        second = torch.zeros(R, H if self._second_moments else 1, d, d, dtype=source.dtype,
                              device=source.device)
         shift = None
         labels_ok = torch.ones(R, dtype=torch.bool, device=source.device)
@@ -323,7 +324,7 @@ class _Sliced(_SDR):
             padded, c = _by_slice(Xs, sid, H)
             counts += c
             sums += padded.sum(dim=2)
-            if self.second_moments:
+            if self._second_moments:
                 second += padded.transpose(-1, -2) @ padded
             else:
                 second[:, 0] += Xs.transpose(-1, -2) @ Xs
@@ -349,6 +350,12 @@ class SIR(_Sliced):
     ``r`` directions returned (``1 ≤ r ≤ d``), ``chunk`` samples per replica per chunk.
     """
 
+    @classmethod
+    def cost(cls, hyper, d, n, replicas, r=1):
+        """One pass: the slice means and one d×d kernel
+        (:mod:`indexlab.learners.costs`)."""
+        return moment_cost(d, n, replicas, 1, 1, with_defaults(cls, hyper))
+
     def _max_dim(self, d: int) -> int:
         return min(d - 1, self.n_slices - 2)
 
@@ -368,7 +375,14 @@ class SAVE(_Sliced):
     samples, slices with fewer get weight 0), ``r``, ``chunk``.
     """
 
-    second_moments: ClassVar[bool] = True
+    _second_moments: ClassVar[bool] = True
+
+    @classmethod
+    def cost(cls, hyper, d, n, replicas, r=1):
+        """One ``d×d`` second moment per slice (``H`` matrices), two products per sample
+        (:mod:`indexlab.learners.costs`)."""
+        h = with_defaults(cls, hyper)
+        return moment_cost(d, n, replicas, number(h.get("n_slices"), 10), 2, h)
 
     def _kernel(self, L, counts, sums, second, centre, weights) -> torch.Tensor:
         c = counts.to(sums.dtype)[..., None, None]
@@ -391,7 +405,13 @@ class PHD(_SDR):
     r: int = 1
     chunk: int | None = None
 
-    by_magnitude: ClassVar[bool] = True
+    _by_magnitude: ClassVar[bool] = True
+
+    @classmethod
+    def cost(cls, hyper, d, n, replicas, r=1):
+        """The label-weighted second moment and the covariance
+        (:mod:`indexlab.learners.costs`)."""
+        return moment_cost(d, n, replicas, 2, 2, with_defaults(cls, hyper))
 
     def _decompose(self, source: DataSource, labels: torch.Tensor | None) -> _Decomposition:
         R, d = source.replicas, source.d

@@ -79,6 +79,7 @@ from indexlab.learners._util import (
 )
 from indexlab.learners.base import data_source
 from indexlab.learners.constraints import Bool, InstanceOf, Int, IsCallable, Options, Real, Text
+from indexlab.learners.costs import moment_cost, with_defaults
 from indexlab.learners.spherical import replica_generator
 from indexlab.links import Link, get_link
 
@@ -291,6 +292,22 @@ class Spectral(Projection):
         "seed": "random Lanczos start; replica j uses (seed, j)",
         "chunk": "samples per replica per chunk when streaming (None: 16M numbers)",
     }
+    @classmethod
+    def cost(cls, hyper, d, n, replicas, r=1):
+        """One streamed pass forming (or applying) the ``d×d`` matrix ``D``
+        (:mod:`indexlab.learners.costs`)."""
+        return moment_cost(d, n, replicas, 1, 1, with_defaults(cls, hyper))
+
+    @classmethod
+    def compatible(cls, hyper, link, sparsity):
+        """The link-based preprocessings need a single-index link."""
+        preprocess = with_defaults(cls, hyper).get("preprocess")
+        if link.r > 1 and preprocess in ("optimal", "label_transform"):
+            return (f"{cls.label()} with preprocess={preprocess!r} needs a single-index "
+                    f"target, but link {link.name!r} has r={link.r}: use "
+                    "preprocess='truncation' or 'identity'")
+        return None
+
     constraints: ClassVar[dict] = {
         "preprocess": (Options(*PREPROCESSINGS), IsCallable("a callable T on label tensors")),
         "r": (Int(1),),

@@ -52,6 +52,7 @@ from indexlab.learners.chain import (
     run_chain,
 )
 from indexlab.learners.constraints import InstanceOf, Int, IsCallable, Options, Real, Text
+from indexlab.learners.costs import online_chain_cost, online_full_cost, with_defaults
 from indexlab.learners.holding import PsiFn, alignment_statistics, hold_step
 from indexlab.links import Link, get_link
 from indexlab.metrics import max_overlap, mean_overlap
@@ -351,6 +352,15 @@ class SphericalLearner(Learner):
     traced: ClassVar[bool] = True
     width_parameter: ClassVar[str | None] = "width"
 
+    @classmethod
+    def cost(cls, hyper, d, n, replicas, r=1):
+        """The full engine's chunk, weights and second stage; with ``engine="chain"`` the
+        chain's ``(m+1)²`` state, with no term in ``d`` (:mod:`indexlab.learners.costs`)."""
+        h = with_defaults(cls, hyper)
+        if h.get("engine") == "chain":
+            return online_chain_cost(h, n, replicas)
+        return online_full_cost(h, d, n, replicas)
+
     def _has_second_layer(self) -> bool:
         """Before ``fit``: whether a second layer will be fitted (``ridge_samples > 0``, and
         not ``engine="chain"``); after: whether one was."""
@@ -519,6 +529,18 @@ class SphericalSGD(SphericalLearner):
         "hold_search": (Real(0, 1, closed="neither"), None),
         "hold_descent": (Real(0, 1, closed="neither"), None),
     }
+
+    @classmethod
+    def compatible(cls, hyper, link, sparsity):
+        """The optimal label transform needs a single-index link; the exponent behind the
+        defaults must exist (:meth:`Learner.compatible`)."""
+        if link.r > 1 and with_defaults(cls, hyper).get("label_transform") == "optimal":
+            return (f"{cls.label()} with label_transform='optimal' needs a single-index "
+                    f"target, but link {link.name!r} has r={link.r}: use "
+                    "label_transform='agnostic' or 'identity', a single-index link, or a "
+                    "multi-index learner (layerwise, power_iteration, one_step, sir, save, "
+                    "phd)")
+        return super().compatible(hyper, link, sparsity)
 
     def _learns_directions(self) -> bool:
         """``directions_`` exists unless ``engine="chain"`` (the chain has no d-vectors)."""
@@ -741,6 +763,10 @@ class SphericalSGD(SphericalLearner):
         self.chain_state_ = torch.from_numpy(L)
         self.neuron_overlaps_ = torch.from_numpy(L[:, 1:, 0].copy())
         self.chain_draws_ = draws
+
+    def fit_note(self) -> str | None:
+        """With ``engine="chain"``: the chain has overlaps but no weights, no second layer."""
+        return CHAIN_NOTE if self.engine == "chain" else None
 
     def _no_chain(self, what: str) -> None:
         self.check_fitted()

@@ -63,6 +63,7 @@ class Unified(SphericalSGD):
     """
 
     exponent_kind: ClassVar[str] = "generative"
+    theory_key: ClassVar[str] = "unified"
 
 
 @dataclass
@@ -81,6 +82,7 @@ class SparseUnified(Unified):
     """
 
     engines: ClassVar[tuple[str, ...]] = ("full",)
+    theory_key: ClassVar[str] = "sparse_unified"
 
     sparsity: int | None = None
     screen_fraction: float = 0.5
@@ -94,6 +96,15 @@ class SparseUnified(Unified):
         "sparsity": (Int(1), None),
         "screen_fraction": (Real(0, 1, closed="neither"),),
     }
+
+    @classmethod
+    def compatible(cls, hyper, link, sparsity):
+        """Besides :class:`Unified`'s rules: a sparsity, of the target or ``hyper``."""
+        why = super().compatible(hyper, link, sparsity)
+        if why is None and sparsity is None and hyper.get("sparsity") is None:
+            why = (f"{cls.label()} needs a sparse target: give the target a sparsity k "
+                   "(targets[i].sparsity, --sparsity) or the learner hyper sparsity = k")
+        return why
 
     def _fit_first_layer(self, source: DataSource, reference):
         k = self.sparsity
