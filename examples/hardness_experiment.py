@@ -11,7 +11,7 @@ GD on y² at n = 400 d). Writes docs/hardness.png, docs/hardness.md and docs/har
 import json
 from pathlib import Path
 
-from indexlab.experiments import hardness_demo
+from indexlab.experiments.claims import hardness as hardness_demo
 
 if __name__ == "__main__":
     out = Path(__file__).resolve().parents[1] / "docs"

@@ -381,3 +381,46 @@ def test_a_sweep_name_is_bound_to_its_spec(tmp_path):
             sweep(changed, store, progress=False)
         assert [s["name"] for s in store.sweeps()] == ["t"]
         assert len(store.sweeps()[0]["labels"]) == 2  # the first sweep is intact
+
+
+def test_learner_labels_name_entries_without_changing_run_keys(tmp_path):
+    """A learner entry's ``label`` names its runs in the store (default: the name, ``name#i``
+    when a name repeats); it is not part of a run's key, and a stored sweep whose spec
+    differs only by labels takes the new labels instead of being refused."""
+    from indexlab.experiments.runner import learner_labels
+
+    two = [{"name": "online_sgd", "hyper": {"width": 4, "ridge_samples": 0}},
+           {"name": "online_sgd", "hyper": {"width": 2, "ridge_samples": 0}}]
+    plain = parse_spec(_spec_dict(budget={"n": [8]}, learners=two))
+    labelled = parse_spec(_spec_dict(budget={"n": [8]}, learners=[
+        {**two[0], "label": "wide"}, {**two[1], "label": "narrow"}]))
+    assert learner_labels(plain) == ["online_sgd#0", "online_sgd#1"]
+    assert learner_labels(labelled) == ["wide", "narrow"]
+    assert [run_key(r) for r in expand(plain)] == [run_key(r) for r in expand(labelled)]
+    with Store(tmp_path / "l.db") as store:
+        sweep(plain, store, progress=False)
+        summary = sweep(labelled, store, progress=False)
+        assert summary["ran"] == 0 and summary["skipped"] == summary["total"] == 4
+        (stored,) = store.sweeps()
+        assert sorted({learner for _, learner in stored["labels"].values()}) == ["narrow",
+                                                                                  "wide"]
+        assert stored["spec"]["learners"][0]["label"] == "wide"
+
+
+@pytest.mark.parametrize(("labels", "message"), [
+    (["a#1", None], r"learners\[0\]\.label='a#1' is not allowed: use 1-64 characters"),
+    ([" a", None], r"learners\[0\]\.label=' a' is not allowed"),
+    (["x" * 65, None], r"learners\[0\]\.label='x+' is not allowed"),
+    ([3, None], r"learners\[0\]\.label=3 is not allowed"),
+    (["same", "same"], r"learners\[0\]\.label='same' is not allowed: learners\[1\] is also "
+                       r"called so"),
+    (["unified", None], r"learners\[0\]\.label='unified' is not allowed: learners\[1\]"),
+])
+def test_bad_learner_labels_name_the_entry(labels, message):
+    entries = [{"name": "online_sgd", "hyper": {"width": 4, "ridge_samples": 0}},
+               {"name": "unified"}]
+    for entry, label in zip(entries, labels, strict=True):
+        if label is not None:
+            entry["label"] = label
+    with pytest.raises(SpecError, match=message):
+        parse_spec(_spec_dict(learners=entries))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from indexlab.experiments import hardness_demo
+from indexlab.experiments.claims import hardness as hardness_demo
 from indexlab.hardness import HardFamily
 
 pytestmark = pytest.mark.slow

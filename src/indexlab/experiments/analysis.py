@@ -457,7 +457,7 @@ def _fit_groups(curves: list[Curve], thresholds: list[Threshold], level: float,
     for (target, learner), idx in groups.items():
         ds = [curves[i].d for i in idx]
         fitted = scaling_fit(ds, [thresholds[i] for i in idx], level, rng)
-        name = learner.split("#")[0]
+        name = curves[idx[0]].learner_config["name"]
         theory = theory_exponent(name, _target_spec(curves[idx[0]].target_config), max(ds))
         p_theory, base = (theory[0], theory[1]) if theory else (None, None)
         flags = fit_flags([curves[i] for i in idx], [thresholds[i] for i in idx], success)

@@ -59,9 +59,11 @@ def target_label(target: TargetSpec) -> str:
 
 
 def learner_labels(spec: Spec) -> list[str]:
-    """Label of each learner entry: its name, with ``#i`` when a name appears twice."""
+    """Label of each learner entry: its ``label`` when given, else its name, with ``#i`` when
+    a name appears twice."""
     names = [learner.name for learner in spec.learners]
-    return [name if names.count(name) == 1 else f"{name}#{i}" for i, name in enumerate(names)]
+    return [learner.label or (name if names.count(name) == 1 else f"{name}#{i}")
+            for i, (learner, name) in enumerate(zip(spec.learners, names, strict=True))]
 
 
 def run_config(spec: Spec, target: TargetSpec, d: int, i: int, n: int) -> dict[str, Any]:

@@ -40,6 +40,9 @@ allowed, raised before any run starts. Layout (see ``examples/`` for complete fi
     trace = false                   # true: one run at the largest n per d; its recorded
                                     # overlap-vs-n trace gives the whole curve (see below)
     budget = { c = [1, 2, 4], p = 1 }   # optional, replaces the default budget
+    label = "unified (width 16)"    # optional: the entry's name in the store and the report
+                                    # (default: name, or name#i when a name appears twice);
+                                    # not part of a run's key
 
 With ``trace = true`` the curve at ``n < n_max`` is the overlap after ``n`` samples *of the run
 with budget* ``n_max`` — its step schedule (search phase, then decay) is set by ``n_max`` — so
@@ -74,9 +77,10 @@ _SUCCESS = re.compile(r"^\s*([a-z_]+)\s*(>=|<=)\s*([-+0-9.eE]+)\s*$")
 _TOP_KEYS = {"name", "seed", "replicas", "device", "dtype", "n_test", "success",
              "success_probability", "budget", "targets", "learners"}
 _TARGET_KEYS = {"link", "d", "r", "sparsity", "noise"}
-_LEARNER_KEYS = {"name", "hyper", "formulas", "trace", "budget"}
+_LEARNER_KEYS = {"name", "hyper", "formulas", "trace", "budget", "label"}
 _BUDGET_KEYS = {"n", "c", "p", "search", "rel_width"}
 _SEARCH_KEYS = {"low", "high"}
+_LABEL = re.compile(r"[^#\s](?:[^#\n]{0,62}[^#\s])?")  # a learner entry's label
 # the values each metric can take: a criterion outside them can never be met
 _METRIC_RANGE = {"overlap": (0.0, 1.0), "overlap_neuron": (0.0, 1.0),
                  "subspace_distance": (0.0, 1.0), "test_mse": (0.0, math.inf)}
@@ -150,6 +154,7 @@ class LearnerSpec:
     formulas: dict[str, str] = field(default_factory=dict)
     trace: bool = False
     budget: Budget | None = None
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -372,11 +377,27 @@ def parse_learner(where: str, value: Any, targets: tuple[TargetSpec, ...]) -> Le
     if not isinstance(trace, bool):
         raise _error(f"{where}.trace", trace, "true or false")
     budget = parse_budget(f"{where}.budget", table["budget"]) if "budget" in table else None
-    learner = LearnerSpec(name, dict(hyper), dict(formulas), trace, budget)
+    label = table.get("label")
+    if label is not None and not (isinstance(label, str) and _LABEL.fullmatch(label)):
+        raise _error(f"{where}.label", label, "1-64 characters without '#', not starting or "
+                     "ending with a space")
+    learner = LearnerSpec(name, dict(hyper), dict(formulas), trace, budget, label)
     for target in targets:
         for d in target.d:
             _check_values(learner, resolve_hyper(learner, d, where), where, d)
     return learner
+
+
+def _check_labels(learners: tuple[LearnerSpec, ...]) -> None:
+    """A given label names one entry: no other entry has it as label or as learner name (the
+    default labels, names and ``name#i``, then never meet a given one)."""
+    for i, learner in enumerate(learners):
+        clash = [j for j, other in enumerate(learners)
+                 if j != i and learner.label in (other.label, other.name)]
+        if learner.label is not None and clash:
+            raise SpecError(f"learners[{i}].label={learner.label!r} is not allowed: "
+                            f"learners[{clash[0]}] is also called so; give each entry its own "
+                            "label")
 
 
 def _check_values(learner: LearnerSpec, hyper: dict[str, Any], where: str, d: int) -> None:
@@ -511,6 +532,7 @@ def parse_spec(data: dict[str, Any]) -> Spec:
     targets = tuple(parse_target(f"targets[{i}]", t) for i, t in enumerate(top["targets"]))
     learners = tuple(parse_learner(f"learners[{i}]", v, targets)
                      for i, v in enumerate(top["learners"]))
+    _check_labels(learners)
     budget = parse_budget("budget", top["budget"]) if "budget" in top else None
     spec = Spec(name, seed, replicas, device, dtype, n_test, success, targets, learners, budget,
                 source=data)

@@ -133,6 +133,16 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def _unlabelled(spec: dict) -> str:
+    """A spec's JSON without the labels of its learner entries: the content a sweep name is
+    bound to (a label names an entry's runs in the store and the report, it chooses none)."""
+    learners = spec.get("learners")
+    if not isinstance(learners, list):
+        return _json(spec)
+    return _json({**spec, "learners": [{k: v for k, v in e.items() if k != "label"}
+                                       if isinstance(e, dict) else e for e in learners]})
+
+
 def _float_or_none(value: float) -> float | None:
     return float(value) if value is not None and np.isfinite(value) else None
 
@@ -235,6 +245,10 @@ class Store:
         with self._transaction() as conn:
             row = conn.execute("SELECT spec, created FROM sweeps WHERE name = ?",
                                (name,)).fetchone()
+            if row is not None and row[0] != text and _unlabelled(json.loads(row[0])) == \
+                    _unlabelled(spec):  # only the learner labels changed: keep the new ones
+                conn.execute("UPDATE sweeps SET spec = ? WHERE name = ?", (text, name))
+                row = (text, row[1])
             if row is not None and row[0] != text:
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(row[1]))
                 raise StoreError(

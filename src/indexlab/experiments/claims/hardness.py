@@ -1,5 +1,8 @@
-"""The experiment that shows gradient descent failing on the orthogonal hard family
-(Goel, Gollakota, Jin, Karmalkar, Klivans 2020; spec ``multi-index.md`` §4–§5).
+"""The hard instances: gradient descent fails on the orthogonal hard family (Goel,
+Gollakota, Jin, Karmalkar, Klivans 2020; spec ``multi-index.md`` §4–§5), told twice — as the
+claim ``hard-instances`` of ``indexlab reproduce`` (through the sweep engine, sizes per mode in
+``hardness.toml`` beside this module) and as the standalone experiment of
+``examples/hardness_experiment.py`` (:func:`run`, :func:`plot`, :func:`summary_table`).
 
 Learners: online SGD (spherical, ReLU neurons, square or Huber loss on the raw label — an odd
 label transform) and layer-wise GD (stage 1 = power iteration on ``E[ℓ'(t0, y) x xᵀ]``, square or
@@ -27,13 +30,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from indexlab.hardness import HardFamily
-from indexlab.learners import LayerwiseGD, OnlineSGD
-from indexlab.metrics import neuron_overlaps, prediction_mse, subspace_distance
+from indexlab.experiments import measures as ms
+from indexlab.experiments.claims.base import Claim, Context, load_data, sizes
+from indexlab.experiments.judge import Check, side
+
+_DATA = load_data("hardness")
+LOSSES = ("square", "huber")
+PARTS = {"online": "online_sgd", "layerwise": "layerwise"}  # claim part: the learner it runs
 
 
 def learners(kind: str) -> dict[str, Any]:
     """The learners of the experiment (fresh instances)."""
+    from indexlab.learners import LayerwiseGD, OnlineSGD
+
     if kind == "online":
         return {
             "online_sgd_square": OnlineSGD(loss="square", activation="relu", exponent=1,
@@ -53,6 +62,8 @@ def learners(kind: str) -> dict[str, Any]:
 
 def measure(target, learner, n: int) -> dict[str, float]:
     """Fit ``learner`` with budget ``n`` and return the experiment's metrics."""
+    from indexlab.metrics import neuron_overlaps, prediction_mse, subspace_distance
+
     learner.fit(target, n=n)
     U = target.directions.to(learner.directions_)
     row = {
@@ -70,6 +81,8 @@ def run(dims=(16, 24, 32), ks=(3, 4), n_factors=(1, 4, 16), replicas: int = 4,
         seed: int = 0, real_factor: int = 400) -> list[dict[str, Any]]:
     """All rows of the experiment; ``n = factor · d²`` for the Boolean members and controls,
     ``n = real_factor · d`` for the real-valued ``y²`` demonstration."""
+    from indexlab.hardness import HardFamily
+
     rows = []
     for d in dims:
         cases = [("boolean", k, "tanh" if k % 2 else "relu") for k in ks]
@@ -137,3 +150,73 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
     ]
     return head + "\n".join(lines) + "\n"
 
+
+
+# ---------------------------------------------------------------------------------- the claim
+def entry_label(learner: str, loss: str) -> str:
+    """The label of the claim's entry of ``learner`` trained with ``loss``."""
+    return f"{learner} ({loss})"
+
+
+def _hardness_build(mode: str) -> dict[str, dict[str, Any]]:
+    size = sizes("hardness", mode)
+    ds, width = size["d"], size["width"]
+    base = {"seed": 0, "replicas": size["replicas"], "n_test": size["n_test"],
+            "success": _DATA["success"], "budget": {"c": size["c"], "p": 1}}
+    online = [{"name": PARTS["online"], "label": entry_label(PARTS["online"], loss),
+               "hyper": {"loss": loss, "activation": "relu", "exponent": 1, "width": 8,
+                         "ridge_samples": size["ridge_samples"]}}
+              for loss in LOSSES]
+    layerwise = [{"name": PARTS["layerwise"], "label": entry_label(PARTS["layerwise"], loss),
+                  "hyper": {"loss": loss, "width": width}}
+                 for loss in LOSSES]
+    return {
+        "online": {**base, "targets": [{"link": link, "d": ds} for link in
+                                       (*_DATA["hard"], _DATA["controls"]["online"])],
+                   "learners": online},
+        "layerwise": {**base, "targets": [{"link": link, "d": ds} for link in
+                                          (*_DATA["hard"], _DATA["controls"]["layerwise"])],
+                      "learners": layerwise},
+        "rescue": {**base, "targets": [{"link": _DATA["rescue"], "d": ds}],
+                   "learners": [{"name": "layerwise", "hyper": {"loss": "square",
+                                                                "preprocess": "square",
+                                                                "width": width}}]},
+    }
+
+
+def _hardness_evaluate(ctx: Context) -> list[Check]:
+    checks = []
+    for part, learner in PARTS.items():
+        control = _DATA["controls"][part]
+        runs = ctx.runs(part)
+        for loss in LOSSES:
+            name = entry_label(learner, loss)
+            for link in _DATA["hard"]:
+                run = ms.pick(runs, learner=name, link=link)
+                est, lo, hi = ms.mean_ci(ms.values(ctx.store, run, "test_mse"), n_boot=ctx.n_boot)
+                where = f" at d={run['d']}, n={run['n']}" if run else ""
+                checks.append(side(f"{name} on {link}{where}: test error", est, lo, hi, 0.9,
+                                   "above", "≈ 1 (chance; > 0.9)"))
+            run = ms.pick(runs, learner=name, link=control)
+            est, lo, hi = ms.mean_ci(ms.values(ctx.store, run, "test_mse"), n_boot=ctx.n_boot)
+            checks.append(side(f"{name} on control {control}: test error", est, lo, hi,
+                               0.9, "below", "< 0.9 (learned)"))
+    rescue = _DATA["rescue"]
+    run = ms.pick(ctx.runs("rescue"), learner="layerwise", link=rescue)
+    est, lo, hi = ms.mean_ci(ms.values(ctx.store, run, "test_mse"), n_boot=ctx.n_boot)
+    checks.append(side(f"layerwise on y² (real-valued {rescue}): test error", est, lo, hi, 0.9,
+                       "below", "< 0.9 (the y² rescue)"))
+    return checks
+
+
+CLAIMS = [Claim(
+    name="hard-instances",
+    title="Hard instances: Boolean orthogonal members stay at chance; controls are learned",
+    source="Goel–Gollakota–Jin–Karmalkar–Klivans, ICML 2020, Thm 1.1 / §4; spec "
+           "multi-index.md §4.5",
+    measures="normalised test error at the largest n = c·d of online SGD and layer-wise GD "
+             "(square, Huber) on Boolean k = 3, 4 members and k = 1, 2 controls; layer-wise "
+             "on y² for the real-valued k = 3 member",
+    theory="k = 3, 4 Boolean: chance (1); controls and the y² rescue: learned",
+    rule="hard CIs above 0.9, control and rescue CIs below 0.9",
+    build=_hardness_build, evaluate=_hardness_evaluate)]
