@@ -85,10 +85,10 @@ def sweep_name(claim: str, mode: str, part: str) -> str:
 
 # ---------------------------------------------------------------------------------- capabilities
 def _has_chain() -> bool:
-    """The exact overlap-chain engine: an ``engine`` hyperparameter of the online learners."""
-    from indexlab.experiments.single_run import learner_fields
+    """The exact overlap-chain engine: among the ``engines`` the online learners declare."""
+    from indexlab.learners.registry import learner_class
 
-    return all("engine" in learner_fields(name)
+    return all("chain" in learner_class(name).engines
                for name in ("online_sgd", "smoothed_sgd", "unified"))
 
 
