@@ -71,3 +71,27 @@ def test_claim_families_keep_their_data_beside_them_and_it_ships():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     shipped = project["tool"]["setuptools"]["package-data"]["indexlab.experiments.claims"]
     assert "*.toml" in shipped
+
+
+LEARNER_MARKER = "<!-- example: a learner registered from outside the package -->"
+
+
+def test_the_worked_learner_example_registers_fits_and_sweeps(tmp_path, monkeypatch, capsys):
+    """The doc's learner block, executed as it stands in a fresh folder: the class passes the
+    registry's declaration checks, fits a target, runs through a sweep, and prints what the
+    doc says it prints; the registration is undone afterwards."""
+    from indexlab.learners import registry
+
+    text = DOC.read_text(encoding="utf-8")
+    block = re.match(r"\s*```python\n(.*?)\n```", text.split(LEARNER_MARKER, 1)[1], re.S)
+    assert block is not None, "the learner example is not a python block after its marker"
+    monkeypatch.chdir(tmp_path)
+    try:
+        namespace: dict = {}
+        exec(compile(block.group(1), str(DOC), "exec"), namespace)
+        assert registry.LEARNERS["first_moment"] is namespace["FirstMoment"]
+        assert namespace["summary"]["done"] == 4
+        printed = capsys.readouterr().out.strip()
+        assert f"`{printed}`" in text
+    finally:
+        registry.LEARNERS.pop("first_moment", None)

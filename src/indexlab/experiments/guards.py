@@ -31,11 +31,15 @@ FLOPS = {"cpu": 2e10, "cuda": 2e12}  # nominal sustained rates (flop/s) for the 
 DRAWS = {"cpu": 3e8, "cuda": 3e10}  # Gaussian numbers drawn per second
 OVERHEAD_SECONDS = 0.2  # fixed cost of a run (setup, metrics, store), measured on tiny runs
 ENV = "INDEXLAB_MEMORY_LIMIT"
+TIME_ENV = "INDEXLAB_TIME_LIMIT"
+DEFAULT_TIME_LIMIT = 24 * 3600.0  # seconds: an interactive command refuses a day or more
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 _UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
 class ResourceError(ValueError):
-    """A run would need more memory than the limit allows (the message says how to lower it)."""
+    """A run would need more memory or time than the limit allows (the message says how to
+    lower it)."""
 
 
 @dataclass(frozen=True)
@@ -154,3 +158,48 @@ def check_memory(est: Estimate, what: str, limit: str | float | None = None,
             f"{est.largest()}), more than the limit {human_bytes(budget)} ({source}): lower "
             f"d, n, the replicas or the width (or give a smaller chunk), or raise the limit "
             f"with {where} / {ENV} if the machine really has the memory")
+
+
+def parse_duration(text: str | float, where: str) -> float:
+    """A time limit in seconds: a number of seconds (``"3600"``), or with a unit ``s``,
+    ``m``/``min``, ``h``, ``d`` (``"90m"``, ``"2h"``, ``"1.5d"``); ``"none"`` or ``"inf"``
+    is no limit (``math.inf``). ``ResourceError`` naming ``where`` otherwise."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value, unit = float(text), ""
+    else:
+        lowered = str(text).strip().lower()
+        if lowered in ("none", "inf", "off"):
+            return math.inf
+        match = re.fullmatch(r"([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(s|min|m|h|d)?", lowered)
+        value = float(match.group(1)) if match else math.nan
+        unit = (match.group(2) or "") if match else ""
+    if not math.isfinite(value) or value <= 0:
+        raise ResourceError(f"{where}={text!r} is not allowed: use a positive duration such "
+                            "as 600 (seconds), 30m, 2h, 1.5d, or none for no limit")
+    return value * _DURATION_UNITS[unit]
+
+
+def time_limit(limit: str | float | None = None,
+               where: str = "--time-limit") -> tuple[float, str]:
+    """``(seconds, how it was set)``: ``limit`` (a flag), else ``$INDEXLAB_TIME_LIMIT``, else
+    :data:`DEFAULT_TIME_LIMIT` (one day: a command estimated to take longer is refused
+    before it starts)."""
+    if limit is not None:
+        return parse_duration(limit, where), f"{where}={limit}"
+    env = os.environ.get(TIME_ENV)
+    if env:
+        return parse_duration(env, TIME_ENV), f"{TIME_ENV}={env}"
+    return DEFAULT_TIME_LIMIT, f"the default {human_seconds(DEFAULT_TIME_LIMIT)}"
+
+
+def check_time(seconds: float, what: str, limit: str | float | None = None,
+               where: str = "--time-limit") -> None:
+    """Raise :class:`ResourceError` when the estimated ``seconds`` of ``what`` exceed the
+    time limit (:func:`time_limit`), with the estimate and how to lower it."""
+    budget, source = time_limit(limit, where)
+    if seconds > budget:
+        raise ResourceError(
+            f"{what} is estimated to take about {human_seconds(seconds)} (an order of "
+            f"magnitude), more than the time limit "
+            f"{human_seconds(budget)} ({source}): lower n, d, the replicas or the width, or "
+            f"raise the limit with {where} / {TIME_ENV} (none: no limit) if you mean it")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from indexlab._suggest import did_you_mean
-from indexlab.learners.base import InstanceFlag, Learner
+from indexlab.learners.base import InstanceFlag, Learner, document_hyperparameters
 from indexlab.learners.batch_reuse import BatchReuseSGD
 from indexlab.learners.kernels import KernelRidge, RandomFeatures
 from indexlab.learners.layerwise import LayerwiseGD, OneStepGD, PowerIteration
@@ -132,6 +132,7 @@ def register_learner(name: str, cls: type[Learner]) -> type[Learner]:
     LEARNERS[name] = cls
     if "registry_name" not in vars(cls):
         cls.registry_name = name
+    document_hyperparameters(cls)  # help(cls) lists every hyperparameter
     return cls
 
 
