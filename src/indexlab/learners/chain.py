@@ -82,6 +82,7 @@ from indexlab.learners.chain_kernel import (
 )
 from indexlab.links import Link
 from indexlab.nn import Activation, Loss, get_activation, get_loss
+from indexlab.seeding import replica_seeds
 from indexlab.smoothing import smoothed_hermite
 from indexlab.targets import Target
 
@@ -137,28 +138,6 @@ def check_supported(act: Activation, loss: Loss, lam: float, d: int, m: int) -> 
     if d < m + 2:
         raise ValueError(f"engine='chain' needs d >= width + 2 (the orthogonal complement of "
                          f"span(θ*, w_1..w_m) must be non-empty): got d={d}, width={m}")
-
-
-_GOLDEN, _MIX1, _MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
-
-
-def _splitmix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser on ``uint64`` arrays (wrapping arithmetic)."""
-    with np.errstate(over="ignore"):
-        z = x + np.uint64(_GOLDEN)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX1)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX2)
-        return z ^ (z >> np.uint64(31))
-
-
-def replica_seeds(seed: int, replicas, *key: int) -> np.ndarray:
-    """32-bit seeds ``(R,)`` that depend only on ``(seed, replica, key)`` (vectorised: a chain
-    may run 10⁵ replicas), for numba's per-thread generator."""
-    x = _splitmix(np.array([seed & (2**64 - 1)], dtype=np.uint64))
-    x = _splitmix(x ^ np.asarray(replicas, dtype=np.uint64))
-    for part in (3000, *key):
-        x = _splitmix(x ^ np.uint64(part))
-    return (x >> np.uint64(32)).astype(np.int64)
 
 
 def initial_state(replicas, m: int, d: int, seed: int) -> np.ndarray:
