@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import torch
 
-from indexlab.learners import online_engine
+import indexlab.learners.online_engine as online_engine
 from indexlab.learners.base import (
     DataSource,
     InstanceFlag,
