@@ -80,6 +80,7 @@ from indexlab.learners.chain_kernel import (
     chain_chunk,
     init_state,
 )
+from indexlab.learners.label_transforms import transform_labels
 from indexlab.links import Link
 from indexlab.nn import Activation, Loss, get_activation, get_loss
 from indexlab.seeding import replica_seeds
@@ -336,7 +337,7 @@ def _run_range(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedu
             coords, y = first[0][:, :size], first[1][:, :size]
         else:
             coords, y = data.draw(size, k)
-        t = np.ascontiguousarray(transform(y).to(torch.float64).numpy())
+        t = np.ascontiguousarray(transform_labels(transform, y).to(torch.float64).numpy())
         coords = np.ascontiguousarray(coords)
         sizes, etas, smooth, rec, rec_seen = step_plan(seen, size, schedule, lam, checkpoints)
         n_normals, dfs = _orthogonal_plan(sizes[smooth], k - 1, p)
@@ -344,8 +345,9 @@ def _run_range(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedu
         n_cp = max(len(rec_seen), 1)
         out = [np.full((R, n_cp), np.nan) for _ in range(3)]
         seeds = replica_seeds(data.seed, data.replicas, 3, chunk_index)
-        chain_chunk(0, R, L, alive, coords, t, bn, bc, sizes, etas, smooth, rec, out[0],
-                    out[1], out[2], seeds, p, sig, dsig, sp, sq, sc, loss_code, draws)
+        chain_chunk(0, R, (L, alive, draws), (coords, t, bn, bc, seeds),
+                    (sizes, etas, smooth, rec), (p, sig, dsig, (sp, sq, sc), loss_code),
+                    (out[0], out[1], out[2]))
         for slot, at in enumerate(rec_seen):
             records.samples.append(int(at))
             records.best.append(out[0][:, slot])

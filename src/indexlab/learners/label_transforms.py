@@ -54,3 +54,16 @@ def agnostic_transform(y: torch.Tensor, degree: int = 8, seed: int = 0) -> Trans
     mean = ref.mean(dim=-1, keepdim=True)
     sd = ref.std(dim=-1, keepdim=True).clamp_min(1e-12)
     return lambda v: ((raw(v.to(ys.device)) - mean) / sd).to(v.device, v.dtype)
+
+
+def transform_labels(transform: Transform, y: torch.Tensor) -> torch.Tensor:
+    """``T(y)``, NaN wherever ``y`` is not finite but ``T(y)`` is: the optimal and agnostic
+    transforms map ``±inf`` (and the agnostic one NaN) to finite numbers, which would hide a
+    broken label from the divergence check. With the NaN, the step that uses it turns its
+    replica's weights NaN and the engine flags that replica (only) as diverged. Finite labels
+    (and transforms that keep a non-finite label non-finite) give ``T(y)`` unchanged."""
+    t = transform(y)
+    hidden = ~torch.isfinite(y) & torch.isfinite(t)
+    if bool(hidden.any()):
+        t = torch.where(hidden, torch.nan, t)
+    return t

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 
 from indexlab.learners.base import DataSource, Trace, log_checkpoints
+from indexlab.learners.label_transforms import transform_labels
 from indexlab.learners.schedule import Schedule
 from indexlab.metrics import max_overlap, mean_overlap
 from indexlab.seeding import replica_generator
@@ -76,7 +77,8 @@ def run_online(
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Run ``step`` over the data in minibatches; returns ``(W, diverged (R,), samples)``.
 
-    ``labels`` maps raw labels to the transformed ``T(y)`` once per chunk. ``reference``
+    ``labels`` maps raw labels to the transformed ``T(y)`` once per chunk (a non-finite label
+    gives NaN: :func:`~indexlab.learners.label_transforms.transform_labels`). ``reference``
     (``(R, d)`` true directions, when known) adds overlaps to the trace.
     """
     diverged = torch.zeros(W.shape[0], dtype=torch.bool, device=W.device)
@@ -88,7 +90,7 @@ def run_online(
     B = schedule.batch
     for Xc, yc in source.chunks:
         Xc = Xc.to(W.dtype)
-        Tc = labels(yc).to(W.dtype)
+        Tc = transform_labels(labels, yc).to(W.dtype)
         # minibatches are views (R, B, d) of the chunk: batched products take the replica
         # stride as it is (measured as fast as on a copy), and a transposing copy of the
         # whole chunk into (steps, R, B, d) blocks cost a fifth of the training time

@@ -44,7 +44,7 @@ import torch
 from indexlab.hermite import hermite_h
 from indexlab.learners.base import DataSource
 from indexlab.learners.constraints import Int, Real
-from indexlab.learners.label_transforms import agnostic_transform
+from indexlab.learners.label_transforms import agnostic_transform, transform_labels
 from indexlab.learners.online_setup import online_setup
 from indexlab.learners.spherical import SphericalSGD
 from indexlab.metrics import max_overlap
@@ -117,7 +117,7 @@ class SparseUnified(Unified):
             take = min(Xc.shape[1], n_screen - seen)
             if take > 0:
                 H = hermite_h(Xc[:, :take], s)
-                t = T(yc[:, :take]).to(H.dtype).unsqueeze(1)  # (R, 1, b)
+                t = transform_labels(T, yc[:, :take]).to(H.dtype).unsqueeze(1)  # (R, 1, b)
                 score += (t @ H).squeeze(1).to(torch.float64)
                 seen += take
             if take < Xc.shape[1]:
