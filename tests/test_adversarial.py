@@ -390,3 +390,21 @@ def test_zero_variance_target_has_no_normalised_test_error():
     assert "zero variance" in report["note"]
     result = runner.invoke(app, [*FIT, "--link", "1", "--learner", "kernel_ridge", "--json"])
     assert result.exit_code == 2 and "constant" in result.output
+
+
+@pytest.mark.parametrize("hyper", [{"link": "he2"}, {"exponent": 2, "label_transform": "agnostic"}],
+                         ids=["optimal", "agnostic"])
+def test_unified_flags_a_replica_with_an_infinite_label(hyper, data):
+    """One ``y = +inf`` in replica 1: Unified's optimal and agnostic transforms map it to a
+    finite ``T(y)``, which hid it (the replica was not flagged, unlike every other learner's).
+    Replica 1 is flagged diverged; replicas 0 and 2 get exactly what a clean fit gives."""
+    from indexlab.experiments.single_run import make_learner
+
+    X, y = data
+    yb = y.clone()
+    yb[1, 7] = float("inf")
+    clean = make_learner("unified", ridge_samples=0, **hyper).fit(X, y)
+    dirty = make_learner("unified", ridge_samples=0, **hyper).fit(X, yb)
+    assert dirty.diverged_.tolist() == [False, True, False]
+    assert torch.equal(clean.directions_[[0, 2]], dirty.directions_[[0, 2]])
+    assert torch.isfinite(dirty.directions_[[0, 2]]).all()

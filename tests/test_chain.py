@@ -21,7 +21,7 @@ from indexlab.experiments.store import Store
 from indexlab.learners import OnlineSGD, SmoothedSGD, SparseUnified, Unified
 from indexlab.learners.base import Trace
 from indexlab.learners.chain import ChainData, initial_state, run_chain
-from indexlab.learners.spherical import Schedule
+from indexlab.learners.schedule import Schedule
 from indexlab.nn import get_activation, get_loss
 from indexlab.targets import MultiIndex, SingleIndex
 
@@ -198,11 +198,12 @@ def test_identity_transform_follows_the_sign_of_the_links_coefficient():
     neuron of an even activation to the equator. With the sign, smoothed SGD at the spec step
     (λ = d^{1/4}, η = 0.1 d^{−1/2}) passes overlap 0.5 by n = 16 d² in most replicas (median
     first passage ≈ 6 d² at d = 64, 16 replicas); with ``y`` itself none did by 512 d²."""
+    from indexlab.learners.online_setup import online_setup
     from indexlab.links import get_link
 
-    learner = SmoothedSGD()
-    flip, _ = learner._transform(4, get_link("genexp4"), torch.zeros(1, 1))
-    keep, _ = learner._transform(4, get_link("he4"), torch.zeros(1, 1))
+    learner = SmoothedSGD(exponent=4)
+    flip = online_setup(learner, get_link("genexp4"), 64).transform
+    keep = online_setup(learner, get_link("he4"), 64).transform
     assert flip(torch.tensor([1.0])).item() == -1.0 and keep(torch.tensor([1.0])).item() == 1.0
     d = 64
     fitted = SmoothedSGD(engine="chain", width=1, ridge_samples=0, search_fraction=1.0,

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -26,11 +27,12 @@ import pytest
 import torch
 from scipy.stats import ks_2samp
 
-import indexlab.learners.spherical as spherical_module
+import indexlab.learners.online_engine as online_engine_module
 from indexlab.learners import OnlineSGD, SmoothedSGD, Unified
 from indexlab.learners.base import Trace
 from indexlab.learners.chain import ChainData, run_chain
-from indexlab.learners.spherical import Schedule
+from indexlab.learners.online_setup import online_setup
+from indexlab.learners.schedule import Schedule
 from indexlab.links import get_link
 from indexlab.nn import get_activation, get_loss
 from indexlab.targets import SingleIndex
@@ -46,8 +48,8 @@ def _one_step_samples(learner, link_name, d, B, s, m, seed):
     link = get_link(link_name)
     act = get_activation(learner.activation or f"he{s}")
     loss = get_loss(learner.loss)
-    lam = learner._smoothing(s, d)
-    T, _ = learner._transform(s, link, None)
+    setup = online_setup(dataclasses.replace(learner, exponent=s), link, d)
+    lam, T = setup.smoothing, setup.transform
     mu, eta, k = 0.3, 0.05, m + 1
     L = np.zeros((N_DRAWS, k, k))
     L[:, 0, 0] = 1.0
@@ -112,7 +114,7 @@ def test_first_passage_distributions_match_the_full_engine(cls, link, budgets, m
     """The issue's criterion, p > 0.01 at each d. Measured with budgets 1.3-1.6× larger
     (docs/chain.md): p = 0.36 / 0.84 (He3, d = 64 / 128), 0.97 / 0.84 (He4 smoothed),
     1.00 / 0.77 (genexp3 unified); medians equal to the grid step."""
-    monkeypatch.setattr(spherical_module, "TRACE_PER_DECADE", 48)  # both engines read it
+    monkeypatch.setattr(online_engine_module, "TRACE_PER_DECADE", 48)  # both engines read it
     for d, n in budgets.items():
         # hold_search=None: the uncapped default search step (issue 13's cap makes the
         # He3/He4 steps ~10-20x smaller and every replica would be censored at the budget)

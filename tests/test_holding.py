@@ -6,9 +6,10 @@ import math
 
 import pytest
 
-from indexlab.learners import OnlineSGD, SmoothedSGD
+from indexlab.learners import SmoothedSGD
 from indexlab.learners.holding import alignment_statistics, hold_step
-from indexlab.learners.spherical import Schedule
+from indexlab.learners.online_setup import update_slopes
+from indexlab.learners.schedule import Schedule
 from indexlab.links import get_link
 from indexlab.nn import get_activation
 
@@ -18,7 +19,7 @@ def test_alignment_statistics_match_the_closed_form_for_vanilla_he3():
     D = (1 − δ/2)·3(1 − δ)² = 2.852 at δ = 0.02; V = E[h₃² h₃'²]·(d − 1) = 93.0·31 = 2883
     (quadrature). Gauss–Hermite in z with Monte Carlo in (g, χ²): measured within 1% of
     both over seeds 0–2; bound 3%."""
-    psi, _ = OnlineSGD()._psi(get_activation("he3"), "correlation", 0.0, 32)
+    psi, _ = update_slopes(get_activation("he3"), "correlation", 0.0, 32)
     V, D = alignment_statistics(psi, get_link("he3"), lambda y: y, 32)
     assert pytest.approx(0.99 * 3 * 0.98**2, rel=0.03) == D
     assert pytest.approx(93.0 * 31, rel=0.03) == V

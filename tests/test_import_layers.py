@@ -2,7 +2,7 @@
 layer (or, inside ``learners``/``experiments``, of its own package), read from the source with
 ``ast`` (function-level imports included, so a lazy import does not hide a circle).
 
-Layers (``shared/DESIGN.md``): the leaf helpers _arrays, _suggest, progress, devices <
+Layers (``shared/DESIGN.md``): the leaf helpers _arrays, _suggest, progress, devices, seeding <
 hermite < expressions, smoothing, nn < links < generative, support < targets, theory,
 anchors < metrics, hardness < learners < experiments < cli. ``hardness`` sits above targets
 and theory and nothing below it imports it; the package ``indexlab/__init__.py`` is the
@@ -23,6 +23,7 @@ LAYERS = {
     "indexlab._suggest": -1,  # did-you-mean (difflib)
     "indexlab.progress": -1,  # the progress hook (contextvars)
     "indexlab.devices": -1,  # check_device (torch only)
+    "indexlab.seeding": -1,  # seed derivations of targets, learners and the chain (numpy, torch)
     "indexlab._cli_style": 6,  # help-screen polish for the command line (typer only)
     "indexlab.hermite": 0,
     "indexlab.expressions": 1,

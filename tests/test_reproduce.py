@@ -174,6 +174,7 @@ def test_exponent_claims_run_every_learner_at_the_spec_step(link, k_star):
     from indexlab.experiments.claims import EXPONENT_SUCCESS, SINGLE_LEARNERS
     from indexlab.experiments.spec import evaluate_formula
     from indexlab.learners import LEARNERS
+    from indexlab.learners.online_setup import learner_exponent, learner_smoothing, online_setup
     from indexlab.links import get_link
 
     claim = CLAIMS[f"exponents-{link}"]
@@ -186,11 +187,11 @@ def test_exponent_claims_run_every_learner_at_the_spec_step(link, k_star):
             assert entry["hyper"]["search_fraction"] == 1.0
             assert specs[name]["success"] == EXPONENT_SUCCESS
             model = LEARNERS[name]()
-            k = model._exponent(get_link(link))
+            k = learner_exponent(model, get_link(link))
             assert k == (k_star if name != "unified" else claim_s_star(link))
-            _, signal = model._transform(k, get_link(link), torch.zeros(1, 4))
+            signal = online_setup(model, get_link(link), 16, sample_y=torch.zeros(1, 4)).signal
             for d in (8, 16, 100, 1024, 65536):
-                expected = model.default_lr(k, d, model._smoothing(k, d), signal)
+                expected = model.default_lr(k, d, learner_smoothing(model, k, d), signal)
                 got = evaluate_formula(entry["formulas"]["lr"], d)
                 assert got == pytest.approx(expected, rel=1e-12), (mode, name, d)
     # the two families differ: vanilla c·d^{−k/2}, smoothed 0.1·d^{−1/2} for any k

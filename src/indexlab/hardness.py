@@ -77,7 +77,8 @@ import torch
 from indexlab.hermite import composite_rule, expectation, hermite_coefficients
 from indexlab.links import Link, register_family
 from indexlab.nn import ACTIVATIONS, Activation
-from indexlab.targets import MultiIndex, Target, _check_int, _seeds, haar_directions
+from indexlab.seeding import target_seeds
+from indexlab.targets import MultiIndex, Target, _check_int, haar_directions
 from indexlab.theory import COEFF_RTOL
 
 MAX_K = 14  # 2^14 = 16 384 hidden units; larger k only when asked for explicitly (max_k=...)
@@ -431,7 +432,8 @@ def HardFamily(
     if lift == "rotated" and frame is None:
         return target
     O = None if frame is None else haar_directions(d, d, torch.Generator().manual_seed(frame))
-    U = [member_directions(d, k, lift, torch.Generator().manual_seed(_seeds(target.seed, j)[0]), O)
+    U = [member_directions(d, k, lift,
+                           torch.Generator().manual_seed(target_seeds(target.seed, j)[0]), O)
          for j in target.replica_ids]
     return MultiIndex(link, d, directions=torch.stack(U), **options)
 

@@ -3,8 +3,9 @@
 A :class:`Target` holds a link, the hidden directions ``U`` (orthonormal rows, shape
 ``(R, r, d)`` with a leading replica axis) and one random stream per replica. Replica ``j``
 draws its directions and its data from seeds derived from ``(seed, j)`` only (NumPy
-``SeedSequence`` with spawn key ``j``), so replica ``j`` of an ``R = 8`` target is the same
-problem, with the same data, as a target built with ``replicas=[j]``.
+``SeedSequence`` with spawn key ``j``, :func:`indexlab.seeding.target_seeds`), so replica ``j``
+of an ``R = 8`` target is the same problem, with the same data, as a target built with
+``replicas=[j]``.
 
 Directions: Haar-uniform on the Stiefel manifold (QR of a Gaussian ``d × r`` matrix with the
 sign convention ``diag(R) > 0``, which makes the law exactly Haar); ``k``-sparse single-index
@@ -29,6 +30,7 @@ import torch
 
 from indexlab.devices import check_device
 from indexlab.links import Link, _check_noise, check_finite, get_link
+from indexlab.seeding import target_seeds
 
 _CHUNK_ELEMENTS = 1 << 24  # default chunk: 16M numbers (64 MB in float32) over all replicas
 
@@ -39,12 +41,6 @@ def _check_int(name: str, value, low: int, high: int | None = None, what: str = 
         return int(value)
     allowed = f"an integer >= {low}" if high is None else f"an integer in {low}..{high}"
     raise ValueError(f"{name}={value!r} is not allowed: use {allowed}{what}")
-
-
-def _seeds(seed: int, replica: int) -> tuple[int, int, int]:
-    """Independent 63-bit seeds for (directions, training data, test data) of one replica."""
-    children = np.random.SeedSequence(entropy=seed, spawn_key=(replica,)).spawn(3)
-    return tuple(int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for c in children)
 
 
 def haar_directions(d: int, r: int, generator: torch.Generator) -> torch.Tensor:
@@ -110,9 +106,9 @@ class Target:
         self._train = []
         for j in self.replica_ids:
             g = torch.Generator(device=self.device)
-            g.manual_seed(_seeds(self.seed, j)[1])
+            g.manual_seed(target_seeds(self.seed, j)[1])
             self._train.append(g)
-        self._test_seeds = [_seeds(self.seed, j)[2] for j in self.replica_ids]
+        self._test_seeds = [target_seeds(self.seed, j)[2] for j in self.replica_ids]
         return self
 
     def latents(self, X: torch.Tensor) -> torch.Tensor:
@@ -215,7 +211,7 @@ def _make_target(link, d, r, sparsity, noise, replicas, seed, directions, dtype,
     if directions is None:
         Us = []
         for j in ids:
-            g = torch.Generator().manual_seed(_seeds(seed, j)[0])
+            g = torch.Generator().manual_seed(target_seeds(seed, j)[0])
             if sparsity is None:
                 Us.append(haar_directions(d, link.r, g))
             else:

@@ -17,8 +17,11 @@ Every learner is a :class:`~indexlab.learners.base.Learner` (the contract: const
 * :mod:`~indexlab.learners.registry`: ``LEARNERS``, :func:`learner_class`,
   :func:`make_learner`, :func:`register_learner` (the one registry; ``docs/extending.md``);
 * :mod:`~indexlab.learners.costs`: what a run costs (each class's ``cost``);
-* :mod:`~indexlab.learners.spherical`: the shared online engine, the second stage and the
-  classes ``SphericalLearner``, ``SphericalSGD`` the online learners derive from.
+* :mod:`~indexlab.learners.spherical`: the classes ``SphericalLearner``, ``SphericalSGD``
+  the online learners derive from; their engine is :mod:`~indexlab.learners.online_engine`
+  (steps: :mod:`~indexlab.learners.schedule`), their configuration
+  :func:`~indexlab.learners.online_setup.online_setup`, their second stage
+  :mod:`~indexlab.learners.second_stage`.
 """
 
 from indexlab.learners.base import (

@@ -16,7 +16,7 @@ the CSQ class (needs ``η_in d/B = Θ(1)``). Defaults: ``η_in = c_in B/d`` with
 ``c_out = 0.1`` [D] left He₃ at overlap ≈ 0.45 after ``100 d`` samples (d = 64, B = 32), ``c_out =
 3`` reached 0.9, so we calibrated it there —, ``σ = relu``
 (many non-zero Hermite coefficients); search/descent schedule and second stage as in
-:mod:`indexlab.learners.spherical`. A dataset can be passed several times (``epochs``).
+:mod:`indexlab.learners.online_engine`. A dataset can be passed several times (``epochs``).
 """
 
 from __future__ import annotations
@@ -29,13 +29,9 @@ import torch
 
 from indexlab.learners.base import DataSource, Trace, as_replicated, data_source
 from indexlab.learners.constraints import InstanceOf, Int, Options, Real
-from indexlab.learners.spherical import (
-    Schedule,
-    SphericalLearner,
-    normalise_rows,
-    random_sphere,
-    run_online,
-)
+from indexlab.learners.online_engine import normalise_rows, random_sphere, run_online
+from indexlab.learners.schedule import Schedule
+from indexlab.learners.spherical import SphericalLearner
 from indexlab.nn import ACTIVATIONS, Activation, get_activation
 
 

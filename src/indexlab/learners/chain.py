@@ -80,8 +80,10 @@ from indexlab.learners.chain_kernel import (
     chain_chunk,
     init_state,
 )
+from indexlab.learners.label_transforms import transform_labels
 from indexlab.links import Link
 from indexlab.nn import Activation, Loss, get_activation, get_loss
+from indexlab.seeding import replica_seeds
 from indexlab.smoothing import smoothed_hermite
 from indexlab.targets import Target
 
@@ -137,28 +139,6 @@ def check_supported(act: Activation, loss: Loss, lam: float, d: int, m: int) -> 
     if d < m + 2:
         raise ValueError(f"engine='chain' needs d >= width + 2 (the orthogonal complement of "
                          f"span(θ*, w_1..w_m) must be non-empty): got d={d}, width={m}")
-
-
-_GOLDEN, _MIX1, _MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
-
-
-def _splitmix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser on ``uint64`` arrays (wrapping arithmetic)."""
-    with np.errstate(over="ignore"):
-        z = x + np.uint64(_GOLDEN)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX1)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX2)
-        return z ^ (z >> np.uint64(31))
-
-
-def replica_seeds(seed: int, replicas, *key: int) -> np.ndarray:
-    """32-bit seeds ``(R,)`` that depend only on ``(seed, replica, key)`` (vectorised: a chain
-    may run 10⁵ replicas), for numba's per-thread generator."""
-    x = _splitmix(np.array([seed & (2**64 - 1)], dtype=np.uint64))
-    x = _splitmix(x ^ np.asarray(replicas, dtype=np.uint64))
-    for part in (3000, *key):
-        x = _splitmix(x ^ np.uint64(part))
-    return (x >> np.uint64(32)).astype(np.int64)
 
 
 def initial_state(replicas, m: int, d: int, seed: int) -> np.ndarray:
@@ -357,7 +337,7 @@ def _run_range(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedu
             coords, y = first[0][:, :size], first[1][:, :size]
         else:
             coords, y = data.draw(size, k)
-        t = np.ascontiguousarray(transform(y).to(torch.float64).numpy())
+        t = np.ascontiguousarray(transform_labels(transform, y).to(torch.float64).numpy())
         coords = np.ascontiguousarray(coords)
         sizes, etas, smooth, rec, rec_seen = step_plan(seen, size, schedule, lam, checkpoints)
         n_normals, dfs = _orthogonal_plan(sizes[smooth], k - 1, p)
@@ -365,8 +345,9 @@ def _run_range(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedu
         n_cp = max(len(rec_seen), 1)
         out = [np.full((R, n_cp), np.nan) for _ in range(3)]
         seeds = replica_seeds(data.seed, data.replicas, 3, chunk_index)
-        chain_chunk(0, R, L, alive, coords, t, bn, bc, sizes, etas, smooth, rec, out[0],
-                    out[1], out[2], seeds, p, sig, dsig, sp, sq, sc, loss_code, draws)
+        chain_chunk(0, R, (L, alive, draws), (coords, t, bn, bc, seeds),
+                    (sizes, etas, smooth, rec), (p, sig, dsig, (sp, sq, sc), loss_code),
+                    (out[0], out[1], out[2]))
         for slot, at in enumerate(rec_seen):
             records.samples.append(int(at))
             records.best.append(out[0][:, slot])

@@ -96,44 +96,216 @@ def _qr_r(P, nr, nc, v):
             P[i, c] = 0.0
 
 
+@njit(cache=True)
+def _scratch(bmax, k):
+    """Work arrays of one replica's chunk: ``G (b, k)`` sample coordinates, ``A (b, m)``
+    pre-activations, ``Psi (b, m)`` slopes, ``C (m, m+1)`` the smoothed steps' orthogonal
+    sums, ``zeta (m+1)``, ``Q`` (QR of ``Ψ``), ``RA`` (Bartlett ``R_A``), ``M (k, k + ·)``
+    the new rows before the LQ fold and ``v`` its reflector."""
+    m = k - 1
+    wide = k + max(bmax, m)
+    return (np.zeros((bmax, k)), np.zeros((bmax, m)), np.zeros((bmax, m)),
+            np.zeros((m, m + 1)), np.zeros(m + 1), np.zeros((max(bmax, m), m)),
+            np.zeros((m, m)), np.zeros((k, wide)), np.zeros(wide))
+
+
+@njit(cache=True, inline="always")
+def _smoothed_slopes(r, off, b, eta, t, bn, bc, ibn, ibc, p, slope_terms, G, A, Psi, C, zeta,
+                     apow, rpow, v):
+    """``ψ_ij = b η_t t_i D_λσ(a_ij, ‖x_i‖² − a_ij²)`` and ``C = Σ_i ψ_ij x_⊥i`` in a running
+    orthonormal basis of at most ``m`` directions of ``S^⊥``: ``x_⊥i`` has ``N(0, 1)``
+    coordinates on the ``q`` basis vectors (from ``bn``) and a remainder of norm
+    ``√χ²_{p−q}`` (from ``bc``) along a new direction; ``‖x_i‖²`` is known before ``ψ_ij`` is
+    computed, and ``m + 1`` columns are folded back to ``m`` by an LQ step. Returns
+    ``(q, ibn, ibc)``: the columns of ``C`` in use and the next unread ``bn``/``bc`` entries."""
+    sp, sq, sc = slope_terms
+    k = G.shape[1]
+    m = k - 1
+    q = 0
+    for j in range(m):
+        for col in range(m + 1):
+            C[j, col] = 0.0
+    for i in range(b):
+        nx2 = 0.0
+        for c in range(k):
+            nx2 += G[i, c] * G[i, c]
+        for col in range(q):
+            zeta[col] = bn[r, ibn]
+            ibn += 1
+            nx2 += zeta[col] * zeta[col]
+        rho = 0.0
+        if p - q > 0:
+            rho = math.sqrt(bc[r, ibc])
+            ibc += 1
+        nx2 += rho * rho
+        for j in range(m):
+            a = A[i, j]
+            rr = nx2 - a * a
+            apow[0] = 1.0
+            rpow[0] = 1.0
+            for e in range(1, apow.shape[0]):
+                apow[e] = apow[e - 1] * a
+            for e in range(1, rpow.shape[0]):
+                rpow[e] = rpow[e - 1] * rr
+            slope = 0.0
+            for u in range(sc.shape[0]):
+                slope += sc[u] * apow[sp[u]] * rpow[sq[u]]
+            ps = eta * t[r, off + i] * slope
+            Psi[i, j] = ps
+            for col in range(q):
+                C[j, col] += ps * zeta[col]
+            C[j, q] += ps * rho
+        if p - q > 0:
+            q += 1
+            if q > m:
+                _lq_rows(C, m, q, v)
+                q = m
+    return q, ibn, ibc
+
+
+@njit(cache=True, inline="always")
+def _plain_slopes(r, off, b, eta, t, sig, dsig, loss_code, A, Psi):
+    """``ψ_ij = b η_t t_i σ'(a_ij)`` (correlation) or ``b η_t (t_i − σ(a_ij)) σ'(a_ij)``
+    (square loss)."""
+    m = A.shape[1]
+    for i in range(b):
+        for j in range(m):
+            a = A[i, j]
+            if loss_code == CORRELATION:
+                Psi[i, j] = eta * t[r, off + i] * _poly(dsig, a)
+            else:
+                Psi[i, j] = eta * (t[r, off + i] - _poly(sig, a)) * _poly(dsig, a)
+
+
+@njit(cache=True, inline="always")
+def _batch_loss(r, off, b, t, sig, loss_code, A):
+    """The batch's mean loss over samples and neurons: ``−t σ(a)`` or ``½ (σ(a) − t)²``."""
+    m = A.shape[1]
+    total = 0.0
+    for i in range(b):
+        for j in range(m):
+            f = _poly(sig, A[i, j])
+            if loss_code == CORRELATION:
+                total -= t[r, off + i] * f
+            else:
+                total += 0.5 * (f - t[r, off + i]) ** 2
+    return total / (b * m)
+
+
+@njit(cache=True, inline="always")
+def _rows_in_span(b, inv_b, Lr, G, A, Psi, M):
+    """Rows ``1..m`` of ``M``, columns ``< k``: the new ``w_j`` along ``e_0..e_m``,
+    ``shrink_j L[j+1] + (1/b) Σ_i ψ_ij G[i]`` with ``shrink_j = 1 − (1/b) Σ_i ψ_ij a_ij``;
+    row 0 is ``e_0`` and the rest of ``M`` zero."""
+    k = Lr.shape[0]
+    m = k - 1
+    M[:, :] = 0.0
+    M[0, 0] = 1.0
+    for j in range(m):
+        shrink = 0.0
+        for i in range(b):
+            shrink += Psi[i, j] * A[i, j]
+        shrink = 1.0 - shrink * inv_b
+        for c in range(k):
+            acc = 0.0
+            for i in range(b):
+                acc += Psi[i, j] * G[i, c]
+            M[j + 1, c] = shrink * Lr[j + 1, c] + acc * inv_b
+
+
+@njit(cache=True, inline="always")
+def _bartlett_columns(b, inv_b, p, Psi, Q, RA, M, v):
+    """Columns ``k..k+q−1`` of ``M`` for an unsmoothed step: ``X_⊥ᵀΨ = Q_A R_A R_Ψ`` with
+    ``R_Ψ`` from the QR of ``Ψ`` (``b × m``) and ``R_A`` upper Bartlett (``q × min(b, m)``,
+    ``q = min(p, min(b, m))``: ``√χ²_{p−row}`` on the diagonal, ``N(0, 1)`` above), from
+    numba's generator. Returns ``(q, random numbers drawn)``."""
+    k = M.shape[0]
+    m = k - 1
+    qs = min(b, m)
+    for i in range(b):
+        for j in range(m):
+            Q[i, j] = Psi[i, j]
+    _qr_r(Q, b, m, v)
+    q = min(p, qs)
+    for row in range(q):
+        for col in range(qs):
+            val = 0.0
+            if col > row:
+                val = np.random.standard_normal()
+            elif col == row:
+                val = math.sqrt(np.random.chisquare(p - row))
+            RA[row, col] = val
+    for j in range(m):
+        for row in range(q):
+            acc = 0.0
+            for col in range(row, qs):
+                acc += RA[row, col] * Q[col, j]
+            M[j + 1, k + row] = acc * inv_b
+    return q, q * qs - q * (q - 1) // 2
+
+
+@njit(cache=True, inline="always")
+def _fold(M, ncols, v, Lr):
+    """Normalise rows ``1..m`` of ``M[:, :ncols]``, fold them back to ``k`` coordinates by the
+    LQ step (Gram matrix kept, ``e_0 = θ*`` kept) into ``Lr``; ``False`` when a coordinate is
+    not finite or an overlap exceeds 1."""
+    k = Lr.shape[0]
+    ok = True
+    for j in range(1, k):
+        nrm = 0.0
+        for c in range(ncols):
+            nrm += M[j, c] * M[j, c]
+        nrm = math.sqrt(nrm)
+        for c in range(ncols):
+            M[j, c] /= nrm
+    _lq_rows(M, k, ncols, v)
+    for j in range(k):
+        for c in range(k):
+            val = M[j, c]
+            if not math.isfinite(val):
+                ok = False
+            Lr[j, c] = val
+        if abs(Lr[j, 0]) > 1.0 + 1e-9:
+            ok = False
+    return ok
+
+
 @njit(cache=True, nogil=True)
-def chain_chunk(r0, r1, L, alive, coords, t, bn, bc, bsz, etas, smooth, rec, out_best,
-                out_mean, out_loss, seeds, p, sig, dsig, sp, sq, sc, loss_code, draws):
+def chain_chunk(r0, r1, state, samples, plan, slope, records):
     """Advance the live replicas ``r0 ≤ r < r1`` through the steps of one chunk (module doc);
     the GIL is released, so threads may run disjoint replica ranges at once.
 
-    ``L (R, k, k)``, ``alive (R,)`` in/out; ``coords (R, n_chunk, k)`` the samples'
+    ``state = (L (R, k, k), alive (R,), draws (R,))``, in/out: ``draws`` counts the random
+    numbers drawn here (the work, for the tests that cost does not grow with d).
+    ``samples = (coords, t, bn, bc, seeds)``: ``coords (R, n_chunk, k)`` the samples'
     coordinates ``(z, g_1..g_m)`` along ``(e_0 = θ*, e_1..e_m)``, ``t (R, n_chunk)`` the
-    transformed labels; ``bn``, ``bc (R, ·)`` the normals and χ² numbers of the orthogonal
-    parts in the smoothed steps, in the order they are used; per step ``bsz`` (batch size
-    ``b``), ``etas`` (``b·η_t``), ``smooth`` (use the smoothed slope), ``rec`` (checkpoint
-    slot or −1); outputs ``(R, n_cp)`` written at the checkpoint slots; ``p = d − k``;
-    ``sig``/``dsig`` polynomial coefficients of ``σ``/``σ'``; smoothed slope
-    ``Σ sc a^sp R^sq``; ``loss_code`` 0 correlation, 1 square; ``draws (R,)`` counts the
-    random numbers drawn here (the work, for the tests that cost does not grow with d).
+    transformed labels, ``bn``, ``bc (R, ·)`` the normals and χ² numbers of the orthogonal
+    parts in the smoothed steps (in the order they are used), ``seeds (R,)`` numba's.
+    ``plan = (bsz, etas, smooth, rec)`` per step: batch size ``b``, ``b·η_t``, whether it
+    uses the smoothed slope, checkpoint slot or −1. ``slope = (p, sig, dsig, slope_terms,
+    loss_code)``: ``p = d − k``, polynomial coefficients of ``σ``/``σ'``, the smoothed slope
+    ``Σ sc a^sp R^sq`` as ``(sp, sq, sc)``, ``loss_code`` 0 correlation, 1 square.
+    ``records = (best, mean, loss)``, each ``(R, n_cp)``, written at the checkpoint slots.
     """
+    L, alive, draws = state
+    coords, t, bn, bc, seeds = samples
+    bsz, etas, smooth, rec = plan
+    p, sig, dsig, slope_terms, loss_code = slope
+    out_best, out_mean, out_loss = records
     k = L.shape[1]
     m = k - 1
     S = bsz.shape[0]
     bmax = 1
     for s in range(S):
         bmax = max(bmax, bsz[s])
-    apow = np.zeros(sp.max() + 1)
-    rpow = np.zeros(sq.max() + 1)
+    apow = np.zeros(slope_terms[0].max() + 1)
+    rpow = np.zeros(slope_terms[1].max() + 1)
     for r in range(r0, r1):
         if not alive[r]:
             continue
         np.random.seed(seeds[r])
         Lr = L[r].copy()
-        G = np.zeros((bmax, k))
-        A = np.zeros((bmax, m))
-        Psi = np.zeros((bmax, m))
-        C = np.zeros((m, m + 1))
-        zeta = np.zeros(m + 1)
-        Q = np.zeros((max(bmax, m), m))
-        RA = np.zeros((m, m))
-        M = np.zeros((k, k + max(bmax, m)))
-        v = np.zeros(k + max(bmax, m))
+        G, A, Psi, C, zeta, Q, RA, M, v = _scratch(bmax, k)
         off = 0
         ok = True
         drawn = 0
@@ -143,6 +315,7 @@ def chain_chunk(r0, r1, L, alive, coords, t, bn, bc, bsz, etas, smooth, rec, out
             b = bsz[s]
             inv_b = 1.0 / b
             eta = etas[s]
+            # the batch's coordinates G[i] = (z, g_1..g_m) and a_ij = Σ_c L[j+1, c] G[i, c]
             for i in range(b):
                 for c in range(k):
                     G[i, c] = coords[r, off + i, c]
@@ -154,127 +327,22 @@ def chain_chunk(r0, r1, L, alive, coords, t, bn, bc, bsz, etas, smooth, rec, out
                     A[i, j] = a
             q = 0
             if smooth[s]:
-                # Σ_i ψ_ij x_⊥i built sample by sample in a running orthonormal basis of at
-                # most m directions of S^⊥ (C: coordinates of the m partial sums): x_⊥i has
-                # N(0, 1) coordinates on the q basis vectors (from bn) and a remainder of
-                # norm √χ²_{p−q} (from bc) along a new direction; ‖x_⊥i‖² is known before
-                # ψ_ij is computed, and the m + 1 columns are folded back to m by an LQ step
-                q = 0
-                for j in range(m):
-                    for col in range(m + 1):
-                        C[j, col] = 0.0
-                for i in range(b):
-                    nx2 = 0.0
-                    for c in range(k):
-                        nx2 += G[i, c] * G[i, c]
-                    for col in range(q):
-                        zeta[col] = bn[r, ibn]
-                        ibn += 1
-                        nx2 += zeta[col] * zeta[col]
-                    rho = 0.0
-                    if p - q > 0:
-                        rho = math.sqrt(bc[r, ibc])
-                        ibc += 1
-                    nx2 += rho * rho
-                    for j in range(m):
-                        a = A[i, j]
-                        rr = nx2 - a * a
-                        apow[0] = 1.0
-                        rpow[0] = 1.0
-                        for e in range(1, apow.shape[0]):
-                            apow[e] = apow[e - 1] * a
-                        for e in range(1, rpow.shape[0]):
-                            rpow[e] = rpow[e - 1] * rr
-                        slope = 0.0
-                        for u in range(sc.shape[0]):
-                            slope += sc[u] * apow[sp[u]] * rpow[sq[u]]
-                        ps = eta * t[r, off + i] * slope
-                        Psi[i, j] = ps
-                        for col in range(q):
-                            C[j, col] += ps * zeta[col]
-                        C[j, q] += ps * rho
-                    if p - q > 0:
-                        q += 1
-                        if q > m:
-                            _lq_rows(C, m, q, v)
-                            q = m
+                q, ibn, ibc = _smoothed_slopes(r, off, b, eta, t, bn, bc, ibn, ibc, p,
+                                               slope_terms, G, A, Psi, C, zeta, apow, rpow, v)
             else:
-                for i in range(b):
-                    for j in range(m):
-                        a = A[i, j]
-                        if loss_code == CORRELATION:
-                            Psi[i, j] = eta * t[r, off + i] * _poly(dsig, a)
-                        else:
-                            Psi[i, j] = eta * (t[r, off + i] - _poly(sig, a)) * _poly(dsig, a)
+                _plain_slopes(r, off, b, eta, t, sig, dsig, loss_code, A, Psi)
             if rec[s] >= 0:
-                total = 0.0
-                for i in range(b):
-                    for j in range(m):
-                        f = _poly(sig, A[i, j])
-                        if loss_code == CORRELATION:
-                            total -= t[r, off + i] * f
-                        else:
-                            total += 0.5 * (f - t[r, off + i]) ** 2
-                out_loss[r, rec[s]] = total / (b * m)
+                out_loss[r, rec[s]] = _batch_loss(r, off, b, t, sig, loss_code, A)
             # new coordinates of w_j in span(e_0..e_m) ⊕ (new orthogonal directions)
-            ncols = k
-            M[:, :] = 0.0
-            M[0, 0] = 1.0
-            for j in range(m):
-                shrink = 0.0
-                for i in range(b):
-                    shrink += Psi[i, j] * A[i, j]
-                shrink = 1.0 - shrink * inv_b
-                for c in range(k):
-                    acc = 0.0
-                    for i in range(b):
-                        acc += Psi[i, j] * G[i, c]
-                    M[j + 1, c] = shrink * Lr[j + 1, c] + acc * inv_b
+            _rows_in_span(b, inv_b, Lr, G, A, Psi, M)
             if smooth[s]:
                 for j in range(m):
                     for col in range(q):
                         M[j + 1, k + col] = C[j, col] * inv_b
-                ncols = k + q
             else:
-                # X_⊥ᵀΨ = Q_A R_A R_Ψ: R_Ψ from QR of Ψ (b × m), R_A Bartlett (p × qs)
-                qs = min(b, m)
-                for i in range(b):
-                    for j in range(m):
-                        Q[i, j] = Psi[i, j]
-                _qr_r(Q, b, m, v)
-                q = min(p, qs)
-                drawn += q * qs - q * (q - 1) // 2
-                for row in range(q):
-                    for col in range(qs):
-                        val = 0.0
-                        if col > row:
-                            val = np.random.standard_normal()
-                        elif col == row:
-                            val = math.sqrt(np.random.chisquare(p - row))
-                        RA[row, col] = val
-                for j in range(m):
-                    for row in range(q):
-                        acc = 0.0
-                        for col in range(row, qs):
-                            acc += RA[row, col] * Q[col, j]
-                        M[j + 1, k + row] = acc * inv_b
-                ncols = k + q
-            for j in range(1, k):
-                nrm = 0.0
-                for c in range(ncols):
-                    nrm += M[j, c] * M[j, c]
-                nrm = math.sqrt(nrm)
-                for c in range(ncols):
-                    M[j, c] /= nrm
-            _lq_rows(M, k, ncols, v)
-            for j in range(k):
-                for c in range(k):
-                    val = M[j, c]
-                    if not math.isfinite(val):
-                        ok = False
-                    Lr[j, c] = val
-                if abs(Lr[j, 0]) > 1.0 + 1e-9:
-                    ok = False
+                q, used = _bartlett_columns(b, inv_b, p, Psi, Q, RA, M, v)
+                drawn += used
+            ok = _fold(M, k + q, v, Lr)
             if not ok:
                 break
             if rec[s] >= 0:

@@ -50,8 +50,8 @@ from indexlab.learners._util import (
 from indexlab.learners.base import Learner, Trace, data_source
 from indexlab.learners.constraints import Int, Options, Real
 from indexlab.learners.costs import kernel_ridge_cost, random_features_cost, with_defaults
-from indexlab.learners.spherical import replica_generator
 from indexlab.nn import ACTIVATIONS
+from indexlab.seeding import replica_generator
 from indexlab.targets import Target
 
 # the random-feature nonlinearities: two activations of indexlab.nn, and √2 cos (random

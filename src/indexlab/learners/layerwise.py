@@ -47,7 +47,6 @@ import torch
 from indexlab.learners.base import Learner, Trace, as_replicated
 from indexlab.learners.constraints import Bool, InstanceOf, Int, Options, Real
 from indexlab.learners.costs import layerwise_cost, with_defaults
-from indexlab.learners.spherical import replica_generator
 from indexlab.metrics import max_overlap, subspace_distance, top_subspace
 from indexlab.nn import (
     ACTIVATIONS,
@@ -59,6 +58,7 @@ from indexlab.nn import (
     get_loss,
     ridge_fit,
 )
+from indexlab.seeding import replica_generator
 from indexlab.targets import Target
 
 LAYERWISE_STAGE_TWO_RIDGES = (1e-4, 1e-3, 1e-2, 1e-1)  # candidates of the output-layer ridge

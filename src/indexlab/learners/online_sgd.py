@@ -1,7 +1,7 @@
 """Online SGD baselines on the sphere: vanilla (Ben Arous, Gheissari, Jagannath 2021) and
 landscape-smoothed (Damian, Nichani, Ge, Lee 2023). Spec ``single-index.md`` §2.
 
-Both use the engine of :mod:`indexlab.learners.spherical` with the raw labels (``T(y) = y``)
+Both use the engine of :mod:`indexlab.learners.online_engine` with the raw labels (``T(y) = y``)
 and ``σ = h_{k*}`` (the known-link setting of BGJ/DNGL) by default:
 
 * :class:`OnlineSGD`: ``w ← normalise(w + η y σ'(⟨w,x⟩) P_w^⊥ x)`` (correlation loss), needing
@@ -48,8 +48,4 @@ class SmoothedSGD(SphericalSGD):
     smoothing: float | str | None = "auto"
     exponent_kind: ClassVar[str] = "information"
     theory_key: ClassVar[str] = "smoothed_sgd"
-
-    def _smoothing(self, s: int, d: int) -> float:
-        if self.smoothing == "auto":
-            return d**0.25 if s >= 2 else 0.0
-        return super()._smoothing(s, d)
+    auto_smoothing_from: ClassVar[int] = 2  # "auto": λ = d^{1/4} from k* = 2 on

@@ -41,7 +41,8 @@ CAPABILITIES: dict[str, tuple[type, ...]] = {
     "exponent_kind": (str, type(None)),
 }
 # class attributes that are not capabilities: the hyperparameter tables and the registry's
-_DECLARATIONS = {"constraints", "hyperparameter_docs", "registry_name"}
+_DECLARATIONS = {"constraints", "hyperparameter_docs", "registry_name",
+                 "auto_smoothing_from"}  # the last: a default of the online learners
 EXPONENT_KINDS = ("generative", "information")
 
 _BUILTIN: dict[str, type[Learner]] = {

@@ -58,7 +58,7 @@ from indexlab.learners._util import (
 from indexlab.learners.base import DataSource, as_replicated
 from indexlab.learners.constraints import Int
 from indexlab.learners.costs import moment_cost, number, with_defaults
-from indexlab.learners.spherical import replica_generator
+from indexlab.seeding import replica_generator
 
 
 @dataclass

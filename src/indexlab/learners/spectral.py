@@ -80,8 +80,8 @@ from indexlab.learners._util import (
 from indexlab.learners.base import data_source
 from indexlab.learners.constraints import Bool, InstanceOf, Int, IsCallable, Options, Real, Text
 from indexlab.learners.costs import moment_cost, with_defaults
-from indexlab.learners.spherical import replica_generator
 from indexlab.links import Link, get_link
+from indexlab.seeding import replica_generator
 
 PREPROCESSINGS = ("optimal", "label_transform", "truncation", "identity")
 

@@ -1,37 +1,26 @@
-"""The online engine shared by the spherical single-index learners, and their second stage.
+"""The online spherical learners' shared face: :class:`SphericalLearner` and :class:`SphericalSGD`.
 
-Every first-layer learner of spec ``single-index.md`` §1–§4 is an instance of the per-sample
-update ``w ← normalise(w + η ψ(⟨w,x⟩, y) P_w^⊥ x)`` (§0, "the unified per-sample update"). The
-engine runs it for ``R`` replicas × ``m`` neurons at once on minibatches of ``B`` fresh samples,
-with the linear-scaling rule: one minibatch step uses the averaged direction
-``(1/B) Σ_i ψ_i P_w^⊥ x_i`` and step ``B·η_t`` (drift and normalisation drag then match ``B``
-single steps to first order). The per-sample step follows a two-phase schedule (§1.2, §2.2):
-a constant search step ``η_1`` for the first ``L_1`` samples, then the decaying descent step
-``η_t = 1/(1/η_2 + κ (t − L_1))`` (Robbins–Monro), which averages the noise out so that
-``1 − ⟨w, θ⟩ = O(d/n)``. ``η_2`` (``Schedule.descent_lr``) is the learner's choice: the
-constant-step stationary overlap of :mod:`indexlab.learners.holding` sets it (issue 13).
-
-A replica whose weights or loss become NaN/inf is marked diverged and frozen (its weights are
-kept as NaN); the others run on.
-
-The second stage (§1.2, stage 2) freezes ``W``, draws biases ``b_j ~ Unif[−2, 2]``, flips every
-other neuron (``w_j → −w_j``; the first stage leaves all neurons on the same side of ``θ*`` for
-odd transforms, and ReLU features of one orientation cannot follow the other tail) and fits the
-output layer of ``f(x) = (1/m) Σ_j a_j ReLU(⟨w_j,x⟩ + b_j) + c`` by ridge regression on fresh
-samples, the ridge chosen on a 20% validation split.
+Every online first-layer learner of single-index.md §1–§4 trains ``m`` neurons on the sphere
+by the per-sample update ``w ← normalise(w + η ψ(⟨w,x⟩, y) P_w^⊥ x)``, run in minibatches by
+the engine of :mod:`indexlab.learners.online_engine` on the step
+:class:`~indexlab.learners.schedule.Schedule`; a second stage
+(:mod:`indexlab.learners.second_stage`) then fits a ReLU output layer on the frozen neurons.
+:class:`SphericalSGD` is the label-transformed, smoothed online SGD of Unified, OnlineSGD and
+SmoothedSGD: ``ψ = T(y) D_λσ(⟨w,x⟩, ‖x‖² − ⟨w,x⟩²)`` while searching, ``T(y) σ'(⟨w,x⟩)``
+after; its exponent, transform, activation, smoothing, step and schedule are resolved by
+:func:`~indexlab.learners.online_setup.online_setup`, for the full engine and for the exact
+overlap chain (:mod:`indexlab.learners.chain`) alike.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
 import torch
 
-from indexlab import theory
+import indexlab.learners.online_engine as online_engine
 from indexlab.learners.base import (
     DataSource,
     InstanceFlag,
@@ -53,246 +42,25 @@ from indexlab.learners.chain import (
 )
 from indexlab.learners.constraints import InstanceOf, Int, IsCallable, Options, Real, Text
 from indexlab.learners.costs import online_chain_cost, online_full_cost, with_defaults
-from indexlab.learners.holding import PsiFn, alignment_statistics, hold_step
-from indexlab.links import Link, get_link
-from indexlab.metrics import max_overlap, mean_overlap
-from indexlab.nn import (
-    ACTIVATIONS,
-    LOSSES,
-    Activation,
-    Loss,
-    Network,
-    get_activation,
-    get_loss,
-    relu_features,
-    ridge_fit,
+from indexlab.learners.label_transforms import Transform
+from indexlab.learners.online_engine import random_sphere, run_online, spherical_step
+from indexlab.learners.online_setup import (
+    learner_activation,
+    learner_exponent,
+    learner_smoothing,
+    online_setup,
+    update_slopes,
 )
-from indexlab.smoothing import smoothed_hermite
-
-# step(W, X, t_labels, eta_batch, searching, want_loss) -> (new W, per-replica loss or None)
-StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float, bool, bool],
-                  tuple[torch.Tensor, torch.Tensor | None]]
-
-ONLINE_SECOND_STAGE_RIDGES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # chosen on a 20% split
-
-Transform = Callable[[torch.Tensor], torch.Tensor]
-_ALIGNMENT_CACHE: dict[tuple, tuple[float, float]] = {}
-# trace checkpoints per decade of n: first passages are read from the trace, so its grid
-# (a factor 10^(1/24) ≈ 1.1 between checkpoints) bounds how well n* can be located
-TRACE_PER_DECADE = 24
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """Per-sample step schedule: ``η_1 = lr`` for the first ``search`` samples, then the
-    descent ``η_t = 1/(1/η_2 + κ t')``, ``t' = t − search``, ``κ = decay``, from
-    ``η_2 = descent_lr`` (``None``: ``η_2 = η_1``, the schedule before issue 13).
-
-    ``η_2`` is a separate field because the descent phase may follow a different gradient
-    from the search phase: smoothed learners switch ``λ → 0`` at the hand-over, and the
-    unsmoothed per-sample gradient of a Hermite link is heavy-tailed (``E ψ²`` at alignment
-    is 10²–10⁴ times its smoothed value), so the search step would throw the aligned neurons
-    off (see :func:`hold_step`). Everything the engine does with the step is in
-    :meth:`step_at`, so an engine that reads this object (e.g. an exact overlap chain) follows
-    it without knowing the learner.
-    """
-
-    lr: float
-    search: int
-    decay: float
-    batch: int
-    descent_lr: float | None = None
-
-    def step_at(self, t: int) -> float:
-        if t < self.search:
-            return self.lr
-        base = self.lr if self.descent_lr is None else self.descent_lr
-        if self.decay == 0:
-            return base
-        return 1.0 / (1.0 / base + self.decay * (t - self.search))
-
-    def steps_at(self, t: np.ndarray) -> np.ndarray:
-        """:meth:`step_at` at every entry of the integer array ``t`` (the same float64
-        arithmetic, so the same numbers)."""
-        t = np.asarray(t, dtype=np.int64)
-        base = self.lr if self.descent_lr is None else self.descent_lr
-        if self.decay == 0:
-            descent = np.full(t.shape, float(base))
-        else:
-            elapsed = np.maximum(t - self.search, 0).astype(np.float64)
-            descent = 1.0 / (1.0 / base + self.decay * elapsed)
-        return np.where(t < self.search, float(self.lr), descent)
-
-
-def coefficient_sign(link: Link, s: int) -> float:
-    """``sign(c_s)`` of the link's Hermite coefficient ``c_s = E[y h_s(z)]`` (1 when it is 0
-    or cannot be computed)."""
-    try:
-        coefficients = theory.hermite_expansion(link, max(s, 1))
-    except ValueError:
-        return 1.0
-    return -1.0 if coefficients[s] < 0 else 1.0
-
-
-def normalise_rows(W: torch.Tensor) -> torch.Tensor:
-    return W / W.norm(dim=-1, keepdim=True)
-
-
-def replica_generator(seed: int, replica: int, purpose: int) -> torch.Generator:
-    """A CPU generator that depends only on ``(seed, replica, purpose)``."""
-    state = np.random.SeedSequence(entropy=seed, spawn_key=(replica, 1000 + purpose))
-    return torch.Generator().manual_seed(int(state.generate_state(1, dtype=np.uint64)[0] >> 1))
-
-
-def random_sphere(replicas, m: int, d: int, seed: int, dtype, device) -> torch.Tensor:
-    """``W (R, m, d)`` with rows uniform on ``S^{d−1}``; replica ``j`` depends on ``(seed, j)``."""
-    rows = []
-    for j in replicas:
-        g = replica_generator(seed, j, 0)
-        rows.append(torch.randn(m, d, generator=g, dtype=torch.float64))
-    return normalise_rows(torch.stack(rows)).to(device=device, dtype=dtype)
-
-
-def spherical_step(W, X, psi, A=None):
-    """``W ← normalise(W + G)`` with ``G_j = (1/B) Σ_i ψ_ij (x_i − a_ij w_j)`` pre-scaled by η
-    (the Riemannian gradient step on the sphere, single-index spec §2.1).
-
-    Computed as ``ψᵀX/B + W (1 − mean_i ψ_ij a_ij)`` with one product and one fused pass
-    over ``W`` (``addcmul_``), normalised in place; ``A = XWᵀ`` (``(R, B, m)``) may be passed
-    when the caller already has it.
-    """
-    if A is None:
-        A = X @ W.transpose(1, 2)  # (R, B, m)
-    shrink = 1.0 - (psi * A).mean(dim=1).unsqueeze(-1)  # (R, m, 1)
-    # ψᵀ made contiguous first: MKL ran the product with a transposed view 5x slower
-    G = torch.bmm((psi / X.shape[1]).transpose(1, 2).contiguous(), X)  # (R, m, d), fresh
-    G.addcmul_(W, shrink)
-    return G.div_(torch.linalg.vector_norm(G, dim=-1, keepdim=True))
-
-
-def run_online(
-    source: DataSource,
-    W: torch.Tensor,
-    step: StepFn,
-    labels: Callable[[torch.Tensor], torch.Tensor],
-    schedule: Schedule,
-    reference: torch.Tensor | None,
-    trace: Trace,
-) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Run ``step`` over the data in minibatches; returns ``(W, diverged (R,), samples)``.
-
-    ``labels`` maps raw labels to the transformed ``T(y)`` once per chunk. ``reference``
-    (``(R, d)`` true directions, when known) adds overlaps to the trace.
-    """
-    diverged = torch.zeros(W.shape[0], dtype=torch.bool, device=W.device)
-    checkpoints = log_checkpoints(source.n, per_decade=TRACE_PER_DECADE)
-    next_cp = 0
-    seen = 0
-    loss = torch.zeros(W.shape[0], dtype=W.dtype, device=W.device)
-    any_diverged = False
-    B = schedule.batch
-    for Xc, yc in source.chunks:
-        Xc = Xc.to(W.dtype)
-        Tc = labels(yc).to(W.dtype)
-        # minibatches are views (R, B, d) of the chunk: batched products take the replica
-        # stride as it is (measured as fast as on a copy), and a transposing copy of the
-        # whole chunk into (steps, R, B, d) blocks cost a fifth of the training time
-        batches = [(Xc[:, i:i + B], Tc[:, i:i + B]) for i in range(0, Xc.shape[1], B)]
-        for X, T in batches:
-            eta = schedule.step_at(seen) * X.shape[1]
-            at_checkpoint = next_cp < len(checkpoints) and seen + X.shape[1] >= checkpoints[
-                next_cp]
-            W_new, batch_loss = step(W, X, T, eta, seen < schedule.search, at_checkpoint)
-            W = torch.where(diverged[:, None, None], W, W_new) if any_diverged else W_new
-            seen += X.shape[1]
-            if at_checkpoint:
-                loss = batch_loss
-                bad = ~torch.isfinite(W).all(dim=2).all(dim=1) | ~torch.isfinite(loss)
-                diverged |= bad
-                any_diverged = bool(diverged.any())
-                metrics = {"loss": torch.where(diverged, torch.nan, loss)}
-                if reference is not None:
-                    metrics["overlap"] = max_overlap(W, reference)
-                    metrics["overlap_mean"] = mean_overlap(W, reference)
-                trace.record(seen, **metrics)
-                while next_cp < len(checkpoints) and seen >= checkpoints[next_cp]:
-                    next_cp += 1
-    diverged |= ~torch.isfinite(W).all(dim=2).all(dim=1) | ~torch.isfinite(loss)
-    return W, diverged, seen
-
-
-def fit_second_layer(
-    W: torch.Tensor,
-    diverged: torch.Tensor,
-    X: torch.Tensor,
-    y: torch.Tensor,
-    seed: int,
-    replicas,
-    ridges: tuple[float, ...] = ONLINE_SECOND_STAGE_RIDGES,
-    bias_range: float = 2.0,
-) -> Network:
-    """Freeze ``W``, draw ``b ~ Unif[−2, 2]``, fit ``a`` and the intercept by ridge (see module)."""
-    m = W.shape[1]
-    b = torch.stack([torch.rand(m, generator=replica_generator(seed, j, 1), dtype=torch.float64)
-                     for j in replicas])
-    b = (b * 2 * bias_range - bias_range).to(W.device, W.dtype)
-    # alternate orientations: neurons aligned with +θ only would leave ReLU(z + b) blind to
-    # the z < −bias_range tail, so every other neuron is flipped (w_j → −w_j) for this stage
-    signs = torch.ones(m, dtype=W.dtype, device=W.device)
-    signs[1::2] = -1
-    W = W * signs[None, :, None]
-    safe_W = torch.where(diverged[:, None, None], torch.zeros_like(W), W)
-    Phi = relu_features(safe_W, b, X.to(W.dtype))
-    y = torch.where(diverged[:, None], torch.zeros_like(y), y)
-    coef, offset, _ = ridge_fit(Phi, y, ridges)
-    nan = torch.full_like(coef, math.nan)
-    coef = torch.where(diverged[:, None], nan, coef)
-    return Network(W=W, a=(coef * m).to(W.dtype), b=b, activation=ACTIVATIONS["relu"],
-                   offset=torch.where(diverged, math.nan, offset).to(W.dtype))
-
-
-# ------------------------------------------------------------------------------------------
-# label transforms
-# ------------------------------------------------------------------------------------------
-
-
-def agnostic_transform(y: torch.Tensor, degree: int = 8, seed: int = 0) -> Transform:
-    """Spec §1.2 stage 0: ``T(y) = τ(F̂(y))``, ``τ(u) = Σ_{l≤M} β_l P_l(2u − 1)``,
-    ``β ~ N(0, I_M/M)``, with ``F̂`` the empirical CDF of held-out labels ``y`` of shape
-    ``(R, n0)`` — one CDF per replica, so replicas stay independent.
-
-    Bounded, needs no knowledge of the link; a random ``τ`` correlates with ``ζ_s`` almost surely.
-    Each replica's result is centred and scaled to unit variance on its sample.
-    """
-    ys = torch.sort(y.to(torch.float64), dim=-1).values
-    beta = torch.randn(degree, generator=torch.Generator().manual_seed(seed),
-                       dtype=torch.float64) / math.sqrt(degree)
-
-    def raw(v: torch.Tensor) -> torch.Tensor:
-        u = torch.searchsorted(ys, v.to(torch.float64).contiguous(), right=True) / ys.shape[-1]
-        t = 2 * u - 1
-        p_prev, p = torch.ones_like(t), t
-        out = beta[0] * p
-        for ell in range(1, degree):  # Legendre recurrence
-            p_prev, p = p, ((2 * ell + 1) * t * p - ell * p_prev) / (ell + 1)
-            out = out + beta[ell] * p
-        return out
-
-    ref = raw(ys)
-    mean = ref.mean(dim=-1, keepdim=True)
-    sd = ref.std(dim=-1, keepdim=True).clamp_min(1e-12)
-    return lambda v: ((raw(v.to(ys.device)) - mean) / sd).to(v.device, v.dtype)
-
-
-# ------------------------------------------------------------------------------------------
-# the learners' shared face
-# ------------------------------------------------------------------------------------------
+from indexlab.learners.second_stage import fit_second_layer
+from indexlab.links import Link, get_link
+from indexlab.nn import ACTIVATIONS, LOSSES, Activation, Loss, get_loss
 
 
 @dataclass
 class SphericalLearner(Learner):
     """What every online spherical learner shares: ``m`` neurons on the sphere trained by the
-    engine above (:func:`run_online`), the second stage (:func:`fit_second_layer`) and the
+    online engine (:func:`~indexlab.learners.online_engine.run_online`), the second stage
+    (:func:`~indexlab.learners.second_stage.fit_second_layer`) and the
     data handling. Subclasses supply ``_fit_first_layer(source, reference)``.
 
     Hyperparameters:
@@ -478,6 +246,15 @@ class SphericalSGD(SphericalLearner):
             chain of :mod:`indexlab.learners.chain` (``docs/chain.md``), the same law of the
             overlaps at a cost independent of ``d``; targets only, no ``directions_``, no
             second layer, ``overlap(θ)`` and the trace from the chain's state.
+
+    Class attributes a subclass sets (read by
+    :func:`~indexlab.learners.online_setup.online_setup`):
+        exponent_kind: which exponent of the link sets the defaults when ``exponent`` is
+            ``None``: ``"generative"`` (``s*``, Unified) or ``"information"`` (``k*``, the
+            online SGD baselines).
+        auto_smoothing_from: ``smoothing="auto"`` is ``λ = d^{1/4}`` when the exponent is at
+            least this (3; SmoothedSGD: 2), else 0.
+    A subclass may also override :meth:`default_lr`, the search step before the hold caps.
     """
 
     exponent: int | None = None
@@ -493,6 +270,7 @@ class SphericalSGD(SphericalLearner):
     hold_descent: float | None = 0.02
 
     exponent_kind: ClassVar[str] = "generative"  # which exponent sets the defaults
+    auto_smoothing_from: ClassVar[int] = 3  # "auto" smoothing is on from this exponent
 
     hyperparameter_docs: ClassVar[dict[str, str]] = {
         "exponent": "s* (Unified) or k* (online SGD) behind the defaults; None: from the "
@@ -562,51 +340,6 @@ class SphericalSGD(SphericalLearner):
             return source.target.link
         return get_link(self.link) if isinstance(self.link, str) else self.link
 
-    def _exponent(self, link: Link | None) -> int:
-        if self.exponent is not None:
-            return self.exponent
-        if link is None:
-            raise ValueError(f"{type(self).__name__} on a dataset needs exponent=... (the "
-                             f"{self.exponent_kind} exponent) or link=...")
-        known = (link.generative_exponent if self.exponent_kind == "generative"
-                 else link.information_exponent)  # registry values, checked by tests
-        fn = (theory.generative_exponent if self.exponent_kind == "generative"
-              else theory.information_exponent)
-        value = known if known is not None else fn(link)
-        if value is None:
-            raise ValueError(f"link {link.name!r} has no finite {self.exponent_kind} exponent "
-                             "up to degree 8: give exponent=...")
-        return value
-
-    def _transform(
-        self, s: int, link: Link | None, sample_y: torch.Tensor
-    ) -> tuple[Transform, float]:
-        """The label transform and its signal ``λ_s = E[T(y) h_s(z)]`` (1 if unknown).
-
-        ``"identity"`` is ``T(y) = sign(c_s) · y`` when the link is known, ``c_s = E[y h_s(z)]``
-        its Hermite coefficient at the learner's exponent: the population correlation
-        ``E[T(y) h_s(⟨w, x⟩)] = |c_s| m^s`` then grows with the overlap. With ``c_s < 0`` and
-        ``y`` itself (e.g. ``genexp4``, ``c₄ ≈ −0.336``) an even ``s`` drives every neuron to
-        the equator, and an odd one to ``−θ*``."""
-        if callable(self.label_transform):
-            return self.label_transform, float(getattr(self.label_transform, "lam", 1.0))
-        if self.label_transform == "identity":
-            if link is not None and link.r == 1 and coefficient_sign(link, s) < 0:
-                return (lambda v: -v), 1.0
-            return (lambda v: v), 1.0
-        if self.label_transform == "agnostic":
-            return agnostic_transform(sample_y, seed=self.seed), 1.0
-        if link is None:
-            raise ValueError("label_transform='optimal' on a dataset needs link=...; or use "
-                             "label_transform='agnostic' or a callable")
-        T = theory.label_transform(link, s)
-        return T, T.lam
-
-    def _smoothing(self, s: int, d: int) -> float:
-        if self.smoothing == "auto":
-            return d**0.25 if s >= 3 else 0.0
-        return float(self.smoothing or 0.0)
-
     def default_lr(self, s: int, d: int, lam: float, signal: float) -> float:
         """Search-phase step (spec §1.4 / §2.1): ``c_η λ_s λ^{2s−2} d^{−s/2}`` when smoothed,
         else ``c_η λ_s/d`` (``s = 1``), ``c_η λ_s/(d log d)`` (``s = 2``), ``c_η λ_s d^{−s/2}``."""
@@ -620,33 +353,12 @@ class SphericalSGD(SphericalLearner):
         return c * d ** (-s / 2)
 
     # ------------------------------------------------------------------ the update
-    def _psi(self, act: Activation, loss_name: str, lam: float, d: int):
-        """``(ψ_search, ψ_descent)``, each ``ψ(a, R, T)`` with ``R = ‖x‖² − a²``: the smoothed
-        slope ``T D_λσ(a, R)`` while searching when ``λ > 0``, else ``−ℓ'(σ(a), T) σ'(a)``."""
-        loss = get_loss(loss_name)
-        descent: PsiFn
-        if loss.name == "correlation":
-            def descent(a, R, t):
-                return t * act.df(a)  # −ℓ'(f, T) = T
-        else:
-            def descent(a, R, t):
-                return -loss.grad(act(a), t) * act.df(a)
-        if lam <= 0:
-            return descent, descent
-        if act.hermite_degree is None or loss.name != "correlation":
-            raise ValueError("smoothing needs a Hermite activation (he1..he8) and the "
-                             f"correlation loss; got activation={act.name!r}, "
-                             f"loss={loss.name!r}")
-        smooth = smoothed_hermite(act.hermite_degree, lam, d)
-
-        def search(a, R, t):
-            return t * smooth.slope(a, R)
-
-        return search, descent
-
     def _step(self, act: Activation, loss_name: str, lam: float, d: int, s: int):
+        """The full engine's minibatch step (:data:`~indexlab.learners.online_engine.StepFn`)
+        with the slopes of :func:`~indexlab.learners.online_setup.update_slopes`: the
+        smoothed one in float64 while searching when ``λ > 0``."""
         loss = get_loss(loss_name)
-        search_psi, descent_psi = self._psi(act, loss_name, lam, d)
+        search_psi, descent_psi = update_slopes(act, loss_name, lam, d)
         smoothed = lam > 0
         correlation = loss.name == "correlation"
 
@@ -665,54 +377,21 @@ class SphericalSGD(SphericalLearner):
 
         return step
 
-    def _schedule(self, n: int, lr: float, act: Activation, lam: float, d: int, link, T,
-                  s: int) -> Schedule:
-        """The step schedule, with the hold caps of :mod:`indexlab.learners.holding`:
-        ``η_1 ≤ 4 ε_s D/V`` for the search ``ψ`` (``ε_s = hold_search``; only for the default
-        step — a user's ``lr`` is kept) and ``η_2 = min(η_1, 4 ε_d D/V)`` for the descent ``ψ``
-        (``ε_d = hold_descent``), ``V, D`` at alignment (issue 13: the spec's steps do not
-        hold a found direction at ``d ≤ 128``, and the search step kept after ``λ → 0``
-        threw aligned neurons off)."""
-        search_psi, descent_psi = self._psi(act, self.loss, lam, d)
-        caps: dict[str, float | None] = {"search": None, "descent": None}
-        if link is not None and link.r == 1:
-            for phase, psi, eps in (("search", search_psi, self.hold_search),
-                                    ("descent", descent_psi, self.hold_descent)):
-                if eps is not None and not (phase == "search" and self.lr is not None):
-                    # the statistics depend on the configuration only (fixed Monte Carlo
-                    # seed): cached, except for a data-dependent (agnostic/callable) transform
-                    key = ((phase, act.name, str(self.loss), lam, d, link.name, link.noise,
-                            self.label_transform, s)
-                           if self.label_transform in ("optimal", "identity") else None)
-                    stats = _ALIGNMENT_CACHE.get(key) if key is not None else None
-                    if stats is None:
-                        stats = alignment_statistics(psi, link, T, d)
-                        if key is not None:
-                            _ALIGNMENT_CACHE[key] = stats
-                    caps[phase] = hold_step(*stats, eps)
-        eta1 = lr if caps["search"] is None else min(lr, caps["search"])
-        eta2 = eta1 if caps["descent"] is None else min(eta1, caps["descent"])
-        return Schedule(lr=eta1, search=int(self.search_fraction * n), decay=self.decay,
-                        batch=self.batch, descent_lr=eta2)
-
     def _fit_first_layer(self, source: DataSource, reference):
         d = source.d
         link = self._resolve_link(source)
-        s = self._exponent(link)
         _, first_y = self._first_chunk(source)
-        T, signal = self._transform(s, link, first_y[:, :10_000])
-        act = get_activation(self.activation or f"he{s}")
-        lam = self._smoothing(s, d)
-        lr = self.lr if self.lr is not None else self.default_lr(s, d, lam, signal)
-        schedule = self._schedule(source.n, lr, act, lam, d, link, T, s)
-        dtype = source.dtype
-        W0 = random_sphere(source.replica_ids, self.width, d, self.seed, dtype, source.device)
+        setup = online_setup(self, link, d, n=source.n, sample_y=first_y)
+        schedule = setup.schedule
+        W0 = random_sphere(source.replica_ids, self.width, d, self.seed, source.dtype,
+                           source.device)
         self.trace_ = Trace()
-        self.hyper_ = {"exponent": s, "activation": act.name, "smoothing": lam,
-                       "lr": schedule.lr, "descent_lr": schedule.descent_lr,
-                       "signal": signal, "search_samples": schedule.search, "batch": self.batch}
-        step = self._step(act, self.loss, lam, d, s)
-        return run_online(source, W0, step, T, schedule, reference, self.trace_)
+        self.hyper_ = {"exponent": setup.exponent, "activation": setup.activation.name,
+                       "smoothing": setup.smoothing, "lr": schedule.lr,
+                       "descent_lr": schedule.descent_lr, "signal": setup.signal,
+                       "search_samples": schedule.search, "batch": self.batch}
+        step = self._step(setup.activation, self.loss, setup.smoothing, d, setup.exponent)
+        return run_online(source, W0, step, setup.transform, schedule, reference, self.trace_)
 
     # ------------------------------------------------------------------ engine = "chain"
     def fit(self, data, y=None, *, n: int | None = None, reference: torch.Tensor | None = None):
@@ -725,8 +404,8 @@ class SphericalSGD(SphericalLearner):
     fit.__doc__ = SphericalLearner.fit.__doc__
 
     def _fit_chain(self, data, y, n) -> None:
-        """``engine="chain"``: the same exponent, transform, activation, smoothing, step and
-        :class:`Schedule` as :meth:`_fit_first_layer`, run by
+        """``engine="chain"``: the same :func:`~indexlab.learners.online_setup.online_setup`
+        as :meth:`_fit_first_layer`, run by
         :func:`~indexlab.learners.chain.run_chain`. Sets ``trace_``, ``hyper_``,
         ``diverged_``, ``samples_`` (first-layer samples: no second stage),
         ``chain_state_`` (``(R, m+1, m+1)``), ``neuron_overlaps_`` (``⟨w_j, θ*⟩``, ``(R, m)``),
@@ -735,26 +414,24 @@ class SphericalSGD(SphericalLearner):
         n = check_data(data, y, n, name)
         d, m = data.d, self.width
         link = data.link
-        s = self._exponent(link)
-        act = get_activation(self.activation or f"he{s}")
-        loss = get_loss(self.loss)
-        lam = self._smoothing(s, d)
-        check_supported(act, loss, lam, d, m)
+        s = learner_exponent(self, link)
+        lam = learner_smoothing(self, s, d)
+        check_supported(learner_activation(self, s), get_loss(self.loss), lam, d, m)
         replicas = tuple(data.replica_ids)
         stream = ChainData(link, data.seed, replicas)
         first = stream.draw(min(n, chunk_samples(self.batch, m + 1, lam > 0)), m + 1)
-        T, signal = self._transform(s, link, first[1][:, :10_000])
-        lr = self.lr if self.lr is not None else self.default_lr(s, d, lam, signal)
-        schedule = self._schedule(n, lr, act, lam, d, link, T, s)
+        setup = online_setup(self, link, d, n=n, sample_y=first[1])
+        schedule = setup.schedule
         self.trace_ = Trace()
-        self.hyper_ = {"exponent": s, "activation": act.name, "smoothing": lam,
+        self.hyper_ = {"exponent": s, "activation": setup.activation.name, "smoothing": lam,
                        "lr": schedule.lr, "descent_lr": schedule.descent_lr,
-                       "signal": signal, "search_samples": schedule.search,
+                       "signal": setup.signal, "search_samples": schedule.search,
                        "batch": self.batch, "engine": "chain"}
         L0 = initial_state(replicas, m, d, self.seed)
         L, diverged, used, draws = run_chain(
-            stream, L0, d, n, T, schedule, act, loss, lam, self.trace_, first,
-            log_checkpoints(n, per_decade=TRACE_PER_DECADE))
+            stream, L0, d, n, setup.transform, schedule, setup.activation, get_loss(self.loss),
+            lam, self.trace_, first,
+            log_checkpoints(n, per_decade=online_engine.TRACE_PER_DECADE))
         self._mark_fitted(len(replicas), data.squeeze, torch.device("cpu"))
         self.directions_ = None
         self.network_ = None

@@ -14,8 +14,9 @@ retrievable; this is the reconstruction "UNIFIED-SIM" of spec ``single-index.md`
   (weak-recovery phase), ``0`` otherwise. Other losses ``ℓ`` give
   ``ψ = −ℓ'(σ(⟨w,x⟩), T(y)) σ'(⟨w,x⟩)`` (unsmoothed).
 * the step is constant during the search phase, then decays (descent phase, ``λ = 0``):
-  see :mod:`indexlab.learners.spherical` (the engine, and
-  :class:`~indexlab.learners.spherical.SphericalSGD`, whose defaults this module sets). Both
+  see :mod:`indexlab.learners.online_engine` (the engine),
+  :mod:`indexlab.learners.online_setup` (the defaults) and
+  :class:`~indexlab.learners.spherical.SphericalSGD`, whose defaults this module sets. Both
   phases are capped so that they *hold* a found direction (:mod:`indexlab.learners.holding`,
   issue 13): the search step ``η_1`` by ``1 − m* ≤ hold_search = 0.05`` for the search ``ψ``,
   and the descent starts from ``η_2 = min(η_1, step with 1 − m* = hold_descent = 0.02 for
@@ -43,7 +44,9 @@ import torch
 from indexlab.hermite import hermite_h
 from indexlab.learners.base import DataSource
 from indexlab.learners.constraints import Int, Real
-from indexlab.learners.spherical import SphericalSGD, agnostic_transform
+from indexlab.learners.label_transforms import agnostic_transform, transform_labels
+from indexlab.learners.online_setup import online_setup
+from indexlab.learners.spherical import SphericalSGD
 from indexlab.metrics import max_overlap
 
 __all__ = ["SparseUnified", "Unified", "agnostic_transform"]
@@ -114,10 +117,10 @@ class SparseUnified(Unified):
             raise ValueError(f"sparsity={k!r} is not allowed: use an int in 1..d={source.d} "
                              "(or fit a sparse target)")
         link = self._resolve_link(source)
-        s = self._exponent(link)
         n_screen = max(1, int(self.screen_fraction * source.n))
         _, first_y = self._first_chunk(source)
-        T, _ = self._transform(s, link, first_y[:, :10_000])
+        setup = online_setup(self, link, source.d, sample_y=first_y)
+        s, T = setup.exponent, setup.transform
         R, d = source.replicas, source.d
         score = torch.zeros(R, d, dtype=torch.float64, device=source.device)
         seen, pending = 0, None
@@ -125,7 +128,7 @@ class SparseUnified(Unified):
             take = min(Xc.shape[1], n_screen - seen)
             if take > 0:
                 H = hermite_h(Xc[:, :take], s)
-                t = T(yc[:, :take]).to(H.dtype).unsqueeze(1)  # (R, 1, b)
+                t = transform_labels(T, yc[:, :take]).to(H.dtype).unsqueeze(1)  # (R, 1, b)
                 score += (t @ H).squeeze(1).to(torch.float64)
                 seen += take
             if take < Xc.shape[1]:

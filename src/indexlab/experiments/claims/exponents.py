@@ -50,12 +50,13 @@ def _d_range(p: float, c: float, replicas: int, cap: float, d_min: int, d_max: i
 def _on_link(learner: str, link: str):
     """``(learner with its defaults, the link, its exponent k on the link, whether its "auto"
     smoothing is on at k)``; smoothing ``λ = d^{1/4}`` is on or off for every d alike."""
-    from indexlab.learners import LEARNERS
+    from indexlab.learners.online_setup import online_setup
+    from indexlab.learners.registry import make_learner
     from indexlab.links import get_link
 
-    model, target = LEARNERS[learner](), get_link(link)
-    k = model._exponent(target)
-    return model, target, k, model._smoothing(k, 16) > 0
+    model, target = make_learner(learner), get_link(link)
+    setup = online_setup(model, target, 16)
+    return model, target, setup.exponent, setup.smoothing > 0
 
 
 def spec_lr_formula(learner: str, link: str) -> str:
@@ -68,16 +69,16 @@ def spec_lr_formula(learner: str, link: str) -> str:
     (the information exponent) and ``λ_s = 1`` for their identity label transform.
 
     The exponent claims pass this step explicitly because a user-given ``lr`` is never capped
-    (``SphericalSGD._schedule``), whereas the default is capped by the hold rule of issue 13
+    (:func:`~indexlab.learners.online_setup.online_setup`), whereas the default is capped by
+    the hold rule of issue 13
     (:mod:`indexlab.learners.holding`): at moderate ``d`` the capped vanilla step is ``∝ 1/d``
     and measures ``n* ∝ d^{1.5}`` on He₃ — the cap, not the ``d^{k*−1}`` of the theory. The
     rates of Ben Arous et al. and Damian et al. are for these drag-limited steps; the capped
     default holds a found direction better but is a different algorithm."""
-    import torch
+    from indexlab.learners.online_setup import online_setup
 
     model, target, k, smoothed = _on_link(learner, link)
-    _, signal = model._transform(k, target, torch.zeros(1, 1))
-    c = model.lr_constant * signal
+    c = model.lr_constant * online_setup(model, target, 16).signal
     # λ = d^{1/4} exactly when the learner's "auto" smoothing is on at this k (any d > 1)
     if smoothed:
         if model.smoothing != "auto":
