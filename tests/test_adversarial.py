@@ -408,3 +408,53 @@ def test_unified_flags_a_replica_with_an_infinite_label(hyper, data):
     assert dirty.diverged_.tolist() == [False, True, False]
     assert torch.equal(clean.directions_[[0, 2]], dirty.directions_[[0, 2]])
     assert torch.isfinite(dirty.directions_[[0, 2]]).all()
+
+
+# ------------------------------------------------------- guards that know each engine (issue 28)
+def test_a_chain_run_at_d_100000_starts_with_the_default_limits():
+    """The chain has no d-dimensional term: no test set, no second stage, no weights. Before,
+    the guard refused this run for a 59.6 GB test set it never allocates (89.6 GB in all)."""
+    result = runner.invoke(app, ["fit", "--link", "he3", "--d", "100000", "--n", "20000",
+                                 "--replicas", "2", "--learner", "unified", "--set", "width=1",
+                                 "--set", "engine=chain", "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    report = json.loads(result.output)
+    assert report["d"] == 100_000 and report["test_mse_mean"] is None
+    from indexlab.experiments.guards import estimate
+
+    est = estimate("unified", {"width": 1, "engine": "chain"}, 100_000, 4_000_000, 8,
+                   n_test=10_000)
+    assert est.bytes < 1e9  # the issue's command, estimated: it was 89.6 GB
+
+
+def test_fit_refuses_a_run_estimated_past_the_time_limit():
+    """fit --d 4096 --n 1e9 (days of work) is refused before any work with the estimate and
+    how to lower it; --time-limit none lifts the limit, a bad duration is named."""
+    text = _refused(["fit", "--link", "he3", "--d", "4096", "--n", "1000000000", "--replicas",
+                     "8"], "estimated to take about", "days", "--time-limit", "lower n")
+    assert "INDEXLAB_TIME_LIMIT" in text
+    _refused([*FIT, "--link", "he3", "--time-limit", "soon"], "--time-limit='soon'",
+             "positive duration")
+    _refused([*FIT, "--link", "he3", "--time-limit", "-5"], "--time-limit='-5'")
+
+
+def test_the_time_limit_follows_the_flag_then_the_environment(monkeypatch):
+    from indexlab.experiments.guards import (
+        DEFAULT_TIME_LIMIT,
+        ResourceError,
+        check_time,
+        parse_duration,
+        time_limit,
+    )
+
+    assert parse_duration("90m", "x") == 5400 and parse_duration("1.5d", "x") == 1.5 * 86400
+    assert parse_duration("none", "x") == float("inf") and parse_duration(30, "x") == 30
+    monkeypatch.delenv("INDEXLAB_TIME_LIMIT", raising=False)
+    assert time_limit()[0] == DEFAULT_TIME_LIMIT
+    monkeypatch.setenv("INDEXLAB_TIME_LIMIT", "10s")
+    assert time_limit() == (10.0, "INDEXLAB_TIME_LIMIT=10s")
+    with pytest.raises(ResourceError, match=r"about 20.0 s.*10.0 s"):
+        check_time(20.0, "this run")
+    check_time(20.0, "this run", "none")  # the flag wins over the environment

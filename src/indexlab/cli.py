@@ -214,6 +214,9 @@ def fit(
     memory_limit: Annotated[str | None, typer.Option(
         help="refuse a run estimated to need more memory (e.g. 8G, 50%; default: "
              "$INDEXLAB_MEMORY_LIMIT, else 80% of the available memory)")] = None,
+    time_limit: Annotated[str | None, typer.Option(
+        help="refuse a run estimated to take longer (e.g. 600, 30m, 2h; none: no limit; "
+             "default: $INDEXLAB_TIME_LIMIT, else one day)")] = None,
 ) -> None:
     """Train LEARNER on a target and report overlaps, test error, samples and time.
 
@@ -255,7 +258,8 @@ def fit(
             preflight_fit(link=link, d=d, n=n, n1=n1, n2=n2, learner=cls, r=r,
                           replicas=replicas, seed=seed, device=device, noise=noise,
                           sparsity=sparsity, flags=flags_i, settings=settings_i,
-                          float64=float64, memory_limit=memory_limit)
+                          float64=float64, memory_limit=memory_limit,
+                          time_limit=time_limit)
         theory.check_supported(get_link(link, noise=noise))  # before any sampling
         for name, cls, hyper in zip(names, classes, hypers, strict=True):
             torch.manual_seed(seed)

@@ -71,10 +71,12 @@ def check_compatible(learner, hyper: dict[str, Any], link, sparsity: int | None,
 def preflight_fit(*, link: str, d: int, n: int, n1: int | None, n2: int | None, learner,
                   r: int | None, replicas: int, seed: int, device: str, noise: float,
                   sparsity: int | None, flags: dict[str, Any], settings: dict[str, Any],
-                  float64: bool, memory_limit: str | None, n_test: int = 10_000) -> None:
+                  float64: bool, memory_limit: str | None, n_test: int = 10_000,
+                  time_limit: str | None = None) -> None:
     """Everything ``indexlab fit`` checks before it builds a target: the flags' ranges,
-    the link (finite on a probe), the learner on this target, and the memory estimate."""
-    from indexlab.experiments.guards import check_memory, estimate
+    the link (finite on a probe), the learner on this target, and the memory and time
+    estimates (the learner's own cost for the engine it runs)."""
+    from indexlab.experiments.guards import check_memory, check_time, estimate
     from indexlab.links import get_link
 
     check_device(device, "--device")
@@ -99,5 +101,6 @@ def preflight_fit(*, link: str, d: int, n: int, n1: int | None, n2: int | None, 
     total = n if n1 is None or n2 is None else n1 + n2
     est = estimate(learner, hyper, d, total, replicas, r or resolved.r, n_test,
                    8 if float64 else 4, device)
-    check_memory(est, f"{cls.label()} on {resolved.name} (d={d}, n={total}, R={replicas})",
-                 memory_limit, device, "--memory-limit")
+    what = f"{cls.label()} on {resolved.name} (d={d}, n={total}, R={replicas})"
+    check_memory(est, what, memory_limit, device, "--memory-limit")
+    check_time(est.seconds, what, time_limit, "--time-limit")
