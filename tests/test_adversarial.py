@@ -390,3 +390,148 @@ def test_zero_variance_target_has_no_normalised_test_error():
     assert "zero variance" in report["note"]
     result = runner.invoke(app, [*FIT, "--link", "1", "--learner", "kernel_ridge", "--json"])
     assert result.exit_code == 2 and "constant" in result.output
+
+
+# ------------------------------------------------------------------- issue 28: adaptive search
+ADAPTIVE_SPEC = """
+name = "adaptive_tight"
+seed = 0
+replicas = 4
+n_test = 0
+success = "overlap >= 0.9"
+[[targets]]
+link = "he3"
+d = [8]
+[[learners]]
+name = "online_sgd"
+hyper = { width = 4, ridge_samples = 0, batch = 8 }
+formulas = { lr_constant = "0.5 + 4 / d" }
+budget = { search = { low = "2*d", high = "1024*d" }, rel_width = 1e-9 }
+"""
+
+
+class _FakeStore:
+    """The two store reads :func:`refine` makes, with a success fraction rising in ``n``."""
+
+    def __init__(self):
+        self.done: dict[str, int] = {}
+
+    def finished_keys(self):
+        return set(self.done)
+
+    def replicas(self, key):
+        n = self.done[key]
+        return {"overlap": np.array([0.95 if n > 700 + 90 * i else 0.5 for i in range(4)]),
+                "diverged": np.zeros(4, dtype=bool)}
+
+
+@pytest.mark.parametrize("rel_width", [1e-9, 1e-3, 0.05])
+def test_adaptive_search_never_crashes_for_any_rel_width(rel_width):
+    """``rel_width = 1e-9`` ran MAX_ROUNDS refinements and then asked for the result of a
+    budget it had chosen but never run (``KeyError: 139``): every budget returned is run, and
+    a search that stops short of ``rel_width`` says why."""
+    from indexlab.experiments.adaptive import refine
+    from indexlab.experiments.spec import parse_success
+
+    store, notes = _FakeStore(), []
+
+    def run(configs):
+        for c in configs:
+            store.done.setdefault(f"k{c['n']}", c["n"])
+
+    def make(n):
+        return {"n": n, "target": {"link": "he3", "d": 8}, "learner": {"name": "fake"}}
+
+    used = refine(store, make, run, lambda c: f"k{c['n']}", 16, 8192,
+                  parse_success("overlap >= 0.9"), rel_width, notes.append)
+    assert {f"k{c['n']}" for c in used} <= set(store.done)
+    if rel_width < 1e-2:
+        assert len(notes) == 1 and "rel_width" in notes[0] and "fake on he3" in notes[0]
+
+
+def _adaptive_stored(db: Path) -> dict[str, tuple]:
+    from indexlab.experiments.store import Store
+
+    with Store(db, create=False) as store:
+        return {r["key"]: (r["status"], r["finished"], r["attempts"],
+                           store.replicas(r["key"])["overlap"].tobytes())
+                for r in store.runs() if r["status"] == "done"}
+
+
+ADAPTIVE_CHILD = """
+import sys
+import time
+
+from indexlab.experiments import runner
+from indexlab.experiments.spec import load_spec
+from indexlab.experiments.store import Store
+
+original = runner.execute_run
+
+
+def counted(config, threads=None):
+    with open(sys.argv[3], "a") as fh:
+        fh.write(runner.run_key(config) + "\\n")
+    time.sleep(float(sys.argv[4]))
+    return original(config, threads)
+
+
+runner.execute_run = counted
+if __name__ == "__main__":
+    runner.sweep(load_spec(sys.argv[1]), Store(sys.argv[2]), progress=False)
+"""
+
+
+def test_adaptive_sweep_killed_mid_search_resumes_and_equals_an_uninterrupted_one(tmp_path):
+    """An adaptive search (``rel_width = 1e-9``: it runs to MAX_ROUNDS) killed with SIGKILL
+    after some runs are stored resumes with the same command: no finished run is computed
+    again, and the store ends with the runs and numbers of an uninterrupted sweep."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from indexlab.experiments.runner import sweep
+    from indexlab.experiments.spec import load_spec
+    from indexlab.experiments.store import Store
+
+    spec = tmp_path / "adaptive.toml"
+    spec.write_text(ADAPTIVE_SPEC, encoding="utf-8")
+    reference = tmp_path / "reference.db"
+    with Store(reference) as store:
+        summary = sweep(load_spec(spec), store, progress=False)
+    assert summary["failed"] == 0 and summary["total"] >= 8 and summary["notes"]
+    expected = _adaptive_stored(reference)
+
+    db, calls, child = tmp_path / "killed.db", tmp_path / "calls.txt", tmp_path / "child.py"
+    child.write_text(ADAPTIVE_CHILD, encoding="utf-8")
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    args = [sys.executable, str(child), str(spec), str(db), str(calls)]
+    proc = subprocess.Popen([*args, "0.2"], env=env)
+    deadline = time.monotonic() + 120
+
+    def finished() -> dict:
+        try:
+            return _adaptive_stored(db) if db.exists() else {}
+        except ValueError:  # tables not created yet
+            return {}
+
+    while len(finished()) < 5 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = finished()
+    assert 5 <= len(before) < len(expected), "the kill must land mid-search"
+
+    result = subprocess.run([*args, "0"], env=env, timeout=300)
+    assert result.returncode == 0
+    after = _adaptive_stored(db)
+    assert set(after) == set(expected)
+    assert all(after[k][3] == expected[k][3] for k in expected)  # same numbers, bit for bit
+    counts: dict[str, int] = {}
+    for line in calls.read_text().split():
+        counts[line] = counts.get(line, 0) + 1
+    for key, row in before.items():
+        assert counts[key] == 1 and after[key] == row  # never recomputed nor rewritten
+    assert sum(counts.values()) <= len(expected) + 1  # at most the run in flight twice

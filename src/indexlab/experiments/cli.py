@@ -73,6 +73,8 @@ def sweep(
         f"sweep {parsed.name!r}: {summary['total']} runs, {summary['skipped']} already stored, "
         f"{summary['ran']} run now ({summary['done']} done, {summary['diverged']} diverged, "
         f"{summary['failed']} failed){elsewhere} in {summary['seconds']:.1f} s -> {db}")
+    for note in summary.get("notes", ()):
+        console.print(f"note: {note}", markup=False, highlight=False)
 
 
 def plan_rows(spec, memory_limit: str | None = None) -> tuple[list[dict], dict]:

@@ -410,6 +410,7 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
 
     execute(pending)
     searches = adaptive_searches(spec)
+    notes: list[str] = []
     if searches:
         from indexlab.experiments.adaptive import refine
 
@@ -426,7 +427,8 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
             budget = spec.learners[i].budget or spec.budget
             low, high = budget.bounds(d)
             used = refine(store, lambda n, t=target, d=d, i=i: run_config(spec, t, d, i, n),
-                          execute_new, run_key, low, high, spec.success, budget.rel_width)
+                          execute_new, run_key, low, high, spec.success, budget.rel_width,
+                          notes.append)
             members += [(run_key(c), target_label(target), labels[i]) for c in used]
             store.register_sweep(spec.name, spec.source, spec.success.text(),
                                  spec.success.probability, members)
@@ -434,4 +436,4 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
     ran = sum(counts.values())
     return {"total": len(set(keys)), "skipped": len(set(keys)) - ran - elsewhere[0],
             "ran": ran, "elsewhere": elsewhere[0], **counts,
-            "seconds": time.perf_counter() - start}
+            "seconds": time.perf_counter() - start, **({"notes": notes} if notes else {})}
