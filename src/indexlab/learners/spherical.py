@@ -409,7 +409,7 @@ class SphericalLearner(Learner):
         return first
 
     def _finish(self, W, diverged, used, source: DataSource, ridge_data) -> None:
-        self._mark_fitted(source.replicas, source.squeeze, source.device)
+        self._mark_fitted(source.replicas, source.squeeze, source.device, source.d)
         self.directions_ = W
         self.diverged_ = diverged
         self.samples_ = used
@@ -733,7 +733,7 @@ class SphericalSGD(SphericalLearner):
         L, diverged, used, draws = run_chain(
             stream, L0, d, n, T, schedule, act, loss, lam, self.trace_, first,
             log_checkpoints(n, per_decade=TRACE_PER_DECADE))
-        self._mark_fitted(len(replicas), data.squeeze, torch.device("cpu"))
+        self._mark_fitted(len(replicas), data.squeeze, torch.device("cpu"), d)
         self.directions_ = None
         self.network_ = None
         self.diverged_ = torch.from_numpy(diverged)
