@@ -535,3 +535,62 @@ def test_adaptive_sweep_killed_mid_search_resumes_and_equals_an_uninterrupted_on
     for key, row in before.items():
         assert counts[key] == 1 and after[key] == row  # never recomputed nor rewritten
     assert sum(counts.values()) <= len(expected) + 1  # at most the run in flight twice
+
+
+# ------------------------------------------------------------ issue 28: bounded theory work
+def test_fast_oscillating_link_gets_bounded_theory(monkeypatch):
+    """``sin(1000 z)`` has 6366 turning points on ``|z| ≤ 10``: the preimage method bisected
+    every one of them (minutes) although it then fell back to binning anyway. It now goes to
+    binning at once (no turning point is refined) and answers with error estimates."""
+    from indexlab import generative, theory
+
+    def refine(*args):
+        raise AssertionError("a turning point was refined")
+
+    monkeypatch.setattr(generative, "_turning_point", refine)
+    link = get_link("sin(1000*z)")
+    est = theory.generative_estimate(link)
+    assert est.method == "binning" and np.all(np.isfinite(est.error))
+    assert theory.generative_exponent(link) is None  # E[h_k | y] ≈ 0: nothing detectable
+
+
+def test_link_aliased_on_the_theory_grids_is_refused_naming_the_counts():
+    """``sin(1e8 z)`` oscillates far below the grid step: every quadrature is aliased. It is
+    refused before any computation, naming the link and the two turning-point counts."""
+    from indexlab import theory
+
+    with pytest.raises(theory.UnsupportedLinkError, match=r"sin\(1e8\*z\).*does not converge"):
+        theory.check_supported(get_link("sin(1e8*z)"))
+    text = _refused(["exponents", "sin(1e8*z)"], "sin(1e8*z)", "turning points", "2e-4")
+    assert "180226" in text
+
+
+# ------------------------------------------------------------------ issue 28: learner inputs
+@pytest.mark.parametrize("name", ["sir", "save", "phd"])
+def test_sdr_on_constant_labels_warns_that_no_direction_is_identifiable(name):
+    from indexlab.experiments.single_run import make_learner
+
+    X = torch.randn(300, 6, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(UserWarning, match="labels y are constant"):
+        make_learner(name).fit(X, torch.ones(300))
+
+
+@pytest.mark.parametrize("name", sorted(LEARNERS))
+def test_transform_and_predict_on_another_d_name_both_widths(name):
+    """A model fitted on d = 6 and given X of width 5 (or refitted on d = 8, then given 6):
+    a ValueError naming the d seen and the d fitted, not a torch size error."""
+    from indexlab.experiments.single_run import make_learner
+
+    g = torch.Generator().manual_seed(0)
+    X, X8 = torch.randn(300, 6, generator=g), torch.randn(300, 8, generator=g)
+    model = make_learner(name, **_hyper(name)).fit(X, X[:, 0] ** 2)
+    assert model.n_features_in_ == 6
+    for method in ("transform", "predict"):
+        if hasattr(model, method):
+            with pytest.raises(ValueError, match=r"d = 5 features.*fitted on d = 6"):
+                getattr(model, method)(torch.randn(40, 5))
+    model.fit(X8, X8[:, 0] ** 2)  # refitting on another d is a fresh fit
+    assert model.n_features_in_ == 8
+    if hasattr(model, "transform"):
+        with pytest.raises(ValueError, match=r"d = 6 features.*fitted on d = 8"):
+            model.transform(X.numpy())
