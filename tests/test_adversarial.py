@@ -594,3 +594,37 @@ def test_transform_and_predict_on_another_d_name_both_widths(name):
     if hasattr(model, "transform"):
         with pytest.raises(ValueError, match=r"d = 6 features.*fitted on d = 8"):
             model.transform(X.numpy())
+
+
+# ------------------------------------------------------------- issue 28: bounded user numbers
+HUGE = "1" + "0" * 300
+
+
+@pytest.mark.parametrize("flag", ["--d", "--n", "--replicas", "--width", "--batch"])
+def test_fit_refuses_counts_beyond_the_bound_naming_it(flag):
+    """``--d 10**300`` overflowed the float64 cost estimates (an OverflowError traceback)."""
+    args = dict(zip(FIT[1::2], FIT[2::2], strict=True))
+    args[flag] = HUGE
+    cmd = ["fit", "--link", "he3", "--learner", "online_sgd",
+           *[x for kv in args.items() for x in kv]]
+    if flag not in args or flag in ("--width", "--batch"):
+        cmd += [flag, HUGE]
+    _refused(cmd, f"{flag}={HUGE[:40]}", "use an integer <= 1e+15")
+
+
+def test_exponents_refuses_a_huge_d():
+    _refused(["exponents", "he3", "--d", HUGE], f"--d={HUGE[:40]}", "use an integer <= 1e+15")
+
+
+def test_report_refuses_an_unbounded_bootstrap(tmp_path):
+    """``report --bootstrap 1000000000000`` ran (for ever) before reading the store."""
+    _refused(["report", str(tmp_path / "none.db"), "--out", str(tmp_path / "out"),
+              "--bootstrap", "1000000000000"], "--bootstrap=1000000000000", "10..100000")
+
+
+def test_sweep_refuses_more_workers_than_the_bound(tmp_path):
+    from indexlab.experiments.cli import max_workers
+
+    limit = max_workers()
+    _refused(["sweep", "examples/tiny.toml", "--db", str(tmp_path / "w.db"), "--executor",
+              "dask", "--workers", str(limit + 1)], f"--workers={limit + 1}", f"1..{limit}")
