@@ -628,3 +628,62 @@ def test_sweep_refuses_more_workers_than_the_bound(tmp_path):
     limit = max_workers()
     _refused(["sweep", "examples/tiny.toml", "--db", str(tmp_path / "w.db"), "--executor",
               "dask", "--workers", str(limit + 1)], f"--workers={limit + 1}", f"1..{limit}")
+
+
+# -------------------------------------------------------- issue 28: concurrent sweeps' threads
+THREADS_CHILD = """
+import json
+import sys
+
+import torch
+
+from indexlab.experiments import threads
+from indexlab.experiments.runner import expand, run_key
+from indexlab.experiments.spec import load_spec
+from indexlab.experiments.store import Store
+
+configs = expand(load_spec(sys.argv[2]))
+numba = sys.modules.get("numba")
+if numba is not None:  # launch its threading layer now (it resets OpenMP's thread count)
+    numba.get_num_threads()
+torch.set_num_threads(8)
+threads.available_cores = lambda: 8
+mine, first, second = (Store(sys.argv[1]) for _ in range(3))
+seen = [threads.share_cores(mine), torch.get_num_threads()]  # alone: untouched
+first.claim(run_key(configs[0]), configs[0], "test")  # another live sweep (same host)
+seen += [threads.share_cores(mine), torch.get_num_threads()]
+second.claim(run_key(configs[1]), configs[1], "test")  # and a third one
+seen += [threads.share_cores(mine), torch.get_num_threads()]
+first.release()
+second.release()
+seen += [threads.share_cores(mine), torch.get_num_threads()]  # alone again: never back up
+import os
+numba_threads = numba.get_num_threads() if numba is not None else int(
+    os.environ["NUMBA_NUM_THREADS"])
+seen.append(numba_threads <= 2)
+print(json.dumps(seen))
+"""
+
+
+def test_sweep_threads_are_shared_with_other_live_sweeps_on_the_host(tmp_path):
+    """Two sweeps on one store each ran one torch thread per core and stalled (thread
+    oversubscription). A sweep that sees k other live sweeps on its host (their claims) takes
+    cores // (k + 1) threads, only ever fewer; alone it keeps what it had. Checked in a child
+    process (thread counts are per process), without timing."""
+    import json
+    import subprocess
+    import sys
+
+    from indexlab.experiments.threads import threads_for
+
+    assert [threads_for(8, k) for k in (1, 2, 3, 16)] == [8, 4, 2, 1]
+    child = tmp_path / "child.py"
+    child.write_text(THREADS_CHILD, encoding="utf-8")
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env.pop("NUMBA_NUM_THREADS", None)
+    spec = Path(__file__).resolve().parents[1] / "examples" / "tiny.toml"
+    out = subprocess.run([sys.executable, str(child), str(tmp_path / "t.db"), str(spec)],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[-1]) == [None, 8, 4, 4, 2, 2, None, 2, True]

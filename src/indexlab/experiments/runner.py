@@ -29,6 +29,7 @@ from typing import Any
 from indexlab import __version__
 from indexlab.experiments.spec import Spec, TargetSpec, budgets, resolve_hyper
 from indexlab.experiments.store import BUSY, CLAIMED, FINISHED_ELSEWHERE, Store
+from indexlab.experiments.threads import share_cores
 
 EXECUTORS = ("local", "dask")
 
@@ -278,6 +279,7 @@ def run_local(configs: list[dict[str, Any]], store: Store, on_result: Report,
                     time.sleep(POLL_SECONDS)
                     continue
                 label = describe(config)
+                share_cores(store)  # fewer threads while other sweeps run on this host
                 with bar.running(config, label):
                     result = execute_run(config)
                 store.write_result(result)
