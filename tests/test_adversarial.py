@@ -687,3 +687,14 @@ def test_sweep_threads_are_shared_with_other_live_sweeps_on_the_host(tmp_path):
                          env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[-1]) == [None, 8, 4, 4, 2, 2, None, 2, True]
+
+
+def test_oscillating_square_integrable_link_is_not_mistaken_for_growth():
+    """``sin(100 z)`` was refused as "does not decay by |z| = 10": the decay rate was read
+    from two grid values, one near a zero of ``m``. The envelope decays; the link is covered
+    (and growth, ``sin(z)·exp(z²/4)``, is still refused)."""
+    from indexlab import theory
+
+    theory.check_supported(get_link("sin(100*z)"))
+    with pytest.raises(theory.UnsupportedLinkError, match="does not decay"):
+        theory.check_supported(get_link("sin(z)*exp(z**2/4)"))
