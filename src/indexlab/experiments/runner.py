@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import traceback
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from typing import Any
 from indexlab import __version__
 from indexlab.experiments.spec import Spec, TargetSpec, budgets, resolve_hyper
 from indexlab.experiments.store import BUSY, CLAIMED, FINISHED_ELSEWHERE, Store
-from indexlab.experiments.threads import share_cores
+from indexlab.experiments.threads import available_cores, share_cores, threads_for
 
 EXECUTORS = ("local", "dask")
 
@@ -318,7 +317,7 @@ def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
     # worker processes of a LocalCluster share this machine's cores; threads of this process
     # (processes=False) and remote workers keep their own setting
     threads = (None if scheduler or not processes
-               else max(1, (os.cpu_count() or 1) // (workers or 2)))
+               else threads_for(available_cores(), workers or 2))
     window = max(2, 2 * sum(client.nthreads().values()))
     from indexlab.experiments.progress_bars import SweepBar
 
