@@ -482,10 +482,12 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_adaptive_sweep_killed_mid_search_resumes_and_equals_an_uninterrupted_one(tmp_path):
     """An adaptive search (``rel_width = 1e-9``: it runs to MAX_ROUNDS) killed with SIGKILL
     after some runs are stored resumes with the same command: no finished run is computed
-    again, and the store ends with the runs and numbers of an uninterrupted sweep."""
+    again, and the store ends with the runs and numbers of an uninterrupted sweep (``slow``:
+    two processes, about 15 s)."""
     import signal
     import subprocess
     import sys
