@@ -458,3 +458,311 @@ def test_the_time_limit_follows_the_flag_then_the_environment(monkeypatch):
     with pytest.raises(ResourceError, match=r"about 20.0 s.*10.0 s"):
         check_time(20.0, "this run")
     check_time(20.0, "this run", "none")  # the flag wins over the environment
+# ------------------------------------------------------------------- issue 28: adaptive search
+ADAPTIVE_SPEC = """
+name = "adaptive_tight"
+seed = 0
+replicas = 4
+n_test = 0
+success = "overlap >= 0.9"
+[[targets]]
+link = "he3"
+d = [8]
+[[learners]]
+name = "online_sgd"
+hyper = { width = 4, ridge_samples = 0, batch = 8 }
+formulas = { lr_constant = "0.5 + 4 / d" }
+budget = { search = { low = "2*d", high = "1024*d" }, rel_width = 1e-9 }
+"""
+
+
+class _FakeStore:
+    """The two store reads :func:`refine` makes, with a success fraction rising in ``n``."""
+
+    def __init__(self):
+        self.done: dict[str, int] = {}
+
+    def finished_keys(self):
+        return set(self.done)
+
+    def replicas(self, key):
+        n = self.done[key]
+        return {"overlap": np.array([0.95 if n > 700 + 90 * i else 0.5 for i in range(4)]),
+                "diverged": np.zeros(4, dtype=bool)}
+
+
+@pytest.mark.parametrize("rel_width", [1e-9, 1e-3, 0.05])
+def test_adaptive_search_never_crashes_for_any_rel_width(rel_width):
+    """``rel_width = 1e-9`` ran MAX_ROUNDS refinements and then asked for the result of a
+    budget it had chosen but never run (``KeyError: 139``): every budget returned is run, and
+    a search that stops short of ``rel_width`` says why."""
+    from indexlab.experiments.adaptive import refine
+    from indexlab.experiments.spec import parse_success
+
+    store, notes = _FakeStore(), []
+
+    def run(configs):
+        for c in configs:
+            store.done.setdefault(f"k{c['n']}", c["n"])
+
+    def make(n):
+        return {"n": n, "target": {"link": "he3", "d": 8}, "learner": {"name": "fake"}}
+
+    used = refine(store, make, run, lambda c: f"k{c['n']}", 16, 8192,
+                  parse_success("overlap >= 0.9"), rel_width, notes.append)
+    assert {f"k{c['n']}" for c in used} <= set(store.done)
+    if rel_width < 1e-2:
+        assert len(notes) == 1 and "rel_width" in notes[0] and "fake on he3" in notes[0]
+
+
+def _adaptive_stored(db: Path) -> dict[str, tuple]:
+    from indexlab.experiments.store import Store
+
+    with Store(db, create=False) as store:
+        return {r["key"]: (r["status"], r["finished"], r["attempts"],
+                           store.replicas(r["key"])["overlap"].tobytes())
+                for r in store.runs() if r["status"] == "done"}
+
+
+ADAPTIVE_CHILD = """
+import sys
+import time
+
+from indexlab.experiments import runner
+from indexlab.experiments.spec import load_spec
+from indexlab.experiments.store import Store
+
+original = runner.execute_run
+
+
+def counted(config, threads=None):
+    with open(sys.argv[3], "a") as fh:
+        fh.write(runner.run_key(config) + "\\n")
+    time.sleep(float(sys.argv[4]))
+    return original(config, threads)
+
+
+runner.execute_run = counted
+if __name__ == "__main__":
+    runner.sweep(load_spec(sys.argv[1]), Store(sys.argv[2]), progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_adaptive_sweep_killed_mid_search_resumes_and_equals_an_uninterrupted_one(tmp_path):
+    """An adaptive search (``rel_width = 1e-9``: it runs to MAX_ROUNDS) killed with SIGKILL
+    after some runs are stored resumes with the same command: no finished run is computed
+    again, and the store ends with the runs and numbers of an uninterrupted sweep (``slow``:
+    two processes, about 15 s)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from indexlab.experiments.runner import sweep
+    from indexlab.experiments.spec import load_spec
+    from indexlab.experiments.store import Store
+
+    spec = tmp_path / "adaptive.toml"
+    spec.write_text(ADAPTIVE_SPEC, encoding="utf-8")
+    reference = tmp_path / "reference.db"
+    with Store(reference) as store:
+        summary = sweep(load_spec(spec), store, progress=False)
+    assert summary["failed"] == 0 and summary["total"] >= 8 and summary["notes"]
+    expected = _adaptive_stored(reference)
+
+    db, calls, child = tmp_path / "killed.db", tmp_path / "calls.txt", tmp_path / "child.py"
+    child.write_text(ADAPTIVE_CHILD, encoding="utf-8")
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    args = [sys.executable, str(child), str(spec), str(db), str(calls)]
+    proc = subprocess.Popen([*args, "0.2"], env=env)
+    deadline = time.monotonic() + 120
+
+    def finished() -> dict:
+        try:
+            return _adaptive_stored(db) if db.exists() else {}
+        except ValueError:  # tables not created yet
+            return {}
+
+    while len(finished()) < 5 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = finished()
+    assert 5 <= len(before) < len(expected), "the kill must land mid-search"
+
+    result = subprocess.run([*args, "0"], env=env, timeout=300)
+    assert result.returncode == 0
+    after = _adaptive_stored(db)
+    assert set(after) == set(expected)
+    assert all(after[k][3] == expected[k][3] for k in expected)  # same numbers, bit for bit
+    counts: dict[str, int] = {}
+    for line in calls.read_text().split():
+        counts[line] = counts.get(line, 0) + 1
+    for key, row in before.items():
+        assert counts[key] == 1 and after[key] == row  # never recomputed nor rewritten
+    assert sum(counts.values()) <= len(expected) + 1  # at most the run in flight twice
+
+
+# ------------------------------------------------------------ issue 28: bounded theory work
+def test_fast_oscillating_link_gets_bounded_theory(monkeypatch):
+    """``sin(1000 z)`` has 6366 turning points on ``|z| ≤ 10``: the preimage method bisected
+    every one of them (minutes) although it then fell back to binning anyway. It now goes to
+    binning at once (no turning point is refined) and answers with error estimates."""
+    from indexlab import generative, theory
+
+    def refine(*args):
+        raise AssertionError("a turning point was refined")
+
+    monkeypatch.setattr(generative, "_turning_point", refine)
+    link = get_link("sin(1000*z)")
+    est = theory.generative_estimate(link)
+    assert est.method == "binning" and np.all(np.isfinite(est.error))
+    assert theory.generative_exponent(link) is None  # E[h_k | y] ≈ 0: nothing detectable
+
+
+def test_link_aliased_on_the_theory_grids_is_refused_naming_the_counts():
+    """``sin(1e8 z)`` oscillates far below the grid step: every quadrature is aliased. It is
+    refused before any computation, naming the link and the two turning-point counts."""
+    from indexlab import theory
+
+    with pytest.raises(theory.UnsupportedLinkError, match=r"sin\(1e8\*z\).*does not converge"):
+        theory.check_supported(get_link("sin(1e8*z)"))
+    text = _refused(["exponents", "sin(1e8*z)"], "sin(1e8*z)", "turning points", "2e-4")
+    assert "180226" in text
+
+
+# ------------------------------------------------------------------ issue 28: learner inputs
+@pytest.mark.parametrize("name", ["sir", "save", "phd"])
+def test_sdr_on_constant_labels_warns_that_no_direction_is_identifiable(name):
+    from indexlab.experiments.single_run import make_learner
+
+    X = torch.randn(300, 6, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(UserWarning, match="labels y are constant"):
+        make_learner(name).fit(X, torch.ones(300))
+
+
+@pytest.mark.parametrize("name", sorted(LEARNERS))
+def test_transform_and_predict_on_another_d_name_both_widths(name):
+    """A model fitted on d = 6 and given X of width 5 (or refitted on d = 8, then given 6):
+    a ValueError naming the d seen and the d fitted, not a torch size error."""
+    from indexlab.experiments.single_run import make_learner
+
+    g = torch.Generator().manual_seed(0)
+    X, X8 = torch.randn(300, 6, generator=g), torch.randn(300, 8, generator=g)
+    model = make_learner(name, **_hyper(name)).fit(X, X[:, 0] ** 2)
+    assert model.n_features_in_ == 6
+    for method in ("transform", "predict"):
+        if hasattr(model, method):
+            with pytest.raises(ValueError, match=r"d = 5 features.*fitted on d = 6"):
+                getattr(model, method)(torch.randn(40, 5))
+    model.fit(X8, X8[:, 0] ** 2)  # refitting on another d is a fresh fit
+    assert model.n_features_in_ == 8
+    if hasattr(model, "transform"):
+        with pytest.raises(ValueError, match=r"d = 6 features.*fitted on d = 8"):
+            model.transform(X.numpy())
+
+
+# ------------------------------------------------------------- issue 28: bounded user numbers
+HUGE = "1" + "0" * 300
+
+
+@pytest.mark.parametrize("flag", ["--d", "--n", "--replicas", "--width", "--batch"])
+def test_fit_refuses_counts_beyond_the_bound_naming_it(flag):
+    """``--d 10**300`` overflowed the float64 cost estimates (an OverflowError traceback)."""
+    args = dict(zip(FIT[1::2], FIT[2::2], strict=True))
+    args[flag] = HUGE
+    cmd = ["fit", "--link", "he3", "--learner", "online_sgd",
+           *[x for kv in args.items() for x in kv]]
+    if flag not in args or flag in ("--width", "--batch"):
+        cmd += [flag, HUGE]
+    _refused(cmd, f"{flag}={HUGE[:40]}", "use an integer <= 1e+15")
+
+
+def test_exponents_refuses_a_huge_d():
+    _refused(["exponents", "he3", "--d", HUGE], f"--d={HUGE[:40]}", "use an integer <= 1e+15")
+
+
+def test_report_refuses_an_unbounded_bootstrap(tmp_path):
+    """``report --bootstrap 1000000000000`` ran (for ever) before reading the store."""
+    _refused(["report", str(tmp_path / "none.db"), "--out", str(tmp_path / "out"),
+              "--bootstrap", "1000000000000"], "--bootstrap=1000000000000", "10..100000")
+
+
+def test_sweep_refuses_more_workers_than_the_bound(tmp_path):
+    from indexlab.experiments.cli import max_workers
+
+    limit = max_workers()
+    _refused(["sweep", "examples/tiny.toml", "--db", str(tmp_path / "w.db"), "--executor",
+              "dask", "--workers", str(limit + 1)], f"--workers={limit + 1}", f"1..{limit}")
+
+
+# -------------------------------------------------------- issue 28: concurrent sweeps' threads
+THREADS_CHILD = """
+import json
+import sys
+
+import torch
+
+from indexlab.experiments import threads
+from indexlab.experiments.runner import expand, run_key
+from indexlab.experiments.spec import load_spec
+from indexlab.experiments.store import Store
+
+configs = expand(load_spec(sys.argv[2]))
+numba = sys.modules.get("numba")
+if numba is not None:  # launch its threading layer now (it resets OpenMP's thread count)
+    numba.get_num_threads()
+torch.set_num_threads(8)
+threads.available_cores = lambda: 8
+mine, first, second = (Store(sys.argv[1]) for _ in range(3))
+seen = [threads.share_cores(mine), torch.get_num_threads()]  # alone: untouched
+first.claim(run_key(configs[0]), configs[0], "test")  # another live sweep (same host)
+seen += [threads.share_cores(mine), torch.get_num_threads()]
+second.claim(run_key(configs[1]), configs[1], "test")  # and a third one
+seen += [threads.share_cores(mine), torch.get_num_threads()]
+first.release()
+second.release()
+seen += [threads.share_cores(mine), torch.get_num_threads()]  # alone again: never back up
+import os
+numba_threads = numba.get_num_threads() if numba is not None else int(
+    os.environ["NUMBA_NUM_THREADS"])
+seen.append(numba_threads <= 2)
+print(json.dumps(seen))
+"""
+
+
+def test_sweep_threads_are_shared_with_other_live_sweeps_on_the_host(tmp_path):
+    """Two sweeps on one store each ran one torch thread per core and stalled (thread
+    oversubscription). A sweep that sees k other live sweeps on its host (their claims) takes
+    cores // (k + 1) threads, only ever fewer; alone it keeps what it had. Checked in a child
+    process (thread counts are per process), without timing."""
+    import json
+    import subprocess
+    import sys
+
+    from indexlab.experiments.threads import threads_for
+
+    assert [threads_for(8, k) for k in (1, 2, 3, 16)] == [8, 4, 2, 1]
+    child = tmp_path / "child.py"
+    child.write_text(THREADS_CHILD, encoding="utf-8")
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env.pop("NUMBA_NUM_THREADS", None)
+    spec = Path(__file__).resolve().parents[1] / "examples" / "tiny.toml"
+    out = subprocess.run([sys.executable, str(child), str(tmp_path / "t.db"), str(spec)],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[-1]) == [None, 8, 4, 4, 2, 2, None, 2, True]
+
+
+def test_oscillating_square_integrable_link_is_not_mistaken_for_growth():
+    """``sin(100 z)`` was refused as "does not decay by |z| = 10": the decay rate was read
+    from two grid values, one near a zero of ``m``. The envelope decays; the link is covered
+    (and growth, ``sin(z)·exp(z²/4)``, is still refused)."""
+    from indexlab import theory
+
+    theory.check_supported(get_link("sin(100*z)"))
+    with pytest.raises(theory.UnsupportedLinkError, match="does not decay"):
+        theory.check_supported(get_link("sin(z)*exp(z**2/4)"))

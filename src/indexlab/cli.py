@@ -43,6 +43,19 @@ def _main(
     """indexlab: learn Gaussian single/multi-index models and measure sample complexity."""
 
 
+MAX_COUNT = 10**15  # the largest d, n, R, width, ... a command accepts (estimates stay finite)
+
+
+def check_counts(**counts: int | None) -> None:
+    """``ValueError`` naming the flag, the value and the limit for a count above
+    ``MAX_COUNT`` (a larger integer overflows the float64 cost estimates; no run of that size
+    fits any machine anyway)."""
+    for name, value in counts.items():
+        if value is not None and value > MAX_COUNT:
+            raise ValueError(f"--{name.replace('_', '-')}={value} is not allowed: use an "
+                             f"integer <= {MAX_COUNT:.0e}")
+
+
 def threshold_json(alpha: float | None) -> float | str | None:
     """``α_c`` for JSON: a number, the string ``"inf"`` when infinite (JSON has no ∞), or
     ``None`` only where α_c does not apply."""
@@ -115,6 +128,7 @@ def exponents(
 ) -> None:
     """Hermite coefficients, information/generative exponents, α_c and predicted n of LINK."""
     try:
+        check_counts(d=d, sparsity=sparsity)
         report = exponents_report(link, d, noise=noise, sparsity=sparsity)
     except ValueError as exc:
         _fail(str(exc))
@@ -245,6 +259,8 @@ def fit(
         if len(set(names)) != len(names) or not all(names):
             raise ValueError(f"--learner {learner!r} is not allowed: give distinct learner "
                              "names separated by commas, e.g. unified,online_sgd")
+        check_counts(d=d, n=n, n1=n1, n2=n2, r=r, t1=t1, replicas=replicas,
+                     sparsity=sparsity, width=width, batch=batch)
         settings = parse_settings(setting or [])
         classes = [learner_class(name) for name in names]  # resolved once, passed on
         strict = len(names) == 1

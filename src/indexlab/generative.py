@@ -46,7 +46,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexlab.hermite import composite_rule, find_jumps, hermite_normalized, quantile_rule
+from indexlab.hermite import (
+    composite_rule,
+    find_jumps,
+    hermite_normalized,
+    quantile_rule,
+    turning_points,
+)
 from indexlab.links import Link
 
 ROUND_OFF = 1e-12
@@ -208,6 +214,17 @@ def monotone_pieces(link: Link, bound: float = BOUND, grid: int = _GRID) -> list
     return _merge_critical(pieces)
 
 
+def _monotone_pieces_or_none(link: Link) -> list[Piece] | None:
+    """:func:`monotone_pieces`, or ``None`` (the binning fallback) without refining anything
+    when the detection grid already shows more than ``4·MAX_PIECES`` turning points: each
+    one costs a bisection, and the preimage method would not be used anyway (bounded work
+    for ``sin(1000 z)``: 6366 turning points)."""
+    x = np.linspace(-BOUND, BOUND, _GRID)
+    if turning_points(np.asarray(_fn(link)(x))) > 4 * MAX_PIECES:
+        return None
+    return monotone_pieces(link)
+
+
 def _merge_critical(pieces: list[Piece]) -> list[Piece]:
     """Snap range ends that agree to rounding (``≤ 1e-13·max(1, |v|)``) to one value, so that
     pieces meeting at a common critical value (``z²`` at 0, ``He₄`` at both minima) agree on
@@ -352,21 +369,27 @@ def smoothed_conditional(y0, w, phi, sigma: float, cells_per_sigma: int):
     return den[ok] / den[ok].sum(), grid[ok], nums[ok] / den[ok, None]
 
 
-def _binned_lambda(link: Link, K: int, bins: int, atoms: int = 4_000_000) -> np.ndarray:
+def _binned_lambda(link: Link, K: int, bins: tuple[int, ...], atoms: int = 4_000_000
+                   ) -> list[np.ndarray]:
+    """``λ_k²`` of the label binned into ``B`` equal-probability bins, for each ``B`` in
+    ``bins`` (one evaluation and one sort of the atoms shared by every ``B``)."""
     rule = quantile_rule(atoms)
     y = link.mean_numpy(rule.nodes)
     order = np.argsort(y, kind="stable")
     mass = np.cumsum(rule.weights[order])
-    at = np.searchsorted(mass, mass[-1] * np.arange(1, bins) / bins)
-    cut = np.unique(y[order][np.minimum(at, y.size - 1)])
-    index = np.searchsorted(cut, y, side="right")
-    nb = int(index.max()) + 1
-    p = np.bincount(index, weights=rule.weights, minlength=nb)
     h = hermite_normalized(rule.nodes, K)
-    sums = np.stack([np.bincount(index, weights=rule.weights * h[:, k], minlength=nb)
-                     for k in range(K + 1)], axis=1)
-    ok = p > 0
-    return (sums[ok] ** 2 / p[ok, None]).sum(axis=0)
+    out = []
+    for b in bins:
+        at = np.searchsorted(mass, mass[-1] * np.arange(1, b) / b)
+        cut = np.unique(y[order][np.minimum(at, y.size - 1)])
+        index = np.searchsorted(cut, y, side="right")
+        nb = int(index.max()) + 1
+        p = np.bincount(index, weights=rule.weights, minlength=nb)
+        sums = np.stack([np.bincount(index, weights=rule.weights * h[:, k], minlength=nb)
+                         for k in range(K + 1)], axis=1)
+        ok = p > 0
+        out.append((sums[ok] ** 2 / p[ok, None]).sum(axis=0))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -409,9 +432,9 @@ def single_index_lambda(link: Link, K: int, breakpoints: tuple[float, ...] = ())
         levels = [_grouped_lambda(*_label_atoms(link, panel, breakpoints), K)
                   for panel in (0.002, 0.001)]
         return _finish(levels[1], levels[0], "groups")
-    pieces = monotone_pieces(link)
-    if sum(not p.flat for p in pieces) > MAX_PIECES:
-        coarse, fine = (_binned_lambda(link, K, bins) for bins in (2000, 4000))
+    pieces = _monotone_pieces_or_none(link)
+    if pieces is None or sum(not p.flat for p in pieces) > MAX_PIECES:
+        coarse, fine = _binned_lambda(link, K, (2000, 4000))
         return _finish(fine, coarse, "binning", factor=2.0, shift=True)
     coarse, fine = (_preimage_lambda(link, pieces, K, h) for h in (0.1, 0.05))
     est = _finish(fine, coarse, "preimages")
@@ -483,7 +506,7 @@ def zeta_table(link: Link, k: int, breakpoints: tuple[float, ...] = (),
         return grid, zeta[:, 0]
     y0, w, z = _label_atoms(link, 0.001, breakpoints)
     values, index = np.unique(y0, return_inverse=True)
-    pieces = None if values.size <= DISCRETE_MAX else monotone_pieces(link)
+    pieces = None if values.size <= DISCRETE_MAX else _monotone_pieces_or_none(link)
     if pieces is None or sum(not p.flat for p in pieces) > MAX_PIECES:
         if values.size > DISCRETE_MAX:  # bins of equal probability
             order = np.argsort(y0, kind="stable")

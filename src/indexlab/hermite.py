@@ -261,6 +261,14 @@ def find_jumps(
     return sorted(float(v) for v in (lo + hi) / 2.0)
 
 
+def turning_points(m: np.ndarray) -> int:
+    """Sign changes of the increments of the samples ``m`` (a uniform grid), increments of
+    size ``≤ 1e-10·(1 + max|m|)`` (round-off, flat parts) ignored."""
+    inc = np.diff(m)
+    signs = np.sign(inc[np.abs(inc) > 1e-10 * (1.0 + float(np.max(np.abs(m))))])
+    return int(np.count_nonzero(signs[1:] != signs[:-1]))
+
+
 def rule_for(
     f: Callable | None = None,
     breakpoints: Sequence[float] = (),

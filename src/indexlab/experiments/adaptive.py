@@ -15,7 +15,10 @@ search of tramp-style threshold finders, in ``log n``):
    consecutive budgets that overlaps ``[lo, hi]`` — first the cell that brackets the
    crossing, later the cells inside the interval; stop when that gap is narrower than
    ``log(1 + rel_width/2)`` (more budgets cannot narrow an interval that the replicas'
-   spread sets: "replica-limited"), or after ``MAX_ROUNDS`` refinements.
+   spread sets: "replica-limited"), when no gap that overlaps ``[lo, hi]`` has an integer
+   budget strictly inside it (consecutive integers: the bracket cannot be split further,
+   whatever ``rel_width`` asks), or after ``MAX_ROUNDS`` refinements. The last two stops
+   are reported through ``note`` (the interval reached and the width asked for).
 
 Every run is an ordinary run of the store (keyed by its configuration hash), so the search is
 resumable: a rerun replays the same decisions from the stored results without recomputing.
@@ -62,14 +65,18 @@ def refine(
     high: int,
     success: Success,
     rel_width: float,
+    note: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the search for one (target, learner, d); returns every configuration it used.
+    """Run the search for one (target, learner, d); returns every configuration it used
+    (each one run and stored).
 
     ``make_config(n)`` builds the run at budget ``n``; ``run(configs)`` executes those not yet
-    finished and stores them; ``key_of`` is the store key of a configuration."""
+    finished and stores them; ``key_of`` is the store key of a configuration; ``note(text)``
+    receives one sentence when the search stops short of ``rel_width`` (integer bracket or
+    ``MAX_ROUNDS``)."""
     ns = sorted({low, round(math.sqrt(low * high)), high})
     configs: dict[int, dict[str, Any]] = {}
-    for _ in range(MAX_ROUNDS + 1):
+    for round_ in range(MAX_ROUNDS + 1):
         for n in ns:
             configs.setdefault(n, make_config(n))
         run([configs[n] for n in ns])
@@ -80,10 +87,34 @@ def refine(
         if t.censored or (t.hi - t.lo) / t.n_star <= rel_width:
             break
         n_next = next_budget(ns, t.lo, t.hi, rel_width)
+        reached = (f"n* = {t.n_star:.6g} in [{t.lo:.6g}, {t.hi:.6g}] (relative width "
+                   f"{(t.hi - t.lo) / t.n_star:.3g}, rel_width = {rel_width:g} asked)")
         if n_next is None:
+            if note is not None and _integer_limited(ns, t.lo, t.hi, rel_width):
+                note(f"{_where(configs[ns[0]])}: the budget bracket around n* cannot be split "
+                     f"further (no integer n strictly between consecutive budgets), so the "
+                     f"search stopped at {reached}")
+            break
+        if round_ == MAX_ROUNDS:
+            if note is not None:
+                note(f"{_where(configs[ns[0]])}: the search stopped after MAX_ROUNDS = "
+                     f"{MAX_ROUNDS} refinements at {reached}")
             break
         ns = sorted({*ns, n_next})
     return [configs[n] for n in ns]
+
+
+def _integer_limited(ns: list[int], lo: float, hi: float, rel_width: float) -> bool:
+    """True when some gap overlapping ``[lo, hi]`` is wider than ``log(1 + rel_width/2)``
+    (so :func:`next_budget` would split it) but holds no integer strictly inside."""
+    gap = math.log1p(rel_width / 2)
+    return any(math.log(b) - math.log(a) > gap and not a < round(math.sqrt(a * b)) < b
+               for a, b in itertools.pairwise(sorted(set(ns))) if not (b < lo or a > hi))
+
+
+def _where(config: dict[str, Any]) -> str:
+    t = config["target"]
+    return f"adaptive search of {config['learner']['name']} on {t['link']} at d={t['d']}"
 
 
 def _curve(store: Store, configs: list[dict[str, Any]], key_of, success: Success

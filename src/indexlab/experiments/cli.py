@@ -19,6 +19,16 @@ import typer
 from indexlab.experiments.terminal import console
 from indexlab.experiments.terminal import fail as _fail
 
+MAX_BOOTSTRAP = 100_000  # bootstrap resamples per interval (`report --bootstrap`)
+
+
+def max_workers() -> int:
+    """The most local Dask worker processes ``--workers`` may start: 4 per available core."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 4 * max(1, cores or 1)
+
 
 def sweep(
     spec: Annotated[Path, typer.Argument(help="sweep specification (TOML, see examples/)")],
@@ -73,6 +83,8 @@ def sweep(
         f"sweep {parsed.name!r}: {summary['total']} runs, {summary['skipped']} already stored, "
         f"{summary['ran']} run now ({summary['done']} done, {summary['diverged']} diverged, "
         f"{summary['failed']} failed){elsewhere} in {summary['seconds']:.1f} s -> {db}")
+    for note in summary.get("notes", ()):
+        console.print(f"note: {note}", markup=False, highlight=False)
 
 
 def plan_rows(spec, memory_limit: str | None = None) -> tuple[list[dict], dict]:
@@ -221,8 +233,9 @@ def report(
     from indexlab.experiments.progress_bars import expected_figures, steps_bar
     from indexlab.experiments.report import write_report
 
-    if bootstrap < 10:
-        _fail(f"--bootstrap={bootstrap} is not allowed: use an integer >= 10")
+    if not 10 <= bootstrap <= MAX_BOOTSTRAP:
+        _fail(f"--bootstrap={bootstrap} is not allowed: use an integer in 10..{MAX_BOOTSTRAP} "
+              "(the bootstrap's work grows linearly with it)")
 
     def run(store):
         with steps_bar(expected_figures(store), "report", "figures", progress, console):
@@ -259,8 +272,9 @@ def _check_executor(executor: str, scheduler: str | None, workers: int | None) -
         _fail("--scheduler and --workers need --executor dask")
     if scheduler and workers:
         _fail("give either --scheduler ADDRESS or --workers N, not both")
-    if workers is not None and workers < 1:
-        _fail(f"--workers={workers} is not allowed: use an integer >= 1")
+    if workers is not None and not 1 <= workers <= max_workers():
+        _fail(f"--workers={workers} is not allowed: use an integer in 1..{max_workers()} "
+              "(4 worker processes per available core)")
 
 
 def reproduce(

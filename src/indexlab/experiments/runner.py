@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import traceback
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from typing import Any
 from indexlab import __version__
 from indexlab.experiments.spec import Spec, TargetSpec, budgets, resolve_hyper
 from indexlab.experiments.store import BUSY, CLAIMED, FINISHED_ELSEWHERE, Store
+from indexlab.experiments.threads import available_cores, share_cores, threads_for
 
 EXECUTORS = ("local", "dask")
 
@@ -280,6 +280,7 @@ def run_local(configs: list[dict[str, Any]], store: Store, on_result: Report,
                     time.sleep(POLL_SECONDS)
                     continue
                 label = describe(config)
+                share_cores(store)  # fewer threads while other sweeps run on this host
                 with bar.running(config, label):
                     result = execute_run(config)
                 store.write_result(result)
@@ -318,7 +319,7 @@ def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
     # worker processes of a LocalCluster share this machine's cores; threads of this process
     # (processes=False) and remote workers keep their own setting
     threads = (None if scheduler or not processes
-               else max(1, (os.cpu_count() or 1) // (workers or 2)))
+               else threads_for(available_cores(), workers or 2))
     window = max(2, 2 * sum(client.nthreads().values()))
     from indexlab.experiments.progress_bars import SweepBar
 
@@ -412,6 +413,7 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
 
     execute(pending)
     searches = adaptive_searches(spec)
+    notes: list[str] = []
     if searches:
         from indexlab.experiments.adaptive import refine
 
@@ -428,7 +430,8 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
             budget = spec.learners[i].budget or spec.budget
             low, high = budget.bounds(d)
             used = refine(store, lambda n, t=target, d=d, i=i: run_config(spec, t, d, i, n),
-                          execute_new, run_key, low, high, spec.success, budget.rel_width)
+                          execute_new, run_key, low, high, spec.success, budget.rel_width,
+                          notes.append)
             members += [(run_key(c), target_label(target), labels[i]) for c in used]
             store.register_sweep(spec.name, spec.source, spec.success.text(),
                                  spec.success.probability, members)
@@ -436,4 +439,4 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
     ran = sum(counts.values())
     return {"total": len(set(keys)), "skipped": len(set(keys)) - ran - elsewhere[0],
             "ran": ran, "elsewhere": elsewhere[0], **counts,
-            "seconds": time.perf_counter() - start}
+            "seconds": time.perf_counter() - start, **({"notes": notes} if notes else {})}

@@ -173,12 +173,18 @@ def _to_numpy(value: Any) -> Any:
 
 
 def _array_io(method: Callable) -> Callable:
-    """Wrap ``transform``/``predict``: not fitted → :class:`NotFittedError`; a numpy ``X`` is
+    """Wrap ``transform``/``predict``: not fitted → :class:`NotFittedError`; an ``X`` whose
+    last axis is not the fitted ``d`` (``n_features_in_``) → ``ValueError``; a numpy ``X`` is
     converted to a tensor on the learner's device and the result back to numpy."""
 
     @functools.wraps(method)
     def wrapper(self, X, *args, **kwargs):
         self.check_fitted()
+        d, shape = getattr(self, "n_features_in_", None), getattr(X, "shape", None)
+        if d is not None and shape is not None and (len(shape) == 0 or shape[-1] != d):
+            raise ValueError(f"X of shape {tuple(shape)} has d = {shape[-1] if shape else 0} "
+                             f"features, but this {type(self).__name__} was fitted on d = "
+                             f"{d}: use X of shape (n, {d}) or (R, n, {d})")
         numpy_in = isinstance(X, np.ndarray)
         out = method(self, _to_torch(X, getattr(self, "device_", None)), *args, **kwargs)
         return _to_numpy(out) if numpy_in else out
@@ -374,8 +380,11 @@ class Learner:
         return _missing_exponent(cls, link)
 
     # -------------------------------------------------------------- fitted state
-    def _mark_fitted(self, replicas: int, squeeze: bool, device: torch.device) -> None:
+    def _mark_fitted(self, replicas: int, squeeze: bool, device: torch.device,
+                     d: int | None = None) -> None:
         self.replicas_ = int(replicas)
+        if d is not None:  # the data width, checked by transform/predict (_array_io)
+            self.n_features_in_ = int(d)
         self.squeeze_ = bool(squeeze)
         self.device_ = torch.device(device)
 

@@ -219,7 +219,7 @@ class RandomFeatures(FixedFeatureLearner):
         self.offset_ = y0 + ybar
         self.diverged_ = ~finite
         self.samples_ = N
-        self._mark_fitted(R, source.squeeze, source.device)
+        self._mark_fitted(R, source.squeeze, source.device, source.d)
         self.trace_ = Trace()
         self.trace_.record(N, train_error=train / var.clamp_min(torch.finfo(var.dtype).tiny))
         return self
@@ -311,7 +311,7 @@ class KernelRidge(FixedFeatureLearner):
         self.offset_ = ybar
         self.diverged_ = ~finite
         self.samples_ = N
-        self._mark_fitted(source.replicas, source.squeeze, source.device)
+        self._mark_fitted(source.replicas, source.squeeze, source.device, source.d)
         self.trace_ = Trace()
         self.trace_.record(N, train_error=residual.pow(2).mean(dim=1) / var)
         return self

@@ -319,7 +319,7 @@ class LayerwiseGD(Learner):
         self.subspace_ = top_subspace(torch.where(diverged[:, None, None], 0.0, W), self.r_)
         self.diverged_ = diverged
         self.samples_ = X1.shape[1] + X2.shape[1]
-        self._mark_fitted(X1.shape[0], squeeze, X1.device)
+        self._mark_fitted(X1.shape[0], squeeze, X1.device, X1.shape[2])
         self.trace_ = Trace()
         if reference is not None:
             U = reference.to(self.subspace_)

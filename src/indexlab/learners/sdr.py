@@ -40,6 +40,7 @@ Sums are taken about the first chunk's means, so centring loses no precision in 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -114,6 +115,18 @@ def _whiten(L: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     return torch.linalg.solve_triangular(Lb, left.transpose(-1, -2), upper=False).transpose(-1, -2)
 
 
+def _warn_constant_labels(name: str, labels: torch.Tensor) -> None:
+    """Warn when a replica's labels are all equal: every kernel ``M`` (SIR, SAVE, PHD) is then
+    zero and its eigenvectors arbitrary, so the returned directions mean nothing."""
+    constant = (labels.amax(dim=1) == labels.amin(dim=1)).tolist()
+    if any(constant):
+        which = [i for i, c in enumerate(constant) if c]
+        where = "" if labels.shape[0] == 1 else f" (replica(s) {', '.join(map(str, which))})"
+        warnings.warn(f"{name}: the labels y are constant{where}, so no direction is "
+                      "identifiable: the fitted directions are arbitrary", UserWarning,
+                      stacklevel=3)
+
+
 @dataclass
 class _SDR(Projection):
     """Shared fit / transform / dimension estimation of SIR, SAVE and PHD (the subclasses
@@ -163,6 +176,8 @@ class _SDR(Projection):
         """
         source, labels = self._source(data, y, n)
         check_int("r", self.r, 1, source.d, f" (d={source.d})")
+        if labels is not None:
+            _warn_constant_labels(type(self).__name__, labels)
         dec = self._decompose(source, labels)
         beta = torch.linalg.solve_triangular(dec.chol.transpose(-1, -2),
                                              dec.vectors[..., : self.r], upper=True)
@@ -173,7 +188,7 @@ class _SDR(Projection):
         self.mean_ = dec.mean
         self.diverged_ = ~dec.finite
         self.samples_ = source.n
-        self._mark_fitted(source.replicas, source.squeeze, source.device)
+        self._mark_fitted(source.replicas, source.squeeze, source.device, source.d)
         self._offset = dec.mean
         self.trace_ = final_trace(source, self.directions_, top_eigenvalue=dec.values[:, 0])
         if source.squeeze:

@@ -371,7 +371,7 @@ class Spectral(Projection):
         self.diverged_ = ~finite
         self.samples_ = source.n
         self.preprocess_ = T
-        self._mark_fitted(R, source.squeeze, device)
+        self._mark_fitted(R, source.squeeze, device, source.d)
         self.trace_ = final_trace(source, self.directions_, top_eigenvalue=self.eigenvalues_[:, 0])
         if source.squeeze:
             self.directions_, self.eigenvalues_ = self.directions_[0], self.eigenvalues_[0]

@@ -187,7 +187,7 @@ class SphericalLearner(Learner):
         return first
 
     def _finish(self, W, diverged, used, source: DataSource, ridge_data) -> None:
-        self._mark_fitted(source.replicas, source.squeeze, source.device)
+        self._mark_fitted(source.replicas, source.squeeze, source.device, source.d)
         self.directions_ = W
         self.diverged_ = diverged
         self.samples_ = used
@@ -432,7 +432,7 @@ class SphericalSGD(SphericalLearner):
             stream, L0, d, n, setup.transform, schedule, setup.activation, get_loss(self.loss),
             lam, self.trace_, first,
             log_checkpoints(n, per_decade=online_engine.TRACE_PER_DECADE))
-        self._mark_fitted(len(replicas), data.squeeze, torch.device("cpu"))
+        self._mark_fitted(len(replicas), data.squeeze, torch.device("cpu"), d)
         self.directions_ = None
         self.network_ = None
         self.diverged_ = torch.from_numpy(diverged)
