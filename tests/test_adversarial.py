@@ -15,6 +15,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from _children import COUNTED_SWEEP
 from indexlab.cli import app
 from indexlab.expressions import parse_expression
 from indexlab.learners import LEARNERS
@@ -524,28 +525,7 @@ def _adaptive_stored(db: Path) -> dict[str, tuple]:
                 for r in store.runs() if r["status"] == "done"}
 
 
-ADAPTIVE_CHILD = """
-import sys
-import time
-
-from indexlab.experiments import runner
-from indexlab.experiments.spec import load_spec
-from indexlab.experiments.store import Store
-
-original = runner.execute_run
-
-
-def counted(config, threads=None):
-    with open(sys.argv[3], "a") as fh:
-        fh.write(runner.run_key(config) + "\\n")
-    time.sleep(float(sys.argv[4]))
-    return original(config, threads)
-
-
-runner.execute_run = counted
-if __name__ == "__main__":
-    runner.sweep(load_spec(sys.argv[1]), Store(sys.argv[2]), progress=False)
-"""
+ADAPTIVE_CHILD = COUNTED_SWEEP
 
 
 @pytest.mark.slow

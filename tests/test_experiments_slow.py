@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from _children import COUNTED_SWEEP
 from indexlab.cli import app
 from indexlab.experiments.runner import expand, run_key
 from indexlab.experiments.spec import load_spec
@@ -57,28 +58,8 @@ def test_dask_local_cluster_stores_the_same_results_as_the_local_executor(tmp_pa
     assert all(v[0] == "done" for v in b.values())
 
 
-CHILD = textwrap.dedent("""
-    import sys
-    import time
+CHILD = COUNTED_SWEEP
 
-    from indexlab.experiments import runner
-    from indexlab.experiments.spec import load_spec
-    from indexlab.experiments.store import Store
-
-    original = runner.execute_run
-
-
-    def counted(config, threads=None):
-        with open(sys.argv[3], "a") as fh:  # one line per call of the unit of work
-            fh.write(runner.run_key(config) + "\\n")
-        time.sleep(float(sys.argv[4]))
-        return original(config, threads)
-
-
-    runner.execute_run = counted
-    if __name__ == "__main__":
-        runner.sweep(load_spec(sys.argv[1]), Store(sys.argv[2]), progress=False)
-""")
 
 KILL_SPEC = """
 name = "kill"
