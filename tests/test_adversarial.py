@@ -459,6 +459,8 @@ def test_the_time_limit_follows_the_flag_then_the_environment(monkeypatch):
     with pytest.raises(ResourceError, match=r"about 20.0 s.*10.0 s"):
         check_time(20.0, "this run")
     check_time(20.0, "this run", "none")  # the flag wins over the environment
+
+
 # ------------------------------------------------------------------- issue 28: adaptive search
 ADAPTIVE_SPEC = """
 name = "adaptive_tight"
