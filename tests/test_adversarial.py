@@ -748,3 +748,19 @@ def test_oscillating_square_integrable_link_is_not_mistaken_for_growth():
     theory.check_supported(get_link("sin(100*z)"))
     with pytest.raises(theory.UnsupportedLinkError, match="does not decay"):
         theory.check_supported(get_link("sin(z)*exp(z**2/4)"))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: LEARNERS["unified"](width=10**9),
+    lambda: LEARNERS["random_features"](m=10**9),
+], ids=["unified-width", "random-features-m"])
+def test_an_impossible_allocation_in_fit_names_the_estimate(make):
+    """width = 10⁹ neurons or m = 10⁹ features through the Python API (no guard before work
+    there): the allocator's raw error becomes a MemoryError with the learner's own estimate
+    and how to lower it."""
+    from indexlab import SingleIndex
+    from indexlab.learners.base import LearnerMemoryError
+
+    target = SingleIndex("he3", d=8, replicas=2, seed=0)
+    with pytest.raises(LearnerMemoryError, match=r"ran out of memory .*GB.*lower the width"):
+        make().fit(target, n=100)

@@ -193,6 +193,61 @@ def _array_io(method: Callable) -> Callable:
     return wrapper
 
 
+class LearnerMemoryError(MemoryError):
+    """``fit`` ran out of memory; the message gives the learner's own cost estimate
+    (:meth:`Learner.cost`) and how to lower it."""
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, MemoryError) or (
+        isinstance(error, RuntimeError) and ("can't allocate memory" in str(error)
+                                             or "out of memory" in str(error)))
+
+
+def _memory_guarded(method: Callable) -> Callable:
+    """Wrap ``fit``: an allocator failure (``MemoryError``, torch's "can't allocate memory",
+    CUDA out of memory) becomes a :class:`LearnerMemoryError` naming the run's estimated
+    peak memory and its largest part, from the class's declared :meth:`Learner.cost`."""
+
+    @functools.wraps(method)
+    def wrapper(self, data, *args, **kwargs):
+        try:
+            return method(self, data, *args, **kwargs)
+        except LearnerMemoryError:
+            raise
+        except (MemoryError, RuntimeError) as error:
+            if not _out_of_memory(error):
+                raise
+            raise LearnerMemoryError(_memory_message(self, data, kwargs)) from None
+
+    wrapper._memory_guarded = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _memory_message(learner: Learner, data: Any, kwargs: dict[str, Any]) -> str:
+    name = type(learner).__name__
+    shape = getattr(data, "shape", None)
+    if isinstance(data, Target):
+        d, R, r = data.d, data.replicas, data.r
+        n = kwargs.get("n") or (kwargs.get("n1") or 0) + (kwargs.get("n2") or 0)
+    elif shape is not None and len(shape) >= 2:
+        d, n, R, r = shape[-1], shape[-2], (shape[0] if len(shape) == 3 else 1), 1
+    else:
+        return f"{name}.fit ran out of memory: lower the width, n, d or the replicas"
+    try:
+        cost = type(learner).cost(learner.get_params(), d, int(n or 1), R, r)
+        sizes = {k: v * (8 if "float64" in k else 4) for k, v in cost.parts.items()}
+        part, largest = max(sizes.items(), key=lambda kv: kv[1])
+        estimate = (f": it needs about {sum(sizes.values()) / 2**30:.3g} GB (largest part: "
+                    f"{part}, {largest / 2**30:.3g} GB)")
+    except (NotImplementedError, TypeError, ValueError, ZeroDivisionError):
+        estimate = ""
+    return (f"{name}.fit ran out of memory (d={d}, n={n}, R={R}, "
+            f"{learner.width_parameter or 'width'}="
+            f"{getattr(learner, learner.width_parameter or 'width', '?')}){estimate}; lower the "
+            "width, n, d or the replicas (indexlab fit and sweep refuse such runs before work)")
+
+
 class InstanceFlag:
     """A capability flag whose value on a fitted (or configured) instance depends on it:
     ``Class.flag`` is ``on_class`` (what the class can do), ``learner.flag`` is
@@ -284,6 +339,9 @@ class Learner:
             method = cls.__dict__.get(name)
             if callable(method) and not getattr(method, "_array_io", False):
                 setattr(cls, name, _array_io(method))
+        fit = cls.__dict__.get("fit")
+        if callable(fit) and not getattr(fit, "_memory_guarded", False):
+            cls.fit = _memory_guarded(fit)
 
     def __post_init__(self) -> None:
         self.trace_ = Trace()
