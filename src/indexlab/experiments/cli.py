@@ -94,13 +94,13 @@ def plan_rows(spec, memory_limit: str | None = None) -> tuple[list[dict], dict]:
     from indexlab.experiments.runner import expand_labelled, run_estimate
 
     groups: dict[tuple, dict] = {}
-    for config, target, learner in expand_labelled(spec):
-        est = run_estimate(config)
-        g = groups.setdefault((target, learner, config["target"]["d"]), {
-            "target": target, "learner": learner, "d": config["target"]["d"], "runs": 0,
+    for run, target, learner in expand_labelled(spec):
+        est = run_estimate(run)
+        g = groups.setdefault((target, learner, run.d), {
+            "target": target, "learner": learner, "d": run.d, "runs": 0,
             "samples": 0, "memory": 0.0, "seconds": 0.0})
         g["runs"] += 1
-        g["samples"] += config["n"] * config["replicas"]
+        g["samples"] += run.budget * run.replicas
         g["memory"] = max(g["memory"], est.bytes)
         g["seconds"] += est.seconds
     rows = list(groups.values())
