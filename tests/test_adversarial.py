@@ -766,3 +766,157 @@ def test_oscillating_square_integrable_link_is_not_mistaken_for_growth():
     theory.check_supported(get_link("sin(100*z)"))
     with pytest.raises(theory.UnsupportedLinkError, match="does not decay"):
         theory.check_supported(get_link("sin(z)*exp(z**2/4)"))
+
+
+# ----------------------------------------------------------- stores: structure, version, liveness
+TINY_SPEC = str(Path(__file__).resolve().parents[1] / "examples" / "tiny.toml")
+
+
+def _store_copy(tiny_db: Path, tmp_path: Path, name: str = "copy.db") -> Path:
+    """A consistent copy of the module's tiny store (SQLite's backup: the WAL included)."""
+    db = tmp_path / name
+    source, target = sqlite3.connect(tiny_db), sqlite3.connect(db)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return db
+
+
+def test_a_store_missing_a_table_or_a_column_is_refused_naming_it(tiny_db, tmp_path):
+    """With its ``replicas`` table dropped, a sweep said "8 already stored" and exited 0 (and
+    the table came back empty). The store checks its tables and columns on open and refuses,
+    naming what is missing, leaving the file untouched."""
+    from indexlab.experiments.store import Store, StoreError
+
+    db = _store_copy(tiny_db, tmp_path)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE replicas")
+    text = _refused(["sweep", TINY_SPEC, "--db", str(db), "--no-progress"], "replicas",
+                    "damaged")
+    assert "already stored" not in text
+    for create in (True, False):
+        with pytest.raises(StoreError, match="no table replicas"):
+            Store(db, create=create)
+    with sqlite3.connect(db) as conn:  # left untouched: not recreated empty
+        tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master")}
+    assert "replicas" not in tables
+    db = _store_copy(tiny_db, tmp_path, "columns.db")
+    with sqlite3.connect(db) as conn:
+        conn.execute("ALTER TABLE runs DROP COLUMN hyper")
+        conn.execute("ALTER TABLE replicas DROP COLUMN test_mse")
+    with pytest.raises(StoreError, match=r"columns replicas\.test_mse, runs\.hyper"):
+        Store(db)
+    _refused(["status", str(db)], "runs.hyper")
+
+
+def test_a_store_of_an_unknown_schema_version_is_refused(tiny_db, tmp_path):
+    """A store claiming schema 99 was accepted. It is refused, naming the version found and
+    the versions this library reads; the file is not changed."""
+    from indexlab.experiments.store import Store, StoreError
+
+    db = _store_copy(tiny_db, tmp_path)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
+    before = db.read_bytes()
+    for create in (True, False):
+        with pytest.raises(StoreError, match="schema version '99'") as info:
+            Store(db, create=create)
+        assert "schema versions 2, 3" in str(info.value)
+    _refused(["sweep", TINY_SPEC, "--db", str(db), "--no-progress"], "99", "supports")
+    _refused(["status", str(db)], "99")
+    assert db.read_bytes() == before
+
+
+KILLED_CHILD = """
+import sys, time
+from indexlab.experiments.store import Store
+config = {"target": {"link": "he3", "d": 8, "r": None, "sparsity": None, "noise": 0.0},
+          "learner": {"name": "online_sgd", "hyper": {"width": 4}}, "n": 64, "replicas": 2,
+          "seed": 1, "device": "cpu", "dtype": "float32", "n_test": 0, "trace": False}
+store = Store(sys.argv[1])
+store.register_sweep("killed", {"name": "killed"}, "overlap >= 0.9", 0.5,
+                     [(sys.argv[2], "he3", "online_sgd")])
+assert store.claim(sys.argv[2], config, "test") == "claimed"
+print("claimed", flush=True)
+time.sleep(600)
+"""
+
+
+def _process_state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+        return fh.read().rpartition(")")[2].split()[0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_run_whose_sweep_was_killed_reads_interrupted_at_once(tmp_path):
+    """After ``kill -9`` of a sweep, ``status`` showed its run as "running": the process was
+    a zombie (dead, not yet reaped by its parent) and ``kill(pid, 0)`` still succeeds on one.
+    A same-host claim whose process is dead or a zombie is not live: the run is interrupted
+    at once (not after the heartbeat timeout), and another sweep takes it over."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from indexlab.experiments.store import Store
+
+    db, key = tmp_path / "k.db", "k" * 24
+    child = tmp_path / "child.py"
+    child.write_text(KILLED_CHILD, encoding="utf-8")
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, str(child), str(db), key], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "claimed"
+        with Store(db, create=False) as store:
+            assert store.run_states([key]) == {key: "running"}
+        os.kill(proc.pid, signal.SIGKILL)
+        deadline = time.time() + 30
+        while _process_state(proc.pid) != "Z" and time.time() < deadline:
+            time.sleep(0.05)  # dead, not reaped: what a killed sweep leaves until waited for
+        assert _process_state(proc.pid) == "Z"
+        with Store(db, create=False) as store:
+            assert store.run_states([key]) == {key: "interrupted"}
+            assert store.live_claims() == {}
+        result = runner.invoke(app, ["status", str(db), "--json"])
+        assert result.exit_code == 0, result.output
+        assert '"interrupted": 1' in result.output and '"running": 1' not in result.output
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def test_a_db_in_a_missing_directory_or_unwritable_says_so(tiny_db, tmp_path, monkeypatch):
+    """A ``--db`` in a missing directory and a read-only store both got "not an indexlab
+    results store", which misleads. A missing directory is named as such; a store (or new
+    file) that cannot be written is "not writable"; a read-only store can still be read."""
+    from indexlab.experiments.store import Store, StoreError
+
+    missing = tmp_path / "no" / "such" / "dir" / "r.db"
+    with pytest.raises(StoreError, match="does not exist") as info:
+        Store(missing)
+    assert "not an indexlab results store" not in str(info.value)
+    text = _refused(["sweep", TINY_SPEC, "--db", str(missing), "--no-progress"],
+                    "directory", "does not exist")
+    assert "not an indexlab results store" not in text and not missing.parent.exists()
+    db = _store_copy(tiny_db, tmp_path)
+    real = sqlite3.connect
+
+    def read_only(database, *args, uri=False, **kwargs):  # a read-only file system
+        if not uri:
+            database, uri = Path(database).resolve().as_uri() + "?mode=ro", True
+        return real(database, *args, uri=uri, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    for path in (db, tmp_path / "new.db"):
+        with pytest.raises(StoreError, match="not writable") as info:
+            Store(path)
+        assert "not an indexlab results store" not in str(info.value)
+    text = _refused(["sweep", TINY_SPEC, "--db", str(db), "--no-progress"], "not writable")
+    assert "not an indexlab results store" not in text
+    with Store(db, create=False) as store:  # reading needs no write access
+        assert len(store.runs()) == 8
