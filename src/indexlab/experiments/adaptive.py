@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,7 @@ def next_budget(ns: list[int], lo: float, hi: float, rel_width: float) -> int | 
 
 def refine(
     store: Store,
-    make_config: Callable[[int], Run],
+    make_config: Callable[[int], Run | dict[str, Any]],
     run: Callable[[list[Run]], None],
     key_of: Callable[[Run], str],
     low: int,
@@ -112,22 +113,30 @@ def _integer_limited(ns: list[int], lo: float, hi: float, rel_width: float) -> b
                for a, b in itertools.pairwise(sorted(set(ns))) if not (b < lo or a > hi))
 
 
-def _where(run: Run) -> str:
-    return f"adaptive search of {run.learner} on {run.link} at d={run.d}"
+def _parts(config: Run | dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """``(n, target config, learner config)`` of a run (or of a configuration dict)."""
+    if isinstance(config, Run):
+        return config.n, config.target_config(), config.learner_config()
+    return config["n"], config["target"], config["learner"]
+
+
+def _where(config: Run | dict[str, Any]) -> str:
+    _, t, learner = _parts(config)
+    return f"adaptive search of {learner['name']} on {t['link']} at d={t['d']}"
 
 
 def _curve(store: Store, configs: list[Run], key_of, success: Success) -> Curve | None:
     rows, ns = [], []
     finished = store.finished_keys()
-    for config in sorted(configs, key=lambda c: c.n):
+    for config in sorted(configs, key=lambda c: _parts(c)[0]):
         key = key_of(config)
         if key not in finished:
             continue  # a failed run: left out, as in the analysis
         reps = store.replicas(key)
         rows.append(np.where(reps["diverged"], np.nan, reps[success.metric]))
-        ns.append(config.n)
+        ns.append(_parts(config)[0])
     if len(rows) < 2 or len({len(r) for r in rows}) != 1:
         return None
-    first = configs[0]
-    return Curve(first.link, first.learner, first.d, np.array(ns), np.stack(rows), "runs",
-                 first.target_config(), first.learner_config())
+    _, t, learner = _parts(configs[0])
+    return Curve(t["link"], learner["name"], t["d"], np.array(ns), np.stack(rows), "runs", t,
+                 learner)
