@@ -25,9 +25,10 @@ import numpy as np
 import torch
 
 from indexlab.experiments.runner import expand, run_key, sweep
-from indexlab.experiments.single_run import make_learner, make_target, replica_metrics
+from indexlab.experiments.single_run import make_target, replica_metrics
 from indexlab.experiments.spec import parse_spec
 from indexlab.experiments.store import Store
+from indexlab.learners.registry import make_learner
 
 
 def tiny_spec(runs: int, first: int = 64, name: str = "bench"):

@@ -323,7 +323,7 @@ PREDICTORS = ("layerwise", "power_iteration", "one_step", "random_features", "ke
 def test_one_nan_replica_is_flagged_and_the_others_are_untouched(name, where, data):
     """A NaN in replica 1's X or y: every learner finishes, flags replica 1 (only) as
     diverged, and gives replicas 0 and 2 exactly what a clean fit gives them."""
-    from indexlab.experiments.single_run import make_learner
+    from indexlab.learners.registry import make_learner
 
     X, y = data
     Xb, yb = X.clone(), y.clone()
@@ -363,7 +363,7 @@ def test_ridge_solve_never_pseudo_inverts_a_nan_replica(monkeypatch, data):
 @pytest.mark.parametrize("name", ["spectral", "sir", "save", "phd", "random_features",
                                   "kernel_ridge"])
 def test_baselines_take_float16_data_and_refuse_d_zero(name):
-    from indexlab.experiments.single_run import make_learner
+    from indexlab.learners.registry import make_learner
 
     X = torch.randn(300, 6, generator=torch.Generator().manual_seed(0))
     y = X[:, 0] ** 2
@@ -383,7 +383,8 @@ def test_zero_variance_target_has_no_normalised_test_error():
     """A constant link has no normalised test error (None, with a note). Checked through the
     library: the CLI refuses constant links before sampling (issue 14: no direction to learn,
     outside what the theory covers)."""
-    from indexlab.experiments.single_run import fit_and_summarise, make_learner, make_target
+    from indexlab.experiments.single_run import fit_and_summarise, make_target
+    from indexlab.learners.registry import make_learner
 
     target = make_target("1", 8, replicas=2)
     report = fit_and_summarise(target, make_learner("kernel_ridge"), 200)
@@ -399,7 +400,7 @@ def test_unified_flags_a_replica_with_an_infinite_label(hyper, data):
     """One ``y = +inf`` in replica 1: Unified's optimal and agnostic transforms map it to a
     finite ``T(y)``, which hid it (the replica was not flagged, unlike every other learner's).
     Replica 1 is flagged diverged; replicas 0 and 2 get exactly what a clean fit gives."""
-    from indexlab.experiments.single_run import make_learner
+    from indexlab.learners.registry import make_learner
 
     X, y = data
     yb = y.clone()
@@ -618,7 +619,7 @@ def test_link_aliased_on_the_theory_grids_is_refused_naming_the_counts():
 # ------------------------------------------------------------------ issue 28: learner inputs
 @pytest.mark.parametrize("name", ["sir", "save", "phd"])
 def test_sdr_on_constant_labels_warns_that_no_direction_is_identifiable(name):
-    from indexlab.experiments.single_run import make_learner
+    from indexlab.learners.registry import make_learner
 
     X = torch.randn(300, 6, generator=torch.Generator().manual_seed(0))
     with pytest.warns(UserWarning, match="labels y are constant"):
@@ -629,7 +630,7 @@ def test_sdr_on_constant_labels_warns_that_no_direction_is_identifiable(name):
 def test_transform_and_predict_on_another_d_name_both_widths(name):
     """A model fitted on d = 6 and given X of width 5 (or refitted on d = 8, then given 6):
     a ValueError naming the d seen and the d fitted, not a torch size error."""
-    from indexlab.experiments.single_run import make_learner
+    from indexlab.learners.registry import make_learner
 
     g = torch.Generator().manual_seed(0)
     X, X8 = torch.randn(300, 6, generator=g), torch.randn(300, 8, generator=g)
@@ -764,3 +765,157 @@ def test_an_impossible_allocation_in_fit_names_the_estimate(make):
     target = SingleIndex("he3", d=8, replicas=2, seed=0)
     with pytest.raises(LearnerMemoryError, match=r"ran out of memory .*GB.*lower the width"):
         make().fit(target, n=100)
+
+
+# ----------------------------------------------------------- stores: structure, version, liveness
+TINY_SPEC = str(Path(__file__).resolve().parents[1] / "examples" / "tiny.toml")
+
+
+def _store_copy(tiny_db: Path, tmp_path: Path, name: str = "copy.db") -> Path:
+    """A consistent copy of the module's tiny store (SQLite's backup: the WAL included)."""
+    db = tmp_path / name
+    source, target = sqlite3.connect(tiny_db), sqlite3.connect(db)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return db
+
+
+def test_a_store_missing_a_table_or_a_column_is_refused_naming_it(tiny_db, tmp_path):
+    """With its ``replicas`` table dropped, a sweep said "8 already stored" and exited 0 (and
+    the table came back empty). The store checks its tables and columns on open and refuses,
+    naming what is missing, leaving the file untouched."""
+    from indexlab.experiments.store import Store, StoreError
+
+    db = _store_copy(tiny_db, tmp_path)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE replicas")
+    text = _refused(["sweep", TINY_SPEC, "--db", str(db), "--no-progress"], "replicas",
+                    "damaged")
+    assert "already stored" not in text
+    for create in (True, False):
+        with pytest.raises(StoreError, match="no table replicas"):
+            Store(db, create=create)
+    with sqlite3.connect(db) as conn:  # left untouched: not recreated empty
+        tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master")}
+    assert "replicas" not in tables
+    db = _store_copy(tiny_db, tmp_path, "columns.db")
+    with sqlite3.connect(db) as conn:
+        conn.execute("ALTER TABLE runs DROP COLUMN hyper")
+        conn.execute("ALTER TABLE replicas DROP COLUMN test_mse")
+    with pytest.raises(StoreError, match=r"columns replicas\.test_mse, runs\.hyper"):
+        Store(db)
+    _refused(["status", str(db)], "runs.hyper")
+
+
+def test_a_store_of_an_unknown_schema_version_is_refused(tiny_db, tmp_path):
+    """A store claiming schema 99 was accepted. It is refused, naming the version found and
+    the versions this library reads; the file is not changed."""
+    from indexlab.experiments.store import Store, StoreError
+
+    db = _store_copy(tiny_db, tmp_path)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
+    before = db.read_bytes()
+    for create in (True, False):
+        with pytest.raises(StoreError, match="schema version '99'") as info:
+            Store(db, create=create)
+        assert "schema versions 2, 3" in str(info.value)
+    _refused(["sweep", TINY_SPEC, "--db", str(db), "--no-progress"], "99", "supports")
+    _refused(["status", str(db)], "99")
+    assert db.read_bytes() == before
+
+
+KILLED_CHILD = """
+import sys, time
+from indexlab.experiments.store import Store
+config = {"target": {"link": "he3", "d": 8, "r": None, "sparsity": None, "noise": 0.0},
+          "learner": {"name": "online_sgd", "hyper": {"width": 4}}, "n": 64, "replicas": 2,
+          "seed": 1, "device": "cpu", "dtype": "float32", "n_test": 0, "trace": False}
+store = Store(sys.argv[1])
+store.register_sweep("killed", {"name": "killed"}, "overlap >= 0.9", 0.5,
+                     [(sys.argv[2], "he3", "online_sgd")])
+assert store.claim(sys.argv[2], config, "test") == "claimed"
+print("claimed", flush=True)
+time.sleep(600)
+"""
+
+
+def _process_state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+        return fh.read().rpartition(")")[2].split()[0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_run_whose_sweep_was_killed_reads_interrupted_at_once(tmp_path):
+    """After ``kill -9`` of a sweep, ``status`` showed its run as "running": the process was
+    a zombie (dead, not yet reaped by its parent) and ``kill(pid, 0)`` still succeeds on one.
+    A same-host claim whose process is dead or a zombie is not live: the run is interrupted
+    at once (not after the heartbeat timeout), and another sweep takes it over."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from indexlab.experiments.store import Store
+
+    db, key = tmp_path / "k.db", "k" * 24
+    child = tmp_path / "child.py"
+    child.write_text(KILLED_CHILD, encoding="utf-8")
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, str(child), str(db), key], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "claimed"
+        with Store(db, create=False) as store:
+            assert store.run_states([key]) == {key: "running"}
+        os.kill(proc.pid, signal.SIGKILL)
+        deadline = time.time() + 30
+        while _process_state(proc.pid) != "Z" and time.time() < deadline:
+            time.sleep(0.05)  # dead, not reaped: what a killed sweep leaves until waited for
+        assert _process_state(proc.pid) == "Z"
+        with Store(db, create=False) as store:
+            assert store.run_states([key]) == {key: "interrupted"}
+            assert store.live_claims() == {}
+        result = runner.invoke(app, ["status", str(db), "--json"])
+        assert result.exit_code == 0, result.output
+        assert '"interrupted": 1' in result.output and '"running": 1' not in result.output
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def test_a_db_in_a_missing_directory_or_unwritable_says_so(tiny_db, tmp_path, monkeypatch):
+    """A ``--db`` in a missing directory and a read-only store both got "not an indexlab
+    results store", which misleads. A missing directory is named as such; a store (or new
+    file) that cannot be written is "not writable"; a read-only store can still be read."""
+    from indexlab.experiments.store import Store, StoreError
+
+    missing = tmp_path / "no" / "such" / "dir" / "r.db"
+    with pytest.raises(StoreError, match="does not exist") as info:
+        Store(missing)
+    assert "not an indexlab results store" not in str(info.value)
+    text = _refused(["sweep", TINY_SPEC, "--db", str(missing), "--no-progress"],
+                    "directory", "does not exist")
+    assert "not an indexlab results store" not in text and not missing.parent.exists()
+    db = _store_copy(tiny_db, tmp_path)
+    real = sqlite3.connect
+
+    def read_only(database, *args, uri=False, **kwargs):  # a read-only file system
+        if not uri:
+            database, uri = Path(database).resolve().as_uri() + "?mode=ro", True
+        return real(database, *args, uri=uri, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    for path in (db, tmp_path / "new.db"):
+        with pytest.raises(StoreError, match="not writable") as info:
+            Store(path)
+        assert "not an indexlab results store" not in str(info.value)
+    text = _refused(["sweep", TINY_SPEC, "--db", str(db), "--no-progress"], "not writable")
+    assert "not an indexlab results store" not in text
+    with Store(db, create=False) as store:  # reading needs no write access
+        assert len(store.runs()) == 8

@@ -15,12 +15,12 @@ from typer.testing import CliRunner
 
 from indexlab.cli import app
 from indexlab.experiments.runner import expand, run_key, sweep
-from indexlab.experiments.single_run import make_learner
 from indexlab.experiments.spec import SpecError, parse_spec
 from indexlab.experiments.store import Store
 from indexlab.learners import OnlineSGD, SmoothedSGD, SparseUnified, Unified
 from indexlab.learners.base import Trace
 from indexlab.learners.chain import ChainData, initial_state, run_chain
+from indexlab.learners.registry import make_learner
 from indexlab.learners.schedule import Schedule
 from indexlab.nn import get_activation, get_loss
 from indexlab.targets import MultiIndex, SingleIndex

@@ -12,9 +12,9 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from indexlab.experiments.single_run import make_learner
 from indexlab.experiments.spec import SpecError, parse_spec
 from indexlab.learners import LEARNERS, BatchReuseSGD, LayerwiseGD, Learner, NotFittedError, Trace
+from indexlab.learners.registry import make_learner
 from indexlab.targets import SingleIndex
 
 # small, fast settings per learner that fit a plain dataset (no link known)

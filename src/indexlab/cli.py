@@ -248,6 +248,7 @@ def fit(
     )
     from indexlab.experiments.preflight import preflight_fit
     from indexlab.experiments.progress_bars import samples_bar
+    from indexlab.experiments.run import effective_budget
     from indexlab.experiments.single_run import fit_and_summarise, make_target
     from indexlab.learners.registry import learner_class, make_learner
 
@@ -266,10 +267,8 @@ def fit(
         strict = len(names) == 1
         hypers = [hyper_for(cls, given, settings, seed, strict=strict) for cls in classes]
         check_used(classes, given, settings)
-        for name, cls in zip(names, classes, strict=True):  # every check before any work
-            if fit_kwargs and not cls.stage_budgets:
-                raise ValueError(f"--n1/--n2 split the budget between stages; {name} has no "
-                                 "stage budgets: use --n")
+        for cls in classes:  # every check before any work
+            effective_budget(cls, n, n1, n2)  # stage budgets only for learners with stages
             flags_i, settings_i = options_for(cls, given, settings, strict=strict)
             preflight_fit(link=link, d=d, n=n, n1=n1, n2=n2, learner=cls, r=r,
                           replicas=replicas, seed=seed, device=device, noise=noise,
@@ -283,7 +282,7 @@ def fit(
                                  replicas=replicas, seed=seed, device=device,
                                  dtype=torch.float64 if float64 else torch.float32)
             model = make_learner(cls, **hyper(target))
-            total = sum(fit_kwargs.values()) if fit_kwargs else n
+            total = effective_budget(cls, n, n1, n2)
             with samples_bar(total, f"{name} on {target.link.name}", progress and not as_json,
                              console):
                 reports.append(fit_and_summarise(target, model, None if fit_kwargs else n,

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from indexlab.experiments.analysis import Curve, curve_threshold
+from indexlab.experiments.run import Run
 from indexlab.experiments.spec import Success
 from indexlab.experiments.store import Store
 
@@ -58,24 +59,24 @@ def next_budget(ns: list[int], lo: float, hi: float, rel_width: float) -> int | 
 
 def refine(
     store: Store,
-    make_config: Callable[[int], dict[str, Any]],
-    run: Callable[[list[dict[str, Any]]], None],
-    key_of: Callable[[dict[str, Any]], str],
+    make_config: Callable[[int], Run | dict[str, Any]],
+    run: Callable[[list[Run]], None],
+    key_of: Callable[[Run], str],
     low: int,
     high: int,
     success: Success,
     rel_width: float,
     note: Callable[[str], None] | None = None,
-) -> list[dict[str, Any]]:
-    """Run the search for one (target, learner, d); returns every configuration it used
-    (each one run and stored).
+) -> list[Run]:
+    """Run the search for one (target, learner, d); returns every run it used (each one run
+    and stored).
 
     ``make_config(n)`` builds the run at budget ``n``; ``run(configs)`` executes those not yet
-    finished and stores them; ``key_of`` is the store key of a configuration; ``note(text)``
+    finished and stores them; ``key_of`` is the store key of a run; ``note(text)``
     receives one sentence when the search stops short of ``rel_width`` (integer bracket or
     ``MAX_ROUNDS``)."""
     ns = sorted({low, round(math.sqrt(low * high)), high})
-    configs: dict[int, dict[str, Any]] = {}
+    configs: dict[int, Run] = {}
     for round_ in range(MAX_ROUNDS + 1):
         for n in ns:
             configs.setdefault(n, make_config(n))
@@ -112,24 +113,30 @@ def _integer_limited(ns: list[int], lo: float, hi: float, rel_width: float) -> b
                for a, b in itertools.pairwise(sorted(set(ns))) if not (b < lo or a > hi))
 
 
-def _where(config: dict[str, Any]) -> str:
-    t = config["target"]
-    return f"adaptive search of {config['learner']['name']} on {t['link']} at d={t['d']}"
+def _parts(config: Run | dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """``(n, target config, learner config)`` of a run (or of a configuration dict)."""
+    if isinstance(config, Run):
+        return config.n, config.target_config(), config.learner_config()
+    return config["n"], config["target"], config["learner"]
 
 
-def _curve(store: Store, configs: list[dict[str, Any]], key_of, success: Success
-           ) -> Curve | None:
+def _where(config: Run | dict[str, Any]) -> str:
+    _, t, learner = _parts(config)
+    return f"adaptive search of {learner['name']} on {t['link']} at d={t['d']}"
+
+
+def _curve(store: Store, configs: list[Run], key_of, success: Success) -> Curve | None:
     rows, ns = [], []
     finished = store.finished_keys()
-    for config in sorted(configs, key=lambda c: c["n"]):
+    for config in sorted(configs, key=lambda c: _parts(c)[0]):
         key = key_of(config)
         if key not in finished:
             continue  # a failed run: left out, as in the analysis
         reps = store.replicas(key)
         rows.append(np.where(reps["diverged"], np.nan, reps[success.metric]))
-        ns.append(config["n"])
+        ns.append(_parts(config)[0])
     if len(rows) < 2 or len({len(r) for r in rows}) != 1:
         return None
-    t = configs[0]["target"]
-    return Curve(t["link"], configs[0]["learner"]["name"], t["d"], np.array(ns),
-                 np.stack(rows), "runs", t, configs[0]["learner"])
+    _, t, learner = _parts(configs[0])
+    return Curve(t["link"], learner["name"], t["d"], np.array(ns), np.stack(rows), "runs", t,
+                 learner)

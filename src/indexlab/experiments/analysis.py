@@ -66,6 +66,7 @@ from typing import Any
 
 import numpy as np
 
+from indexlab.experiments.run import Run
 from indexlab.experiments.spec import TRACE_METRICS, Success, TargetSpec, theory_exponent
 from indexlab.experiments.store import Store
 
@@ -360,42 +361,42 @@ def _target_spec(config: dict[str, Any]) -> TargetSpec:
 def load_curves(store: Store, sweep: dict[str, Any], metric: str) -> list[Curve]:
     """The curves of a sweep (an item of :meth:`Store.sweeps`) for ``metric``; failed or
     unfinished runs are left out."""
-    runs = [r for r in store.runs(sweep["labels"]) if r["status"] in ("done", "diverged")]
-    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    runs = [Run.stored(r) for r in store.runs(sweep["labels"])
+            if r["status"] in ("done", "diverged")]
+    groups: dict[tuple[str, str, int], list[Run]] = {}
     for run in runs:
-        target, learner = sweep["labels"][run["key"]]
-        groups.setdefault((target, learner, run["d"]), []).append(run)
+        target, learner = sweep["labels"][run.key]
+        groups.setdefault((target, learner, run.d), []).append(run)
     curves = []
     for (target, learner, d), members in sorted(groups.items()):
-        tconf = members[0]["config"]["target"]
-        if any(r["trace"] for r in members):
-            curve = _trace_curve(store, max(members, key=lambda r: r["n"]), metric)
+        if any(r.trace for r in members):
+            curve = _trace_curve(store, max(members, key=lambda r: r.n), metric)
         else:
             curve = _runs_curve(store, members, metric)
         if curve is not None:
             ns, values, source = curve
-            curves.append(Curve(target, learner, d, ns, values, source, tconf,
-                                members[0]["config"]["learner"]))
+            curves.append(Curve(target, learner, d, ns, values, source,
+                                members[0].target_config(), members[0].learner_config()))
     return curves
 
 
-def _runs_curve(store: Store, members: list[dict[str, Any]], metric: str):
-    members = sorted(members, key=lambda r: r["n"])
+def _runs_curve(store: Store, members: list[Run], metric: str):
+    members = sorted(members, key=lambda r: r.n)
     rows = []
     for run in members:
-        reps = store.replicas(run["key"])
+        reps = store.replicas(run.key)
         rows.append(np.where(reps["diverged"], np.nan, reps[metric]))
     if len({len(r) for r in rows}) != 1:
         return None
-    return np.array([r["n"] for r in members]), np.stack(rows), "runs"
+    return np.array([r.n for r in members]), np.stack(rows), "runs"
 
 
-def _trace_curve(store: Store, run: dict[str, Any], metric: str):
-    trace = store.trace(run["key"])
+def _trace_curve(store: Store, run: Run, metric: str):
+    trace = store.trace(run.key)
     name = TRACE_METRICS.get(metric)
     if name not in trace:
         return None
-    diverged = store.replicas(run["key"])["diverged"]
+    diverged = store.replicas(run.key)["diverged"]
     values = np.where(diverged[None, :], np.nan, trace[name].astype(np.float64))
     return trace["samples"].astype(np.int64), values, "trace"
 

@@ -45,6 +45,9 @@ def sweep(
     memory_limit: Annotated[str | None, typer.Option(
         help="refuse runs estimated to need more memory (e.g. 8G, 50%; default: "
              "$INDEXLAB_MEMORY_LIMIT, else 80% of the available memory)")] = None,
+    time_limit: Annotated[str | None, typer.Option(
+        help="refuse work estimated to take longer (e.g. 600, 30m, 2h; none: no limit; "
+             "default: $INDEXLAB_TIME_LIMIT, else one day)")] = None,
 ) -> None:
     """Run every run of SPEC not yet finished in the store DB (a crashed sweep resumes;
     several sweeps may share one DB)."""
@@ -57,7 +60,7 @@ def sweep(
     try:
         parsed = load_spec(spec)
         if dry_run:
-            _print_plan(parsed, memory_limit)
+            _print_plan(parsed, memory_limit, time_limit)
             return
         if db is None:
             raise ValueError("--db is missing: give the results store file (or --dry-run)")
@@ -68,7 +71,7 @@ def sweep(
         return
     try:
         summary = run_sweep(parsed, store, executor, scheduler, workers, progress=progress,
-                            memory_limit=memory_limit)
+                            memory_limit=memory_limit, time_limit=time_limit)
     except ValueError as exc:
         _fail(str(exc))
         return
@@ -87,20 +90,22 @@ def sweep(
         console.print(f"note: {note}", markup=False, highlight=False)
 
 
-def plan_rows(spec, memory_limit: str | None = None) -> tuple[list[dict], dict]:
+def plan_rows(spec, memory_limit: str | None = None,
+              time_limit: str | None = None) -> tuple[list[dict], dict]:
     """What ``--dry-run`` prints: per (target, learner, d) the runs, samples (``n·R`` summed
     over runs), peak memory and time estimates; and the totals with the memory limit."""
     from indexlab.experiments.guards import memory_limit as limit_of
+    from indexlab.experiments.guards import time_limit as time_limit_of
     from indexlab.experiments.runner import expand_labelled, run_estimate
 
     groups: dict[tuple, dict] = {}
-    for config, target, learner in expand_labelled(spec):
-        est = run_estimate(config)
-        g = groups.setdefault((target, learner, config["target"]["d"]), {
-            "target": target, "learner": learner, "d": config["target"]["d"], "runs": 0,
+    for run, target, learner in expand_labelled(spec):
+        est = run_estimate(run)
+        g = groups.setdefault((target, learner, run.d), {
+            "target": target, "learner": learner, "d": run.d, "runs": 0,
             "samples": 0, "memory": 0.0, "seconds": 0.0})
         g["runs"] += 1
-        g["samples"] += config["n"] * config["replicas"]
+        g["samples"] += run.budget * run.replicas
         g["memory"] = max(g["memory"], est.bytes)
         g["seconds"] += est.seconds
     rows = list(groups.values())
@@ -108,16 +113,17 @@ def plan_rows(spec, memory_limit: str | None = None) -> tuple[list[dict], dict]:
     totals = {"runs": sum(g["runs"] for g in rows), "samples": sum(g["samples"] for g in rows),
               "memory": max((g["memory"] for g in rows), default=0.0),
               "seconds": sum(g["seconds"] for g in rows), "limit": limit, "limit_source": source}
+    totals["time_limit"], totals["time_limit_source"] = time_limit_of(time_limit)
     return rows, totals
 
 
-def _print_plan(spec, memory_limit: str | None) -> None:
+def _print_plan(spec, memory_limit: str | None, time_limit: str | None = None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
     from indexlab.experiments.guards import human_bytes, human_seconds
 
-    rows, totals = plan_rows(spec, memory_limit)
+    rows, totals = plan_rows(spec, memory_limit, time_limit)
     table = Table(title=escape(f"sweep {spec.name} (dry run: nothing is run)"))
     for col in ("target", "learner", "d", "runs", "samples n·R", "peak memory", "est. time"):
         table.add_column(col, justify="right" if col not in ("target", "learner") else None)
@@ -132,6 +138,11 @@ def _print_plan(spec, memory_limit: str | None) -> None:
         f"{human_bytes(totals['memory'])} of memory; limit {human_bytes(totals['limit'])} "
         f"({escape(totals['limit_source'])})" + (" [bold red]— over the limit[/]" if over
                                                   else ""))
+    slow = totals["seconds"] > totals["time_limit"]
+    console.print(f"time limit {human_seconds(totals['time_limit'])} "
+                  f"({escape(totals['time_limit_source'])})"
+                  + (" [bold red]— over the limit: the sweep would be refused[/]" if slow
+                     else ""))
     from indexlab.experiments.runner import adaptive_searches, learner_labels
 
     searches = adaptive_searches(spec)
@@ -299,6 +310,9 @@ def reproduce(
     list_claims: Annotated[bool, typer.Option("--list", help="print the registry and exit")
                            ] = False,
     progress: Annotated[bool, typer.Option(help="show the progress bars")] = False,
+    time_limit: Annotated[str | None, typer.Option(
+        help="refuse work estimated to take longer (e.g. 600, 30m, 2h; none: no limit; "
+             "default: $INDEXLAB_TIME_LIMIT, else one day)")] = None,
 ) -> None:
     """Run every claim of the papers not yet stored in DB, judge it, and write a claims report
     (claim, source, measured figure with 95% CI, theory, verdict, figure) into OUT."""
@@ -342,7 +356,8 @@ def reproduce(
 
     try:
         results = run_all([c.name for c in claims], mode, store, executor, scheduler, workers,
-                          progress=progress and not as_json, on_claim=say)
+                          progress=progress and not as_json, on_claim=say,
+                          time_limit=time_limit)
         paths = write_claims_report(results, store, out, mode)
     except ValueError as exc:
         _fail(str(exc))

@@ -77,6 +77,7 @@ def preflight_fit(*, link: str, d: int, n: int, n1: int | None, n2: int | None, 
     the link (finite on a probe), the learner on this target, and the memory and time
     estimates (the learner's own cost for the engine it runs)."""
     from indexlab.experiments.guards import check_memory, check_time, estimate
+    from indexlab.experiments.run import effective_budget
     from indexlab.links import get_link
 
     check_device(device, "--device")
@@ -98,7 +99,7 @@ def preflight_fit(*, link: str, d: int, n: int, n1: int | None, n2: int | None, 
     if "width" in hyper and width not in (None, "width"):
         hyper[width] = hyper.pop("width")  # e.g. random features: m
     check_compatible(cls, hyper, resolved, sparsity, f"--learner {cls.label()}")
-    total = n if n1 is None or n2 is None else n1 + n2
+    total = effective_budget(cls, n, n1, n2)
     est = estimate(learner, hyper, d, total, replicas, r or resolved.r, n_test,
                    8 if float64 else 4, device)
     what = f"{cls.label()} on {resolved.name} (d={d}, n={total}, R={replicas})"

@@ -29,6 +29,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from indexlab.experiments.run import Run
 from indexlab.progress import reporting
 
 
@@ -104,11 +105,15 @@ def learner_width(name: str, hyper: dict[str, Any]) -> int:
     return width_of(learner_class(name), hyper)
 
 
-def run_cost(config: dict[str, Any]) -> float:
-    """Relative cost of a run: the floating-point work its learner declares for the engine it
-    runs (:meth:`~indexlab.learners.base.Learner.cost`; see the module docstring)."""
+def run_cost(config: Run | dict[str, Any]) -> float:
+    """Relative cost of a run (a :class:`~indexlab.experiments.run.Run` or its configuration
+    dict): the floating-point work its learner declares for the engine it runs
+    (:meth:`~indexlab.learners.base.Learner.cost`; see the module docstring)."""
     from indexlab.learners.registry import learner_class
 
+    if isinstance(config, Run):
+        return max(1.0, float(config.cls().cost(dict(config.hyper), config.d, config.budget,
+                                                config.replicas, config.r or 1).flops))
     learner, target = config["learner"], config["target"]
     cls = learner_class(learner["name"])
     cost = cls.cost(dict(learner.get("hyper", {})), target["d"], config["n"],
@@ -121,7 +126,7 @@ class SweepBar:
     samples (local executor) as a fraction of its cost; :meth:`finished` books the run's whole
     cost (and counts runs for the ``runs i/N`` column)."""
 
-    def __init__(self, configs: list[dict[str, Any]], enabled: bool = True,
+    def __init__(self, configs: list[Run] | list[dict[str, Any]], enabled: bool = True,
                  console: Console | None = None):
         self.costs = [run_cost(c) for c in configs]
         self.progress = _progress("cost", enabled, console,
@@ -141,9 +146,10 @@ class SweepBar:
         self.progress.__exit__(*exc)
 
     @contextmanager
-    def running(self, config: dict[str, Any], label: str) -> Iterator[None]:
+    def running(self, config: Run | dict[str, Any], label: str) -> Iterator[None]:
         """The block runs ``config`` in this process: its samples advance the bar."""
-        cost, n = run_cost(config), max(1, config["n"])
+        cost = run_cost(config)
+        n = max(1, config.budget if isinstance(config, Run) else config["n"])
         partial = 0.0
         self.progress.update(self.task, current=label)
 
@@ -161,7 +167,7 @@ class SweepBar:
         """Show why nothing advances (runs held by another sweep)."""
         self.progress.update(self.task, current=label)
 
-    def finished(self, config: dict[str, Any], label: str = "") -> None:
+    def finished(self, config: Run | dict[str, Any], label: str = "") -> None:
         """Book a finished run at its full cost."""
         self.booked += run_cost(config)
         self.runs_done += 1

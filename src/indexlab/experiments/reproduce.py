@@ -84,10 +84,30 @@ def claim_listing(claims: list[Claim]) -> list[dict[str, Any]]:
              "specs": {m: c.specs(m) for m in MODES}} for c in claims]
 
 
+def pending_runs(claims: list[Claim], mode: str, store: Store) -> list:
+    """The runs of ``claims`` in ``mode`` not yet finished in ``store`` (each once), for the
+    time estimate before any work; claims missing a capability contribute none."""
+    from indexlab.experiments.runner import expand_runs
+    from indexlab.experiments.spec import parse_spec
+
+    finished = store.finished_keys()
+    runs = {}
+    for claim in claims:
+        if claim.missing(mode):
+            continue
+        for spec in claim.specs(mode).values():
+            for run in expand_runs(parse_spec(spec)):
+                if run.key not in finished:
+                    runs[run.key] = run
+    return list(runs.values())
+
+
 def run_claim(claim: Claim, mode: str, store: Store, executor: str = "local",
               scheduler: str | None = None, workers: int | None = None,
-              progress: bool = False, n_boot: int = 1000) -> ClaimResult:
-    """Run what is not stored yet of ``claim`` in ``mode`` and judge it."""
+              progress: bool = False, n_boot: int = 1000,
+              time_limit: str | float | None = None) -> ClaimResult:
+    """Run what is not stored yet of ``claim`` in ``mode`` and judge it (each sweep under
+    ``time_limit``, :func:`~indexlab.experiments.runner.sweep`)."""
     from indexlab.experiments.runner import sweep
     from indexlab.experiments.spec import parse_spec
 
@@ -100,7 +120,8 @@ def run_claim(claim: Claim, mode: str, store: Store, executor: str = "local",
     specs = {part: parse_spec(spec) for part, spec in claim.specs(mode).items()}
     counts = {"total": 0, "skipped": 0, "ran": 0, "failed": 0}
     for spec in specs.values():
-        summary = sweep(spec, store, executor, scheduler, workers, progress=progress)
+        summary = sweep(spec, store, executor, scheduler, workers, progress=progress,
+                        time_limit=time_limit)
         for k in counts:
             counts[k] += summary[k]
     stored = {s["name"]: s for s in store.sweeps()}
@@ -118,16 +139,26 @@ def run_claim(claim: Claim, mode: str, store: Store, executor: str = "local",
 
 def reproduce(names: list[str] | None, mode: str, store: Store, executor: str = "local",
               scheduler: str | None = None, workers: int | None = None,
-              progress: bool = False, n_boot: int = 1000, on_claim=None) -> list[ClaimResult]:
+              progress: bool = False, n_boot: int = 1000, on_claim=None,
+              time_limit: str | float | None = None) -> list[ClaimResult]:
     """Run and judge every claim named (all when ``names`` is empty). With ``executor =
     "dask"`` and no ``scheduler``, one local cluster of ``workers`` processes serves every
-    sweep (instead of one cluster started per sweep)."""
+    sweep (instead of one cluster started per sweep).
+
+    Before any work, the estimated time of every run not yet stored, shared by the Dask
+    workers, is checked against ``time_limit`` (:func:`indexlab.experiments.guards.
+    time_limit`: default one day); the sweeps then run without a limit of their own."""
+    from indexlab.experiments.runner import check_time
+
     results = []
     claims = get_claims(names)
+    check_time(pending_runs(claims, mode, store),
+               f"indexlab reproduce --{mode} ({len(claims)} claims)", time_limit,
+               (workers or 2) if executor == "dask" else 1)
     with _shared_cluster(executor, scheduler, workers) as (scheduler, workers):
         for claim in claims:
             result = run_claim(claim, mode, store, executor, scheduler, workers, progress,
-                               n_boot)
+                               n_boot, time_limit="none")
             results.append(result)
             if on_claim is not None:
                 on_claim(result)

@@ -1,7 +1,8 @@
 """Expanding a spec into runs and executing them, in-process or on Dask, into a store.
 
-A *run* is one (target, learner, d, n) with its ``R`` replicas, described by a JSON-ready
-configuration dict (:func:`expand`). Its seed derives from the spec seed and the target's
+A *run* is one (target, learner, d, n) with its ``R`` replicas: a frozen
+:class:`~indexlab.experiments.run.Run` (:func:`expand_runs`; :func:`expand` gives their
+JSON-ready configuration dicts). Its seed derives from the spec seed and the target's
 configuration at that ``d`` only (:func:`run_seed`): every learner and every budget ``n`` at a
 given ``(target, d)`` sees the same hidden directions, the same data stream (a run at a larger
 ``n`` extends the smaller one's samples) and the same initialisation — common random numbers,
@@ -18,14 +19,13 @@ result as soon as it arrives.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 from indexlab import __version__
+from indexlab.experiments.run import Run, as_run, config_key, run_seed
 from indexlab.experiments.spec import Spec, TargetSpec, budgets, resolve_hyper
 from indexlab.experiments.store import BUSY, CLAIMED, FINISHED_ELSEWHERE, Store
 from indexlab.experiments.threads import available_cores, share_cores, threads_for
@@ -33,22 +33,15 @@ from indexlab.experiments.threads import available_cores, share_cores, threads_f
 EXECUTORS = ("local", "dask")
 
 
-def _digest(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def run_seed(spec_seed: int, target: dict[str, Any]) -> int:
-    """Seed of every run on ``target`` (a target config at one ``d``): a 62-bit hash of the
-    spec seed and that configuration."""
-    return int(_digest({"seed": spec_seed, "target": target})[:15], 16) >> 2
-
-
-def run_key(config: dict[str, Any], version: str | None = None) -> str:
-    """Store key of a run: the first 24 hex digits of SHA-256 of its configuration + version
-    (default: this library's version, read at call time)."""
-    return _digest({"config": config, "version": __version__ if version is None else version
-                    })[:24]
+def run_key(config: Run | dict[str, Any], version: str | None = None) -> str:
+    """Store key of a run: its :attr:`Run.key`, or for a configuration dict the first 24 hex
+    digits of SHA-256 of the configuration + version (default: this library's version, read
+    at call time; :func:`~indexlab.experiments.run.config_key`)."""
+    if isinstance(config, Run) and version is None:
+        return config.key
+    if isinstance(config, Run):
+        config = config.config()
+    return config_key(config, __version__ if version is None else version)
 
 
 def target_label(target: TargetSpec) -> str:
@@ -66,20 +59,19 @@ def learner_labels(spec: Spec) -> list[str]:
             for i, (learner, name) in enumerate(zip(spec.learners, names, strict=True))]
 
 
-def run_config(spec: Spec, target: TargetSpec, d: int, i: int, n: int) -> dict[str, Any]:
-    """The configuration of learner ``i`` of ``spec`` on ``target`` at ``d`` with budget ``n``."""
+def run_config(spec: Spec, target: TargetSpec, d: int, i: int, n: int) -> Run:
+    """The run of learner ``i`` of ``spec`` on ``target`` at ``d`` with budget ``n``, keyed
+    under this library's version."""
     tconf = target.config(d)
     learner = spec.learners[i]
-    return {
-        "target": tconf,
-        "learner": {"name": learner.name, "hyper": resolve_hyper(learner, d, f"learners[{i}]")},
-        "n": n, "replicas": spec.replicas, "seed": run_seed(spec.seed, tconf),
-        "device": spec.device, "dtype": spec.dtype, "n_test": spec.n_test,
-        "trace": learner.trace,
-    }
+    return Run(**tconf, learner=learner.name,
+               hyper=resolve_hyper(learner, d, f"learners[{i}]"), n=n,
+               replicas=spec.replicas, seed=run_seed(spec.seed, tconf), device=spec.device,
+               dtype=spec.dtype, n_test=spec.n_test, trace=learner.trace,
+               version=__version__, learner_class=learner.cls)
 
 
-def expand_labelled(spec: Spec) -> list[tuple[dict[str, Any], str, str]]:
+def expand_labelled(spec: Spec) -> list[tuple[Run, str, str]]:
     """Every run of ``spec`` with its target label and learner label (an adaptive budget
     adds its runs while the sweep runs: :func:`adaptive_searches`)."""
     runs = []
@@ -105,32 +97,34 @@ def adaptive_searches(spec: Spec) -> list[tuple[TargetSpec, int, int]]:
     return out
 
 
+def expand_runs(spec: Spec) -> list[Run]:
+    """Every run of ``spec`` (target × d × learner × n)."""
+    return [run for run, _, _ in expand_labelled(spec)]
+
+
 def expand(spec: Spec) -> list[dict[str, Any]]:
     """Every run of ``spec`` (target × d × learner × n), each a configuration dict."""
-    return [config for config, _, _ in expand_labelled(spec)]
+    return [run.config() for run in expand_runs(spec)]
 
 
-def describe(config: dict[str, Any]) -> str:
+def describe(config: Run | dict[str, Any]) -> str:
     """One line naming a run, e.g. ``unified on he3, d=64, n=4096``."""
-    t = config["target"]
-    extra = "".join(f", {k}={t[k]}" for k in ("r", "sparsity") if t[k] is not None)
-    noise = f", noise={t['noise']:g}" if t["noise"] else ""
-    return f"{config['learner']['name']} on {t['link']}{extra}{noise}, d={t['d']}, n={config['n']}"
+    return as_run(config, __version__).describe()
 
 
-def run_estimate(config: dict[str, Any]):
-    """The :func:`indexlab.experiments.guards.estimate` of one run configuration."""
+def run_estimate(config: Run | dict[str, Any]):
+    """The :func:`indexlab.experiments.guards.estimate` of one run (its effective budget)."""
     from indexlab.experiments.guards import estimate
     from indexlab.links import get_link
 
-    t = config["target"]
-    r = t["r"] or get_link(t["link"]).r
-    return estimate(config["learner"]["name"], config["learner"]["hyper"], t["d"], config["n"],
-                    config["replicas"], r, config["n_test"],
-                    8 if config["dtype"] == "float64" else 4, config["device"])
+    run = as_run(config, __version__)
+    r = run.r or get_link(run.link).r
+    return estimate(run.cls(), dict(run.hyper), run.d, run.budget, run.replicas, r,
+                    run.n_test, 8 if run.dtype == "float64" else 4, run.device)
 
 
-def check_resources(configs: list[dict[str, Any]], memory_limit: str | float | None = None,
+def check_resources(configs: list[Run] | list[dict[str, Any]],
+                    memory_limit: str | float | None = None,
                     where: str = "--memory-limit") -> None:
     """Refuse (:class:`~indexlab.experiments.guards.ResourceError`) a sweep whose largest run
     is estimated to need more memory than the limit
@@ -141,8 +135,21 @@ def check_resources(configs: list[dict[str, Any]], memory_limit: str | float | N
         return
     sized = [(run_estimate(c), c) for c in configs]
     est, config = max(sized, key=lambda ec: ec[0].bytes)
-    check_memory(est, f"run '{describe(config)}' (R={config['replicas']})", memory_limit,
-                 config["device"], where)
+    run = as_run(config, __version__)
+    check_memory(est, f"run '{run.describe()}' (R={run.replicas})", memory_limit, run.device,
+                 where)
+
+
+def check_time(configs: list[Run], what: str, time_limit: str | float | None = None,
+               parallel: int = 1, where: str = "--time-limit") -> float:
+    """Refuse (:class:`~indexlab.experiments.guards.ResourceError`) ``configs`` whose summed
+    time estimate, shared by ``parallel`` workers, exceeds the time limit
+    (:func:`~indexlab.experiments.guards.time_limit`); returns the estimate in seconds."""
+    from indexlab.experiments.guards import check_time as check
+
+    seconds = sum(run_estimate(c).seconds for c in configs) / max(1, parallel)
+    check(seconds, what, time_limit, where)
+    return seconds
 
 
 def _set_torch_threads(threads: int | None) -> None:
@@ -156,7 +163,7 @@ def _set_torch_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str, Any]:
+def execute_run(config: Run | dict[str, Any], threads: int | None = None) -> dict[str, Any]:
     """Fit the run's learner on its target and measure every replica; never raises.
 
     Returns ``{"key", "status" ("done" | "diverged" | "failed"), "error", "seconds",
@@ -168,27 +175,22 @@ def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str,
     import torch
 
     from indexlab.experiments.provenance import resolved_hyperparameters, versions
-    from indexlab.experiments.single_run import (
-        learner_defaults,
-        make_learner,
-        make_target,
-        replica_metrics,
-    )
+    from indexlab.experiments.single_run import make_target, replica_metrics
+    from indexlab.learners.registry import learner_defaults, make_learner
 
     key = run_key(config)
     start = time.perf_counter()
     try:
         _set_torch_threads(threads)
-        t = config["target"]
-        target = make_target(t["link"], t["d"], r=t["r"], sparsity=t["sparsity"],
-                             noise=t["noise"], replicas=config["replicas"],
-                             seed=config["seed"], device=config["device"],
-                             dtype=getattr(torch, config["dtype"]))
-        name = config["learner"]["name"]
-        learner = make_learner(name, **{**learner_defaults(name, target, config["seed"]),
-                                        **config["learner"]["hyper"]})
-        learner.fit(target, n=config["n"])
-        metrics = replica_metrics(target, learner, config["n_test"])
+        run = as_run(config, __version__)
+        target = make_target(run.link, run.d, r=run.r, sparsity=run.sparsity, noise=run.noise,
+                             replicas=run.replicas, seed=run.seed, device=run.device,
+                             dtype=getattr(torch, run.dtype))
+        cls = run.cls()
+        learner = make_learner(cls, **{**learner_defaults(cls, target, run.seed),
+                                       **run.hyper})
+        learner.fit(target, n=run.n)
+        metrics = replica_metrics(target, learner, run.n_test)
     except Exception:
         return {"key": key, "status": "failed", "error": traceback.format_exc()[-4000:],
                 "seconds": time.perf_counter() - start}
@@ -209,7 +211,7 @@ def execute_run(config: dict[str, Any], threads: int | None = None) -> dict[str,
 
 
 # ---------------------------------------------------------------------------------- executors
-Report = Callable[[dict[str, Any], dict[str, Any]], None]
+Report = Callable[[Run, dict[str, Any]], None]
 
 
 POLL_SECONDS = 0.5  # how often a sweep re-checks runs that another live process is computing
@@ -218,29 +220,29 @@ POLL_SECONDS = 0.5  # how often a sweep re-checks runs that another live process
 class _Queue:
     """The runs a sweep still has to see finished, handed out one claim at a time.
 
-    :meth:`next` claims (atomically, :meth:`Store.claim`) the next run nobody else is
-    computing and returns its configuration; runs held by another live process wait in
+    :meth:`next` claims (atomically, :meth:`Store.claim_run`) the next run nobody else is
+    computing and returns it; runs held by another live process wait in
     ``waiting`` and are retried (taken over when their claim goes stale, dropped when they
     finish elsewhere); ``elsewhere`` counts the runs another process finished meanwhile."""
 
-    def __init__(self, configs: list[dict[str, Any]], store: Store):
-        self.todo = list(configs)
-        self.waiting: list[dict[str, Any]] = []
+    def __init__(self, runs: list[Run], store: Store):
+        self.todo = list(runs)
+        self.waiting: list[Run] = []
         self.store = store
         self.elsewhere = 0
-        self.elsewhere_configs: list[dict[str, Any]] = []  # for the progress bar's cost
+        self.elsewhere_configs: list[Run] = []  # for the progress bar's cost
 
     def empty(self) -> bool:
         return not self.todo and not self.waiting
 
-    def _take(self, config: dict[str, Any]) -> str:
-        outcome = self.store.claim(run_key(config), config, __version__)
+    def _take(self, config: Run) -> str:
+        outcome = self.store.claim_run(config)
         if outcome == FINISHED_ELSEWHERE:
             self.elsewhere += 1
             self.elsewhere_configs.append(config)
         return outcome
 
-    def next(self) -> dict[str, Any] | None:
+    def next(self) -> Run | None:
         """The next run claimed for this process, or ``None`` when every remaining run is
         held by another live process (call again after a pause)."""
         while self.todo:
@@ -259,11 +261,13 @@ class _Queue:
         return None
 
 
-def run_local(configs: list[dict[str, Any]], store: Store, on_result: Report,
+def run_local(configs: list[Run] | list[dict[str, Any]], store: Store, on_result: Report,
               progress: bool = True, on_elsewhere: Callable[[], None] | None = None) -> int:
-    """Run each configuration in this process, claiming it first and storing its result
-    when it finishes; runs another live sweep holds are waited for (taken over if that sweep
-    dies). Returns the number of runs finished by other processes meanwhile."""
+    """Run each run (a :class:`Run` or its configuration dict) in this process, claiming it
+    first and storing its result when it finishes; runs another live sweep holds are waited
+    for (taken over if that sweep dies). Returns the number of runs finished by other
+    processes meanwhile."""
+    configs = [as_run(c, __version__) for c in configs]
     from indexlab.experiments.progress_bars import SweepBar
 
     queue = _Queue(configs, store)
@@ -279,7 +283,7 @@ def run_local(configs: list[dict[str, Any]], store: Store, on_result: Report,
                     bar.waiting(f"waiting for {len(queue.waiting)} run(s) of another sweep")
                     time.sleep(POLL_SECONDS)
                     continue
-                label = describe(config)
+                label = config.describe()
                 share_cores(store)  # fewer threads while other sweeps run on this host
                 with bar.running(config, label):
                     result = execute_run(config)
@@ -306,7 +310,7 @@ def _dask_client(scheduler: str | None, workers: int | None, processes: bool):
     return Client(cluster), cluster
 
 
-def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
+def run_dask(configs: list[Run] | list[dict[str, Any]], store: Store, on_result: Report,
              scheduler: str | None = None, workers: int | None = None, progress: bool = True,
              processes: bool = True) -> int:
     """Run the configurations on Dask (a ``distributed.Client`` on ``scheduler``, or a
@@ -315,6 +319,7 @@ def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
     results as they complete. Returns the runs finished by other processes meanwhile."""
     from distributed import wait
 
+    configs = [as_run(c, __version__) for c in configs]
     client, cluster = _dask_client(scheduler, workers, processes)
     # worker processes of a LocalCluster share this machine's cores; threads of this process
     # (processes=False) and remote workers keep their own setting
@@ -323,8 +328,8 @@ def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
     window = max(2, 2 * sum(client.nthreads().values()))
     from indexlab.experiments.progress_bars import SweepBar
 
-    queue = _Queue(list({run_key(c): c for c in configs}.values()), store)
-    in_flight: dict[Any, dict[str, Any]] = {}
+    queue = _Queue(list({c.key: c for c in configs}.values()), store)
+    in_flight: dict[Any, Run] = {}
     seen = 0
     try:
         with SweepBar(configs, progress) as bar:
@@ -333,9 +338,8 @@ def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
                     config = queue.next()
                     if config is None:
                         break
-                    key = run_key(config)
                     future = client.submit(execute_run, config, threads,
-                                           key=f"indexlab-run-{key}", pure=False)
+                                           key=f"indexlab-run-{config.key}", pure=False)
                     in_flight[future] = config
                 for other in queue.elsewhere_configs[seen:]:
                     bar.finished(other, "finished by another sweep")
@@ -346,7 +350,7 @@ def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
                 done, _ = wait(list(in_flight), return_when="FIRST_COMPLETED")
                 for future in done:
                     config = in_flight.pop(future)
-                    key = run_key(config)
+                    key = config.key
                     try:
                         result = future.result()
                     except Exception:  # a lost worker: the run is recorded as failed
@@ -354,7 +358,7 @@ def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
                                   "error": traceback.format_exc()[-4000:]}
                     store.write_result(result)
                     on_result(config, result)
-                    bar.finished(config, describe(config))
+                    bar.finished(config, config.describe())
     finally:
         store.release()
         client.close()
@@ -365,8 +369,8 @@ def run_dask(configs: list[dict[str, Any]], store: Store, on_result: Report,
 
 def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | None = None,
           workers: int | None = None, progress: bool = True, processes: bool = True,
-          on_result: Report | None = None, memory_limit: str | float | None = None
-          ) -> dict[str, Any]:
+          on_result: Report | None = None, memory_limit: str | float | None = None,
+          time_limit: str | float | None = None) -> dict[str, Any]:
     """Expand ``spec``, register it in ``store``, run every run not finished yet, and return
     ``{"total", "skipped", "ran", "elsewhere", "done", "diverged", "failed", "seconds"}``.
 
@@ -379,7 +383,10 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
     Before anything is registered or run, every run's memory is estimated
     (:func:`check_resources`); a run over ``memory_limit`` (default: ``INDEXLAB_MEMORY_LIMIT``,
     else 80% of the available memory) is an
-    :class:`~indexlab.experiments.guards.ResourceError`.
+    :class:`~indexlab.experiments.guards.ResourceError`, and so are runs not yet stored whose
+    estimated time, shared by the Dask workers, exceeds ``time_limit`` (default:
+    ``INDEXLAB_TIME_LIMIT``, else one day; :func:`check_time`). The runs an adaptive search
+    adds while it runs are not known before: they are not in the estimate.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor={executor!r} is not allowed: use one of {', '.join(EXECUTORS)}")
@@ -388,7 +395,11 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
     labelled = expand_labelled(spec)
     configs = [c for c, _, _ in labelled]
     check_resources(configs, memory_limit)
-    keys = [run_key(c) for c in configs]
+    keys = [c.key for c in configs]
+    stored = store.finished_keys()
+    todo = list({c.key: c for c in configs if c.key not in stored}.values())
+    check_time(todo, f"sweep {spec.name!r} ({len(todo)} runs to compute)", time_limit,
+               (workers or 2) if executor == "dask" else 1)
     store.register_sweep(spec.name, spec.source, spec.success.text(), spec.success.probability,
                          [(k, t, lr) for k, (_, t, lr) in zip(keys, labelled, strict=True)])
     finished = store.finished_keys()
@@ -396,7 +407,7 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
                     if k not in finished}.values())
     counts = {"done": 0, "diverged": 0, "failed": 0}
 
-    def count(config: dict[str, Any], result: dict[str, Any]) -> None:
+    def count(config: Run, result: dict[str, Any]) -> None:
         counts[result["status"]] += 1
         if on_result is not None:
             on_result(config, result)
@@ -404,7 +415,7 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
     start = time.perf_counter()
     elsewhere = [0]
 
-    def execute(batch: list[dict[str, Any]]) -> None:
+    def execute(batch: list[Run]) -> None:
         if executor == "local":
             elsewhere[0] += run_local(batch, store, count, progress)
         elif batch:
@@ -420,9 +431,9 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
         members = [(k, t, lr) for k, (_, t, lr) in zip(keys, labelled, strict=True)]
         labels = learner_labels(spec)
 
-        def execute_new(batch: list[dict[str, Any]]) -> None:
+        def execute_new(batch: list[Run]) -> None:
             done = store.finished_keys()
-            todo = list({run_key(c): c for c in batch if run_key(c) not in done}.values())
+            todo = list({c.key: c for c in batch if c.key not in done}.values())
             check_resources(todo, memory_limit)
             execute(todo)
 
@@ -432,7 +443,7 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
             used = refine(store, lambda n, t=target, d=d, i=i: run_config(spec, t, d, i, n),
                           execute_new, run_key, low, high, spec.success, budget.rel_width,
                           notes.append)
-            members += [(run_key(c), target_label(target), labels[i]) for c in used]
+            members += [(c.key, target_label(target), labels[i]) for c in used]
             store.register_sweep(spec.name, spec.source, spec.success.text(),
                                  spec.success.probability, members)
         keys = [k for k, _, _ in members]

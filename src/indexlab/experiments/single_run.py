@@ -24,13 +24,6 @@ import torch
 
 from indexlab.experiments.provenance import provenance
 from indexlab.learners import Learner
-from indexlab.learners.registry import (  # noqa: F401 (re-exported until callers move)
-    check_engine,
-    learner_class,
-    learner_defaults,
-    learner_fields,
-    make_learner,
-)
 from indexlab.metrics import (
     max_overlap,
     mean_overlap,

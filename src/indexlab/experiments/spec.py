@@ -149,12 +149,16 @@ class TargetSpec:
 
 @dataclass(frozen=True)
 class LearnerSpec:
+    """A ``[[learners]]`` entry; ``cls`` is its learner class, resolved once from ``name``
+    when the spec is parsed (the runs carry it on)."""
+
     name: str
     hyper: dict[str, Any] = field(default_factory=dict)
     formulas: dict[str, str] = field(default_factory=dict)
     trace: bool = False
     budget: Budget | None = None
     label: str | None = None
+    cls: type | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -333,9 +337,9 @@ def evaluate_formula(text: str, d: int, where: str = "formula") -> float:
 def resolve_hyper(learner: LearnerSpec, d: int, where: str = "learner") -> dict[str, Any]:
     """The learner's hyperparameters at dimension ``d``: fixed values plus the formulas
     evaluated at ``d`` (rounded to integers for integer-valued hyperparameters)."""
-    from indexlab.experiments.single_run import learner_fields
+    from indexlab.learners.registry import learner_fields
 
-    types = learner_fields(learner.name)
+    types = learner_fields(learner.cls or learner.name)
     hyper = dict(learner.hyper)
     for key, text in learner.formulas.items():
         value = evaluate_formula(text, d, f"{where}.formulas.{key}")
@@ -352,12 +356,13 @@ def parse_learner(where: str, value: Any, targets: tuple[TargetSpec, ...]) -> Le
     if name not in LEARNERS:
         raise _error(f"{where}.name", name,
                      "one of " + ", ".join(LEARNERS) + did_you_mean(name, LEARNERS))
-    from indexlab.experiments.single_run import check_engine, learner_fields
+    from indexlab.learners.registry import check_engine, learner_class, learner_fields
 
-    allowed = learner_fields(name)
+    cls = learner_class(name)  # resolved once: the spec and its runs carry the class on
+    allowed = learner_fields(cls)
     if isinstance(table.get("hyper"), dict):
         try:
-            check_engine(name, table["hyper"])
+            check_engine(cls, table["hyper"])
         except ValueError as exc:
             raise SpecError(f"{where}.hyper.engine: {exc}") from None
     hyper = _table(f"{where}.hyper", table.get("hyper", {}),
@@ -381,7 +386,7 @@ def parse_learner(where: str, value: Any, targets: tuple[TargetSpec, ...]) -> Le
     if label is not None and not (isinstance(label, str) and _LABEL.fullmatch(label)):
         raise _error(f"{where}.label", label, "1-64 characters without '#', not starting or "
                      "ending with a space")
-    learner = LearnerSpec(name, dict(hyper), dict(formulas), trace, budget, label)
+    learner = LearnerSpec(name, dict(hyper), dict(formulas), trace, budget, label, cls)
     for target in targets:
         for d in target.d:
             _check_values(learner, resolve_hyper(learner, d, where), where, d)
@@ -403,10 +408,10 @@ def _check_labels(learners: tuple[LearnerSpec, ...]) -> None:
 def _check_values(learner: LearnerSpec, hyper: dict[str, Any], where: str, d: int) -> None:
     """Build the learner with ``hyper`` and run its validation (``Learner.validate``, the
     one ``fit`` runs), so that a value it refuses fails here rather than in every run."""
-    from indexlab.experiments.single_run import make_learner
+    from indexlab.learners.registry import make_learner
 
     try:
-        make_learner(learner.name, **hyper).validate()
+        make_learner(learner.cls or learner.name, **hyper).validate()
     except (ValueError, TypeError) as exc:
         fields = "hyper" if not learner.formulas else "hyper/formulas"
         raise SpecError(f"{where}.{fields} at d={d}: {exc}") from None
@@ -472,10 +477,10 @@ def _check_budgets(spec: Spec) -> None:
 
 
 def _check_trace(spec: Spec) -> None:
-    from indexlab.experiments.single_run import learner_class
+    from indexlab.learners.registry import learner_class
 
     for i, learner in enumerate(spec.learners):
-        if learner.trace and not learner_class(learner.name).traced:
+        if learner.trace and not (learner.cls or learner_class(learner.name)).traced:
             raise SpecError(f"learners[{i}].trace=true needs a learner that records its "
                             f"overlap along the run; {learner.name} fits in one shot: use "
                             "trace = false")
