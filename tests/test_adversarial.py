@@ -919,3 +919,24 @@ def test_a_db_in_a_missing_directory_or_unwritable_says_so(tiny_db, tmp_path, mo
     assert "not an indexlab results store" not in text
     with Store(db, create=False) as store:  # reading needs no write access
         assert len(store.runs()) == 8
+
+
+def test_a_sweep_estimated_for_days_is_refused_before_any_run(tmp_path):
+    """n = 10¹² at d = 8 (the issue's case: it started and ran for hours): refused with the
+    estimate and the limit, nothing stored; --dry-run says it would be refused; reproduce
+    checks the whole registry's estimate before its first run."""
+    spec = tmp_path / "huge.toml"
+    spec.write_text('name = "huge"\n[budget]\nn = [1000000000000]\n[[targets]]\nlink = "he3"\n'
+                    'd = [8]\n[[learners]]\nname = "online_sgd"\n', encoding="utf-8")
+    db = tmp_path / "huge.db"
+    _refused(["sweep", str(spec), "--db", str(db)], "sweep 'huge'", "estimated to take",
+             "more than the time limit 24.0 h")
+    from indexlab.experiments.store import Store
+
+    with Store(db, create=False) as store:
+        assert store.finished_keys() == set() and store.sweeps() == []
+    result = runner.invoke(app, ["sweep", str(spec), "--dry-run"])
+    assert result.exit_code == 0 and "would be refused" in " ".join(result.output.split())
+    _refused(["reproduce", "--tiny", "--db", str(tmp_path / "c.db"), "--out",
+              str(tmp_path / "rep"), "--time-limit", "1s"], "indexlab reproduce --tiny",
+             "more than the time limit 1.0 s")
