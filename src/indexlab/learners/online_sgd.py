@@ -5,8 +5,8 @@ Both use the engine of :mod:`indexlab.learners.online_engine` with the raw label
 and ``σ = h_{k*}`` (the known-link setting of BGJ/DNGL) by default:
 
 * :class:`OnlineSGD`: ``w ← normalise(w + η y σ'(⟨w,x⟩) P_w^⊥ x)`` (correlation loss), needing
-  ``n ≍ d`` (k*=1), ``d log d`` (k*=2), ``d^{k*−1}`` (k*≥3). Default search step (docs/algorithms.md
-  §2.1): ``η = c/d``, ``c/(d log d)``, ``c d^{−k*/2}`` with ``c = 1``.
+  ``n ≍ d`` (k*=1), ``d log d`` (k*=2), ``d^{k*−1}`` (k*≥3). Default search step
+  (docs/algorithms.md §2.1): ``η = c/d``, ``c/(d log d)``, ``c d^{−k*/2}`` with ``c = 1``.
 * :class:`SmoothedSGD`: the same on the smoothed loss ``L_λ`` with ``λ = d^{1/4}`` during the
   search phase (exact smoothed gradient, :mod:`indexlab.smoothing`), needing ``d^{k*/2}``.
   Default step (docs/algorithms.md §2.2): ``η = 0.1 λ^{2k−2} d^{−k/2}``.
