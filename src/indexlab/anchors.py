@@ -2,8 +2,8 @@
 
 **Lu–Li asymptotics** of the spectral estimator ``D = (1/n) Σ T(y_i) x_i x_iᵀ`` for a
 single-index model in the proportional limit ``n/d → α`` (Lu & Li, *Phase transitions of
-spectral initialization for high-dimensional nonconvex estimation*, Inf. Inference 2020; spec
-``single-index.md`` §5.1). For ``T`` bounded above by ``τ = sup T`` and ``t > τ``::
+spectral initialization for high-dimensional nonconvex estimation*, Inf. Inference 2020;
+docs/algorithms.md §6.3). For ``T`` bounded above by ``τ = sup T`` and ``t > τ``::
 
     Φ(t) = t E[T z²/(t − T)],   Ψ_α(t) = t (1/α + E[T/(t − T)]),   t̄ = argmin_{t>τ} Ψ_α(t),
 
@@ -11,9 +11,9 @@ spectral initialization for high-dimensional nonconvex estimation*, Inf. Inferen
 to ``Ψ'_α(t*)/(Ψ'_α(t*) − Φ'(t*))`` when ``Ψ'_α(t*) > 0`` (``t* > t̄``), else 0. Expectations
 over ``z ~ N(0, 1)`` by adaptive quadrature. For phase retrieval ``y = z²`` with
 ``T*(y) = 1 − 1/y`` (:func:`lu_li_overlap`) this gives 0.144 / 0.206 / 0.333 / 0.480 / 0.799 at
-``α = 0.55 / 0.6 / 0.75 / 1 / 2`` (the spec's table) and weak recovery from ``α_c = 1/2``.
+``α = 0.55 / 0.6 / 0.75 / 1 / 2`` (docs/algorithms.md §6.4) and weak recovery from ``α_c = 1/2``.
 
-**Stage-1 matrix of layer-wise GD** (spec ``multi-index.md`` §1.3, §1.6): at the symmetric
+**Stage-1 matrix of layer-wise GD** (docs/algorithms.md §7.2, §7.4): at the symmetric
 initialisation stage 1 is a power iteration on ``S_ψ = E[ψ_c(y)(zzᵀ − I)]`` with
 ``ψ(y) = −∂_t ℓ(0, y)`` (square loss: ``ψ(y) = y``; Huber with ``δ = 1``: ``clip(y, −1, 1)``) and
 ``ψ_c = ψ − E ψ``. Stage 1 can find all ``r`` directions only if ``S_ψ`` has rank ``r``

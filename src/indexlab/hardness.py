@@ -1,8 +1,8 @@
 """Hard instances: the orthogonal one-layer-network family, and its SQ / CSQ query bounds.
 
 Construction (Goel, Gollakota, Jin, Karmalkar, Klivans, *Superpolynomial Lower Bounds for
-Learning One-Layer Neural Networks using Gradient Descent*, ICML 2020, arXiv 2006.12011; spec
-``multi-index.md`` §4). For ``k ≥ 1``, sign vectors ``s ∈ {±1}^k`` with parity
+Learning One-Layer Neural Networks using Gradient Descent*, ICML 2020, arXiv 2006.12011;
+docs/algorithms.md §8). For ``k ≥ 1``, sign vectors ``s ∈ {±1}^k`` with parity
 ``χ(s) = Π_i s_i`` and an activation ``σ``::
 
     g_k(z) = Σ_{s ∈ {±1}^k} χ(s) σ(⟨s, z⟩ / √k),      z ∈ R^k,
@@ -13,7 +13,7 @@ has orthonormal rows: ``k`` coordinate vectors ``e_i, i ∈ S`` of a random supp
 *coordinate lift*, ``f_S(x) = g_k(x_S)``) or ``k`` rows of a Haar rotation ``O`` (the *rotated
 lift*); the latent ``z = P x`` is ``N(0, I_k)`` either way.
 
-Why the members are orthogonal (spec §4.2). Flipping the sign of one latent coordinate
+Why the members are orthogonal (docs/algorithms.md §8.2). Flipping the sign of one latent coordinate
 ``z_i`` maps ``g_k → −g_k`` (substitute ``s_i → −s_i``, which flips ``χ(s)``). Every law
 invariant under that flip (every spherically symmetric one, ``N(0, I_d)`` in particular) gives:
 
@@ -51,12 +51,12 @@ remaining mass ``‖σ_par‖² − Σ_{ℓ ≤ L, ℓ ≡ k} c_ℓ²`` of the e
 (``c_ℓ = p! φ(0) He_{ℓ−p−1}(0) / √(ℓ!)`` for ``σ = relu^p``, ``ℓ > p``, from Gaussian
 integration by parts); other activations use quadrature to ``L = 40``.
 
-Labels. ``labels="real"``: ``y = f(x)`` (plus optional Gaussian noise). Real labels are *not*
-hard for general methods: ``E[f² (x_i² − 1)] ≠ 0`` for ``i ∈ S``, so ``y²``-weighted PCA finds
-``S`` with ``O(d)`` samples (generative exponent 2, spec §4.5). ``labels="boolean"``: the
-p-concept ``y ∈ {±1}`` with ``P(y = 1 | x) = (1 + tanh(c f(x)))/2``; ``tanh`` is odd, so by
-item 3 ``E[y | x]`` keeps the orthogonality, every label transform is affine in ``y``, and
-the generative exponent is at least ``k`` — hard for every SQ method (:func:`sq_query_bound`).
+Labels. ``labels="real"``: ``y = f(x)`` (plus optional Gaussian noise). Real labels are *not* hard
+for general methods: ``E[f² (x_i² − 1)] ≠ 0`` for ``i ∈ S``, so ``y²``-weighted PCA finds ``S`` with
+``O(d)`` samples (generative exponent 2, docs/algorithms.md §8.4). ``labels="boolean"``: the
+p-concept ``y ∈ {±1}`` with ``P(y = 1 | x) = (1 + tanh(c f(x)))/2``; ``tanh`` is odd, so by item 3
+``E[y | x]`` keeps the orthogonality, every label transform is affine in ``y``, and the generative
+exponent is at least ``k`` — hard for every SQ method (:func:`sq_query_bound`).
 
 Registry names ``hard{k}_{activation}`` and ``hard{k}_{activation}_bool`` (``c = 1``;
 ``hard{k}_{activation}_bool_c{c}`` otherwise) resolve through :func:`indexlab.links.get_link`,

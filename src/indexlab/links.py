@@ -9,12 +9,12 @@ A :class:`Link` describes the conditional law of the label given the latent ``z`
 In both cases ``mean(z) = E[y | z]`` (``g`` or ``f``), which is what the information exponent
 sees; the theory module uses the full law for the generative exponent.
 
-Registry (spec ``single-index.md`` §6 and ``multi-index.md`` §5.2): ``he1``..``he8`` (the
-normalised ``h_k``), ``relu``, ``abs``, ``sign``, ``tanh``, ``phase_retrieval`` (``z²``),
-``z_exp`` (``z e^{−z²}``), ``z2_exp`` (``z² e^{−z²}``, ``s* = 4``), ``genexp3`` and ``genexp4``
-(binary, generative exponent exactly 3 and 4), ``genexp_smooth1``..``genexp_smooth6`` (the smooth
-randomised construction of §6.1), and the multi-index ``he4+he4``, ``he2+he4``, ``he3*z2``,
-``z1*z2``, ``staircase``.
+Registry (docs/algorithms.md §9): ``he1``..``he8`` (the normalised ``h_k``), ``relu``, ``abs``,
+``sign``, ``tanh``, ``phase_retrieval`` (``z²``), ``z_exp`` (``z e^{−z²}``), ``z2_exp``
+(``z² e^{−z²}``, ``s* = 4``), ``genexp3`` and ``genexp4`` (binary, generative exponent exactly 3 and
+4), ``genexp_smooth1``..``genexp_smooth6`` (the smooth randomised construction of
+docs/algorithms.md §9.2), and the multi-index ``he4+he4``, ``he2+he4``, ``he3*z2``, ``z1*z2``,
+``staircase``.
 """
 
 from __future__ import annotations
@@ -135,13 +135,15 @@ def _single(fn: MeanFn) -> MeanFn:
     return lambda z: fn(z[:, 0])
 
 
-_GENEXP3_CUT = math.sqrt(2.0 * math.log(2.0))  # φ(c) = φ(0)/2 makes E[y z] = 0 (spec §6, row 15)
+# φ(c) = φ(0)/2 makes E[y z] = 0 (docs/algorithms.md §9.1)
+_GENEXP3_CUT = math.sqrt(2.0 * math.log(2.0))
 _GENEXP4_LOW = 0.5
 
 
 @cache
 def _genexp4_high() -> float:
-    """``t₂ > 1`` with ``t₂ φ(t₂) = t₁ φ(t₁)``, so ``E[1{t₁<|z|<t₂} He₂(z)] = 0`` (row 16)."""
+    """``t₂ > 1`` with ``t₂ φ(t₂) = t₁ φ(t₁)``, so ``E[1{t₁<|z|<t₂} He₂(z)] = 0``
+    (docs/algorithms.md §9.1)."""
     target = _GENEXP4_LOW * math.exp(-_GENEXP4_LOW**2 / 2)
     lo, hi = 1.0, 5.0  # t φ(t) decreases on t > 1: bisection to the last bit (no SciPy)
     while True:
@@ -166,7 +168,8 @@ def _genexp4(z):
 
 @cache
 def smooth_generative_coefficients(s: int) -> tuple[np.ndarray, float]:
-    """Coefficients of the smooth randomised link with generative exponent ``s`` (spec §6.1).
+    """Coefficients of the smooth randomised link with generative exponent ``s``
+    (docs/algorithms.md §9.2).
 
     ``f_s(z) = c · e^{−z²/4} (He_s(z) + Σ_{i<s, i ≡ s mod 2} q_i He_i(z))``, where the ``q_i``
     solve ``E[f_s He_j] = 0`` for every ``j < s`` of the parity of ``s`` (other parities vanish

@@ -1,13 +1,13 @@
 """Recovery and prediction metrics, batched over any leading axes (replicas first).
 
-Spec ``single-index.md`` §0 and ``multi-index.md`` §0 ("Success metrics"):
+The success metrics of docs/algorithms.md §1.3:
 
 * overlap of a neuron ``w`` with a direction ``θ``: ``|⟨w, θ⟩| / (‖w‖‖θ‖)``; for a network the
   best neuron (``max_j``) and the neuron average; the random baseline is ``≈ √(2/(πd))``;
 * principal angles ``θ_1 ≤ … ≤ θ_p`` between two row spaces: ``cos θ_i`` are the singular
   values of ``Q_A Q_Bᵀ`` (``Q`` orthonormal bases);
 * subspace distance ``‖P_A − P_B‖_F / √(p + q)`` for subspaces of dimensions ``p`` and ``q``,
-  which is the spec's ``‖P_Û − P_U‖_F / √(2r)`` when ``p = q = r``: 0 for equal subspaces, 1
+  which is ``‖P_Û − P_U‖_F / √(2r)`` when ``p = q = r``: 0 for equal subspaces, 1
   for orthogonal ones; ``‖P_A − P_B‖_F² = p + q − 2‖Q_A Q_Bᵀ‖_F²``;
 * normalised test error ``E[(f̂(x) − y)²] / Var(y)`` on fresh samples (1 = trivial predictor).
 """

@@ -1,6 +1,6 @@
 """Two-layer networks with a leading replica axis, their activations and losses.
 
-The network (spec ``single-index.md`` §0, ``multi-index.md`` §0) is
+The network (docs/algorithms.md §1.2) is
 
     f(x) = (1/m) Σ_j a_j σ(⟨w_j, x⟩ + b_j),   W: (R, m, d),  a, b: (R, m),
 
@@ -64,7 +64,7 @@ def _activations() -> dict[str, Activation]:
                             lambda u: 3 * torch.relu(u) ** 2, breakpoints=(0.0,), relu_power=3),
         "tanh": Activation("tanh", torch.tanh, lambda u: 1 - torch.tanh(u) ** 2),
         "quadratic": Activation("quadratic", lambda u: u * u / 2, lambda u: u),
-        # log cosh: σ' = tanh, σ'(0) = 0, σ''(0) = 1, |σ'''| ≤ 0.77 (multi-index spec §1.4)
+        # log cosh: σ' = tanh, σ'(0) = 0, σ''(0) = 1, |σ'''| ≤ 0.77 (docs/algorithms.md §7.3)
         "logcosh": Activation(
             "logcosh",
             # log cosh u = logaddexp(u, −u) − log 2: stable for large |u|, three passes

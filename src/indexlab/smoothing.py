@@ -1,4 +1,4 @@
-"""Landscape smoothing ``L_λ`` of a Hermite activation, in closed form (spec §2.2–2.3).
+"""Landscape smoothing ``L_λ`` of a Hermite activation, closed form (docs/algorithms.md §2.2–§2.3).
 
 Damian, Nichani, Ge, Lee (NeurIPS 2023) smooth the per-sample loss over a cap of the sphere:
 ``(L_λ F)(w) = E_{z ~ Unif(S^{d−1} ∩ w^⊥)} F((w + λz)/√(1+λ²))``. For a correlation loss
@@ -9,12 +9,12 @@ and ``h_k(u) = Σ_m c_{k,m} u^{k−2m}``, ``c_{k,m} = √(k!) (−1)^m / (m! (k�
 
     (L_λ h_k)(a, R) = Σ_m c_{k,m} ρ^{k−2m} Σ_j C(k−2m, 2j) a^{k−2m−2j} λ^{2j} R^j μ_{2j},
 
-an exact polynomial ``Σ_{p,q} C_pq a^p R^q``. The update uses its total derivative along
-``w`` (``R`` depends on ``a``): ``D_λσ(a, R) = ∂_a F − 2a ∂_R F``, so the spherical gradient of
-the smoothed correlation loss is ``−T(y) D_λσ(a, R) (x − a w)``. Pitfalls the closed form avoids
-(spec §2.3): replacing ``⟨z, x⟩`` by an independent Gaussian turns ``L_λ`` into ``ρ^k h_k`` (no
-benefit), and one Monte Carlo ``z`` per sample keeps the unsmoothed noise. Evaluate in float64:
-terms cancel to relative size ``d^{−1/2}``.
+an exact polynomial ``Σ_{p,q} C_pq a^p R^q``. The update uses its total derivative along ``w``
+(``R`` depends on ``a``): ``D_λσ(a, R) = ∂_a F − 2a ∂_R F``, so the spherical gradient of the
+smoothed correlation loss is ``−T(y) D_λσ(a, R) (x − a w)``. Pitfalls the closed form avoids
+(docs/algorithms.md §2.3): replacing ``⟨z, x⟩`` by an independent Gaussian turns ``L_λ`` into
+``ρ^k h_k`` (no benefit), and one Monte Carlo ``z`` per sample keeps the unsmoothed noise. Evaluate
+in float64: terms cancel to relative size ``d^{−1/2}``.
 """
 
 from __future__ import annotations

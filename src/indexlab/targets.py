@@ -10,7 +10,7 @@ of an ``R = 8`` target is the same problem, with the same data, as a target buil
 Directions: Haar-uniform on the Stiefel manifold (QR of a Gaussian ``d × r`` matrix with the
 sign convention ``diag(R) > 0``, which makes the law exactly Haar); ``k``-sparse single-index
 directions have ``k`` non-zero coordinates ``±1/√k`` on a uniformly random support (the
-spec's "flat" choice); ``k``-sparse multi-index directions are Haar on a random
+"flat" choice of docs/algorithms.md §1.1); ``k``-sparse multi-index directions are Haar on a random
 ``k``-coordinate subspace. Directions are always drawn on the CPU in float64, so they do not
 depend on the device.
 

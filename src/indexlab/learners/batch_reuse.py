@@ -1,5 +1,5 @@
 """Batch-reuse SGD: each minibatch used twice (Lee, Oko, Suzuki, Wu 2024; Arnaboldi et al.
-2024). Spec ``single-index.md`` §4.1 ("one step, implementable form" [D]).
+2024); docs/algorithms.md §5.1 (the implementable form is ours, [D]).
 
 Per minibatch ``{(x_i, y_i)}_{i≤B}`` and neuron ``w`` (unit norm, output weight 1, squared loss
 ``ℓ = ½(y − σ(⟨w,x⟩))²``):
@@ -10,12 +10,12 @@ Per minibatch ``{(x_i, y_i)}_{i≤B}`` and neuron ``w`` (unit norm, output weigh
     w  ← normalise(w + η_out P_w^⊥ g2)
 
 The inner step moves each pre-activation by ``≈ η_in ‖x_i‖² ψ_i / B ≈ (η_in d/B) ψ_i``; expanding
-the second gradient creates the monomial label transforms ``y^j`` that take the dynamics out of
-the CSQ class (needs ``η_in d/B = Θ(1)``). Defaults: ``η_in = c_in B/d`` with ``c_in = 0.5``,
-``η_out = c_out/(d log d)`` per sample (the ``s* ≤ 2`` regime) with ``c_out = 2`` — the spec's
-``c_out = 0.1`` [D] left He₃ at overlap ≈ 0.45 after ``100 d`` samples (d = 64, B = 32), ``c_out =
-3`` reached 0.9, so we calibrated it there —, ``σ = relu``
-(many non-zero Hermite coefficients); search/descent schedule and second stage as in
+the second gradient creates the monomial label transforms ``y^j`` that take the dynamics out of the
+CSQ class (needs ``η_in d/B = Θ(1)``). Defaults: ``η_in = c_in B/d`` with ``c_in = 0.5``,
+``η_out = c_out/(d log d)`` per sample (the ``s* ≤ 2`` regime) with ``c_out = 2`` — our first choice
+``c_out = 0.1`` [D] left He₃ at overlap ≈ 0.45 after ``100 d`` samples (d = 64, B = 32),
+``c_out = 3`` reached 0.9, so we calibrated it there —, ``σ = relu`` (many non-zero Hermite
+coefficients); search/descent schedule and second stage as in
 :mod:`indexlab.learners.online_engine`. A dataset can be passed several times (``epochs``).
 """
 
@@ -60,7 +60,7 @@ class BatchReuseSGD(SphericalLearner):
         "activation": "σ of the squared loss ½(y − σ(⟨w,x⟩))², a name of "
                       "indexlab.nn.ACTIVATIONS (relu: many Hermite coefficients)",
         "inner_constant": "c_in of the inner step η_in = c_in B/d (η_in d/B = Θ(1) creates "
-                          "the y^j transforms; single-index.md §4.1)",
+                          "the y^j transforms; docs/algorithms.md §5.1)",
         "lr_constant": "c_out of the outer step η_out = c_out/(d log d) (calibrated: 2)",
         "epochs": "passes over a dataset (a target is read once, fresh samples)",
     }

@@ -41,7 +41,7 @@ the chain of ``L`` has exactly the law of the Gram matrix under the full update.
   ``min(b, m)(min(b, m)+1)/2`` numbers per step. For ``m = 1`` this is one
   ``√χ²_{d−2}`` per minibatch: ``w' ∝ (shrink μ + Σψ z/b, shrink ν + Σψ g/b, ‖ψ‖ √χ²_{d−2}/b)``
   with ``L[1] = (μ, ν)``, which for ``b = 1`` is the overlap recursion
-  ``m' = (m + ηψ b√(1−m²))/√(1 + η²ψ²(b² + ‖x_⊥‖²))`` of the issue.
+  ``m' = (m + ηψ b√(1−m²))/√(1 + η²ψ²(b² + ‖x_⊥‖²))`` (docs/chain.md).
 * **Initialisation**: ``w_j = g_j/‖g_j‖``, ``g_j ~ N(0, I_d)``; Bartlett with ``θ*`` first gives
   row ``j``: ``N(0, 1)`` in columns ``< j``, ``√χ²_{d−j}`` in column ``j`` (then normalised).
 * **Labels** depend on ``z`` only: the chain draws the coordinates ``(z, g_1..g_m)`` for a

@@ -1,7 +1,7 @@
 """Step sizes that hold a found direction: the constant-step stationary overlap at alignment.
 
-The spherical online update ``w ← normalise(w + η ψ(a, R, T(y)) (x − a w))`` (spec
-``single-index.md`` §0), with ``a = ⟨w, x⟩``, ``R = ‖x‖² − a²``, ``z = ⟨θ, x⟩`` and
+The spherical online update ``w ← normalise(w + η ψ(a, R, T(y)) (x − a w))``
+(docs/algorithms.md §1.2), with ``a = ⟨w, x⟩``, ``R = ‖x‖² − a²``, ``z = ⟨θ, x⟩`` and
 ``m = ⟨w, θ⟩``, moves the overlap by (``‖x − a w‖² = R`` and ``⟨w, x − a w⟩ = 0``)
 
     Δm = η ψ (z − a m) − (η²/2) m ψ² R + O(η³).
@@ -12,15 +12,15 @@ therefore holds the overlap only around the stationary point
 
     1 − m* = η V / (4 D)                                                         (H)
 
-(issue 13, [D]). Measured for the defaults of spec §1.4/§2.1–2.2 (Monte Carlo below): vanilla
-SGD with ``η = d^{−k/2}`` has ``1 − m* = 1.4 / 0.99 / 0.69`` (He₃) and
-``1.7 / 0.81 / 0.42`` (He₄) at ``d = 32 / 64 / 128`` — no aligned stationary state, so the
-overlap of a replica that found ``θ`` wanders back down during the search phase; smoothed SGD's
-search step (``c_η = 0.1``, ``λ = d^{1/4}``) has ``0.18`` (He₃, any ``d``) and ``0.64 … 0.30``
-(He₄); and the smoothed search step kept after the hand-over ``λ → 0`` meets the *unsmoothed*
-gradient, whose ``V`` is 500–40 000 times larger (``h_k(z) h_k'(z)`` is heavy-tailed), giving
-``1 − m* = 4.5 … 61`` for He₃/He₄: single samples rotate an aligned neuron by more than a
-radian, which is the collapse after the hand-over.
+([D], docs/algorithms.md §2.5). Measured for the default steps of docs/algorithms.md §2.1–§2.2, §4.3
+(Monte Carlo below): vanilla SGD with ``η = d^{−k/2}`` has ``1 − m* = 1.4 / 0.99 / 0.69`` (He₃) and
+``1.7 / 0.81 / 0.42`` (He₄) at ``d = 32 / 64 / 128`` — no aligned stationary state, so the overlap
+of a replica that found ``θ`` wanders back down during the search phase; smoothed SGD's search step
+(``c_η = 0.1``, ``λ = d^{1/4}``) has ``0.18`` (He₃, any ``d``) and ``0.64 … 0.30`` (He₄); and the
+smoothed search step kept after the hand-over ``λ → 0`` meets the *unsmoothed* gradient, whose ``V``
+is 500–40 000 times larger (``h_k(z) h_k'(z)`` is heavy-tailed), giving ``1 − m* = 4.5 … 61`` for
+He₃/He₄: single samples rotate an aligned neuron by more than a radian, which is the collapse after
+the hand-over.
 
 :func:`hold_step` inverts (H): the largest ``η`` whose stationary misalignment is ``ε``,
 ``η = 4 ε D / V``. ``V`` and ``D`` are averages at alignment of the learner's own ``ψ`` over

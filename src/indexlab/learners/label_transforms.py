@@ -1,7 +1,7 @@
 """Label transforms ``T(y)`` of the online learners that need no population computation.
 
 The optimal transform ``ζ_s/λ_s`` of a known link is :func:`indexlab.theory.label_transform`;
-here are the link-free one (:func:`agnostic_transform`, single-index.md §1.2 stage 0) and the
+here are the link-free one (:func:`agnostic_transform`, docs/algorithms.md §4.2) and the
 sign that makes the identity transform ascend (:func:`coefficient_sign`).
 """
 
@@ -29,9 +29,9 @@ def coefficient_sign(link: Link, s: int) -> float:
 
 
 def agnostic_transform(y: torch.Tensor, degree: int = 8, seed: int = 0) -> Transform:
-    """Spec §1.2 stage 0: ``T(y) = τ(F̂(y))``, ``τ(u) = Σ_{l≤M} β_l P_l(2u − 1)``,
-    ``β ~ N(0, I_M/M)``, with ``F̂`` the empirical CDF of held-out labels ``y`` of shape
-    ``(R, n0)`` — one CDF per replica, so replicas stay independent.
+    """The agnostic transform of docs/algorithms.md §4.2: ``T(y) = τ(F̂(y))``,
+    ``τ(u) = Σ_{l≤M} β_l P_l(2u − 1)``, ``β ~ N(0, I_M/M)``, with ``F̂`` the empirical CDF of
+    held-out labels ``y`` of shape ``(R, n0)`` — one CDF per replica, so replicas stay independent.
 
     Bounded, needs no knowledge of the link; a random ``τ`` correlates with ``ζ_s`` almost surely.
     Each replica's result is centred and scaled to unit variance on its sample.

@@ -1,22 +1,22 @@
 """Layer-wise gradient descent for multi-index models, its power-iteration reading, and the
-one-step baseline. Spec ``multi-index.md`` §1–§2.
+one-step baseline (docs/algorithms.md §7).
 
 Zhang, Wang, Fu, Lee, *Neural Networks Learn Generic Multi-Index Models Near
 Information-Theoretic Limit* (ICLR 2026): for ``y = g(Ux)``, ``U ∈ R^{r×d}``, a two-layer
 network trained layer-wise recovers ``span(Uᵀ)`` with ``Õ(d)`` samples when the first layer is
-trained for a super-constant number of steps. The algorithm (§1.2):
+trained for a super-constant number of steps. The algorithm (docs/algorithms.md §7.1):
 
 * symmetric initialisation: ``w_j = w_{j+m/2} = ε0 v_j`` (``v_j`` uniform on the sphere),
   ``a_j = +a0``, ``a_{j+m/2} = −a0``, ``b = 0``, so ``f_Θ ≡ 0``; ``σ`` with ``σ'(0) = 0``,
   ``σ''(0) = 1`` (default ``log cosh``);
 * stage 1: ``T1`` steps of full-batch GD on ``W`` only, with weight decay ``β1``:
   ``w_j ← w_j − η1 (∇_{w_j} L̂_{D1} + β1 w_j)``, ``L̂ = (1/n1) Σ ℓ(f_Θ(x_i) + t0, y_i)``;
-  ``t0`` is a fixed output offset with ``Σ_i ℓ'(t0, y_i) = 0`` (the spec's centring,
-  ``center=True``), so the isotropic part of the gradient vanishes;
+  ``t0`` is a fixed output offset with ``Σ_i ℓ'(t0, y_i) = 0`` (the centring of
+  docs/algorithms.md §7.1, ``center=True``), so the isotropic part of the gradient vanishes;
 * stage 2: biases redrawn ``b ~ N(0, 1)``, rows normalised, ``W`` frozen, the output layer
   fitted by ridge on a fresh dataset ``D2`` (closed form, ridge chosen on a validation split).
 
-Why stage 1 is power iteration (§1.3): while ``‖w_j‖`` is small, ``f_Θ ≈ 0`` and
+Why stage 1 is power iteration (docs/algorithms.md §7.2): while ``‖w_j‖`` is small, ``f_Θ ≈ 0`` and
 ``σ'(u) ≈ u``, so ``∇_{w_j} L̂ ≈ (a_j/m) Σ̂_ℓ w_j`` with ``Σ̂_ℓ = (1/n) Σ_i ℓ'(t0, y_i) x_i x_iᵀ``
 and the step is ``w_j ← ((1 − η1β1) I − η1 (a_j/m) Σ̂_ℓ) w_j``. With the default
 ``η1β1 = 1`` and ``η1 a0/m = 1/‖Σ̂_ℓ‖_op`` every neuron runs exactly ``w ← ∓Σ̂_ℓ w/‖Σ̂_ℓ‖`` —
@@ -26,13 +26,13 @@ and the step is ``w_j ← ((1 − η1β1) I − η1 (a_j/m) Σ̂_ℓ) w_j``. Wit
 to suppress the noise, and ``T1 = o(log d)`` keeps the weakest direction (attenuated by
 ``κ^{−T1}``) alive. Default ``T1 = ⌈log(d/r)/(2 log ρ̂)⌉ + 1`` with ``ρ̂`` from the spectrum of
 ``Σ̂_ℓ`` (top ``r`` |eigenvalues| against the bulk edge ``2ŝ``), clipped to
-``[2, ⌈√(log d)⌉ + 4]`` (§1.4).
+``[2, ⌈√(log d)⌉ + 4]`` (docs/algorithms.md §7.3).
 
-:class:`OneStepGD` (Damian, Lee, Soltanolkotabi, COLT 2022, §2): labels preprocessed
-``y ← y − ᾱ − β̂·x`` (constant and linear Hermite parts removed), ReLU, unit-norm symmetric
-init with biases ``N(0,1)``, one step with ``η1 β1 = 1`` (the init is erased, ``w_j ∝ Ĥ v_j``),
-then the same second stage: the ``Θ̃(d²)``-sample baseline, i.e. the ``T1 = 1`` point of the
-same family.
+:class:`OneStepGD` (Damian, Lee, Soltanolkotabi, COLT 2022; docs/algorithms.md §7.5): labels
+preprocessed ``y ← y − ᾱ − β̂·x`` (constant and linear Hermite parts removed), ReLU, unit-norm
+symmetric init with biases ``N(0,1)``, one step with ``η1 β1 = 1`` (the init is erased,
+``w_j ∝ Ĥ v_j``), then the same second stage: the ``Θ̃(d²)``-sample baseline, i.e. the ``T1 = 1``
+point of the same family.
 """
 
 from __future__ import annotations
@@ -171,11 +171,12 @@ class LayerwiseGD(Learner):
     }
     hyperparameter_docs: ClassVar[dict[str, str]] = {
         "r": "subspace dimension reported (subspace_); None: the target's r, else 1",
-        "width": "even number of neurons m (symmetric pairs; multi-index.md §1.2)",
-        "activation": "σ with σ'(0) = 0, σ''(0) = 1 for stage 1 (logcosh; multi-index.md "
-                      "§1.4)",
+        "width": "even number of neurons m (symmetric pairs; docs/algorithms.md §7.1)",
+        "activation": "σ with σ'(0) = 0, σ''(0) = 1 for stage 1 (logcosh; "
+                      "docs/algorithms.md §7.3)",
         "loss": "stage-1 loss of indexlab.nn.LOSSES (huber, δ = 1)",
-        "t1": "stage-1 GD steps T1; None: ⌈log(d/r)/(2 log ρ̂)⌉ + 1, clipped (§1.4)",
+        "t1": "stage-1 GD steps T1; None: ⌈log(d/r)/(2 log ρ̂)⌉ + 1, clipped "
+              "(docs/algorithms.md §7.3)",
         "init_scale": "ε0 of the symmetric initialisation w_j = ε0 v_j",
         "lr": "stage-1 step η1; None: m/(a0 ‖Σ̂‖_op) (pure power iteration)",
         "weight_decay": "β1; None: 1/η1 (the init is erased every step)",

@@ -1,7 +1,8 @@
 """The online engine of the spherical learners: ``R`` replicas × ``m`` neurons on the sphere.
 
-Every first-layer learner of single-index.md §1–§4 is an instance of the per-sample update
-``w ← normalise(w + η ψ(⟨w,x⟩, y) P_w^⊥ x)`` ("the unified per-sample update", §0). The engine
+Every online first-layer learner is an instance of the per-sample update
+``w ← normalise(w + η ψ(⟨w,x⟩, y) P_w^⊥ x)`` ("the unified per-sample update",
+docs/algorithms.md §1.2). The engine
 runs it for ``R`` replicas × ``m`` neurons at once on minibatches of ``B`` fresh samples, with
 the linear-scaling rule: one minibatch step uses the averaged direction
 ``(1/B) Σ_i ψ_i P_w^⊥ x_i`` and step ``B·η_t`` (drift and normalisation drag then match ``B``
@@ -51,7 +52,7 @@ def random_sphere(replicas, m: int, d: int, seed: int, dtype, device) -> torch.T
 
 def spherical_step(W, X, psi, A=None):
     """``W ← normalise(W + G)`` with ``G_j = (1/B) Σ_i ψ_ij (x_i − a_ij w_j)`` pre-scaled by η
-    (the Riemannian gradient step on the sphere, single-index spec §2.1).
+    (the Riemannian gradient step on the sphere, docs/algorithms.md §1.2).
 
     Computed as ``ψᵀX/B + W (1 − mean_i ψ_ij a_ij)`` with one product and one fused pass
     over ``W`` (``addcmul_``), normalised in place; ``A = XWᵀ`` (``(R, B, m)``) may be passed

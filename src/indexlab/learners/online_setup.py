@@ -5,7 +5,7 @@ hyperparameters (``None``/``"auto"`` = the documented defaults) and the link:
 
 * the exponent ``s`` behind the defaults (:func:`learner_exponent`): the learner's
   ``exponent``, else the link's generative exponent ``s*`` or information exponent ``k*``,
-  as the learner's ``exponent_kind`` says (single-index.md §1.4, §2);
+  as the learner's ``exponent_kind`` says (docs/algorithms.md §4.3, §2.1–§2.2);
 * the label transform ``T`` and its signal ``λ_s = E[T(y) h_s(z)]``: ``"optimal"``
   ``T = ζ_s/λ_s`` of the link (:func:`indexlab.theory.label_transform`), ``"agnostic"``
   (:func:`~indexlab.learners.label_transforms.agnostic_transform`, from held-out labels),
@@ -16,13 +16,13 @@ hyperparameters (``None``/``"auto"`` = the documented defaults) and the link:
   ``λ`` (:func:`learner_smoothing`): ``"auto"`` is ``d^{1/4}`` when ``s ≥`` the learner's
   ``auto_smoothing_from`` (3 for Unified, 2 for SmoothedSGD), else 0;
 * the search step ``η_1``: the learner's ``lr``, else its ``default_lr(s, d, λ, λ_s)``;
-* with a budget ``n``, the :class:`~indexlab.learners.schedule.Schedule` with the hold caps
-  of :mod:`indexlab.learners.holding`: ``η_1 ≤ 4 ε_s D/V`` for the search slope
-  (``ε_s = hold_search``; only for the default step — a user's ``lr`` is kept) and
-  ``η_2 = min(η_1, 4 ε_d D/V)`` for the descent slope (``ε_d = hold_descent``), ``V, D`` the
-  slope's second moment and drift at alignment. The spec's steps do not hold a found
-  direction at ``d ≤ 128``, and the search step kept after ``λ → 0`` threw aligned neurons
-  off (the measurements are in :mod:`indexlab.learners.online_sgd`).
+* with a budget ``n``, the :class:`~indexlab.learners.schedule.Schedule` with the hold caps of
+  :mod:`indexlab.learners.holding`: ``η_1 ≤ 4 ε_s D/V`` for the search slope (``ε_s = hold_search``;
+  only for the default step — a user's ``lr`` is kept) and ``η_2 = min(η_1, 4 ε_d D/V)`` for the
+  descent slope (``ε_d = hold_descent``), ``V, D`` the slope's second moment and drift at alignment
+  (docs/algorithms.md §2.5). The uncapped steps do not hold a found direction at ``d ≤ 128``, and
+  the search step kept after ``λ → 0`` threw aligned neurons off (the measurements are in
+  :mod:`indexlab.learners.online_sgd`).
 
 The slopes ``ψ`` of the update ``w ← normalise(w + η ψ P_w^⊥ x)`` are :func:`update_slopes`.
 The full engine (:mod:`indexlab.learners.online_engine`), the exact overlap chain
@@ -58,7 +58,7 @@ class OnlineSetup:
     signal: float  # λ_s = E[T(y) h_s(z)] (1 if unknown)
     activation: Activation
     smoothing: float  # λ (0 = none)
-    lr: float  # search step before the hold caps (learner.lr or the spec default)
+    lr: float  # search step before the hold caps (learner.lr or the default)
     schedule: Schedule | None  # with the hold caps; None when n is None
 
 

@@ -1,6 +1,6 @@
 """The per-sample step schedule of the online learners: a search phase, then Robbins–Monro.
 
-A constant search step ``η_1`` for the first ``L_1`` samples (single-index.md §1.2, §2.2),
+A constant search step ``η_1`` for the first ``L_1`` samples (docs/algorithms.md §2.4),
 then the decaying descent step ``η_t = 1/(1/η_2 + κ (t − L_1))``, which averages the noise
 out so that ``1 − ⟨w, θ⟩ = O(d/n)``. ``η_2`` is the learner's choice: the constant-step
 stationary overlap of :mod:`indexlab.learners.holding` sets it. Minibatches of ``B`` samples
@@ -19,7 +19,8 @@ import numpy as np
 class Schedule:
     """Per-sample step schedule: ``η_1 = lr`` for the first ``search`` samples, then the
     descent ``η_t = 1/(1/η_2 + κ t')``, ``t' = t − search``, ``κ = decay``, from
-    ``η_2 = descent_lr`` (``None``: ``η_2 = η_1``, the schedule before issue 13).
+    ``η_2 = descent_lr`` (``None``: ``η_2 = η_1``, the schedule before the hold caps of
+    docs/algorithms.md §2.5).
 
     ``η_2`` is a separate field because the descent phase may follow a different gradient
     from the search phase: smoothed learners switch ``λ → 0`` at the hand-over, and the

@@ -1,6 +1,6 @@
 """The second stage of the online learners: a ReLU output layer fitted by ridge on frozen neurons.
 
-Single-index.md §1.2, stage 2: freeze the first layer ``W``, draw biases
+As in docs/algorithms.md §4.4: freeze the first layer ``W``, draw biases
 ``b_j ~ Unif[−2, 2]`` (:func:`indexlab.seeding.replica_generator`, purpose 1), flip every
 other neuron (``w_j → −w_j``; the first stage leaves all neurons on the same side of ``θ*``
 for odd transforms, and ReLU features of one orientation cannot follow the other tail) and fit

@@ -1,5 +1,5 @@
-"""Spectral estimators with label preprocessing (spec ``single-index.md`` §5, ``multi-index.md``
-§3.2): the top-``r`` eigenvectors of
+"""Spectral estimators with label preprocessing (docs/algorithms.md §6.1): the top-``r``
+eigenvectors of
 
     D = (1/n) Σ_i T(y_i) x_i x_iᵀ                                              (R replicas)
 
@@ -13,9 +13,10 @@ Preprocessings (:func:`spectral_preprocessing`):
 
 * ``"identity"``: ``T(y) = y``; unbounded labels create rank-one outliers
   ``T(y_i) ‖x_i‖²/n ≈ T_max d/n`` that mask the signal until ``n ≳ d log n`` for ``y = z²``;
-* ``"truncation"``: ``T(y) = clip(y, −τ, τ)`` (spec §5.2: ``min(y, 3)`` for ``y ≥ 0``);
+* ``"truncation"``: ``T(y) = clip(y, −τ, τ)`` (e.g. ``min(y, 3)`` for ``y ≥ 0``,
+  docs/algorithms.md §6.4);
 * ``"label_transform"``: ``T(y) = ζ_2(y)/λ_2 = E[h_2(z) | y]/λ_2``, the degree-2 optimal transform
-  of :func:`indexlab.theory.label_transform` (spec §3.2);
+  of :func:`indexlab.theory.label_transform` (docs/algorithms.md §3.2);
 * ``"optimal"`` (default): the weak-recovery-optimal preprocessing for single-index models
 
       T*(y) = 1 − 1/E[z² | y]        (noiseless phase retrieval y = z²: T*(y) = 1 − 1/y)
@@ -25,8 +26,8 @@ Preprocessings (:func:`spectral_preprocessing`):
   the information-theoretic threshold ``α_c = 1/E_y[(E[z²|y] − 1)²]`` of Mondelli & Montanari,
   *Fundamental limits of weak recovery with applications to phase retrieval*, COLT 2018
   (arXiv 1708.05932), whose own optimal family is ``(m − 1)/(m + √α − 1)``,
-  ``m = E[z²|y]``, in their normalisation. (The formula is recalled in the spec, §5.1, and
-  confirmed there with the Lu–Li equations: overlap 0.799 at ``α = 2`` for ``y = z²``.)
+  ``m = E[z²|y]``, in their normalisation. (We confirmed the formula with the Lu–Li equations,
+  docs/algorithms.md §6.3–§6.4: overlap 0.799 at ``α = 2`` for ``y = z²``.)
   ``T*`` is unbounded below (``T* → −∞`` as ``E[z²|y] → 0``); we clip it at ``floor = −10``.
   Negative outliers do not move the top eigenvector, but they widen the spectrum and slow any
   Krylov method down (the iteration count grows like ``√(spread/gap)``); the Lu–Li equations
@@ -247,7 +248,7 @@ class Spectral(Projection):
             ``"identity"`` or a callable ``T`` on label tensors.
         r: number of directions (``1 ≤ r ≤ d``).
         link: the link, for ``"optimal"``/``"label_transform"`` on a dataset.
-        threshold: ``τ`` of ``"truncation"`` (default 3, spec §5.2).
+        threshold: ``τ`` of ``"truncation"`` (default 3, docs/algorithms.md §6.4).
         floor: lower clip of ``"optimal"`` (default −10, see the module docstring).
         matrix_free: never form ``D`` (``None``: yes for a dataset; a target is streamed, so
             ``D`` is accumulated).
@@ -280,10 +281,10 @@ class Spectral(Projection):
     hyperparameter_docs: ClassVar[dict[str, str]] = {
         "preprocess": "label preprocessing T: 'optimal' 1 − 1/E[z²|y] (Luo, Alghamdi & Lu "
                       "2019), 'label_transform' ζ_2/λ_2, 'truncation', 'identity' or a "
-                      "callable (single-index.md §5)",
+                      "callable (docs/algorithms.md §6.1)",
         "r": "number of directions (1 ≤ r ≤ d)",
         "link": "the link, for 'optimal'/'label_transform' when fitting a dataset",
-        "threshold": "τ of 'truncation' (single-index.md §5.2)",
+        "threshold": "τ of 'truncation' (docs/algorithms.md §6.4)",
         "floor": "lower clip of 'optimal' (T* is unbounded below)",
         "matrix_free": "never form D (None: yes for a dataset; a target is streamed)",
         "tol": "Ritz residual tolerance relative to max|θ| (None: 1e-4 float32, 1e-9 "

@@ -1,15 +1,15 @@
 """The online spherical learners' shared face: :class:`SphericalLearner` and :class:`SphericalSGD`.
 
-Every online first-layer learner of single-index.md §1–§4 trains ``m`` neurons on the sphere
-by the per-sample update ``w ← normalise(w + η ψ(⟨w,x⟩, y) P_w^⊥ x)``, run in minibatches by
-the engine of :mod:`indexlab.learners.online_engine` on the step
+Every online first-layer learner (docs/algorithms.md §2, §4, §5) trains ``m`` neurons on the sphere
+by the per-sample update ``w ← normalise(w + η ψ(⟨w,x⟩, y) P_w^⊥ x)`` (docs/algorithms.md §1.2), run
+in minibatches by the engine of :mod:`indexlab.learners.online_engine` on the step
 :class:`~indexlab.learners.schedule.Schedule`; a second stage
 (:mod:`indexlab.learners.second_stage`) then fits a ReLU output layer on the frozen neurons.
 :class:`SphericalSGD` is the label-transformed, smoothed online SGD of Unified, OnlineSGD and
-SmoothedSGD: ``ψ = T(y) D_λσ(⟨w,x⟩, ‖x‖² − ⟨w,x⟩²)`` while searching, ``T(y) σ'(⟨w,x⟩)``
-after; its exponent, transform, activation, smoothing, step and schedule are resolved by
-:func:`~indexlab.learners.online_setup.online_setup`, for the full engine and for the exact
-overlap chain (:mod:`indexlab.learners.chain`) alike.
+SmoothedSGD: ``ψ = T(y) D_λσ(⟨w,x⟩, ‖x‖² − ⟨w,x⟩²)`` while searching, ``T(y) σ'(⟨w,x⟩)`` after; its
+exponent, transform, activation, smoothing, step and schedule are resolved by
+:func:`~indexlab.learners.online_setup.online_setup`, for the full engine and for the exact overlap
+chain (:mod:`indexlab.learners.chain`) alike.
 """
 
 from __future__ import annotations
@@ -102,18 +102,18 @@ class SphericalLearner(Learner):
         "seed": (Int(0),),
     }
     hyperparameter_docs: ClassVar[dict[str, str]] = {
-        "width": "number of neurons m, each run independently on the sphere (spec "
-                 "single-index.md §1.4: m = 64)",
+        "width": "number of neurons m, each run independently on the sphere "
+                 "(docs/algorithms.md §4.3: m = 64)",
         "lr": "search-phase per-sample step η_1; None: the learner's default in d "
-              "(single-index.md §1.4, §2.1)",
+              "(docs/algorithms.md §2.1, §2.2, §4.3)",
         "lr_constant": "constant c_η of the default step",
         "search_fraction": "share of the budget spent at the constant search step "
-                           "(single-index.md §1.2)",
+                           "(docs/algorithms.md §2.4)",
         "decay": "κ of the descent step η_t = 1/(1/η_1 + κ (t − L_1)) (Robbins–Monro)",
         "batch": "minibatch size B (linear scaling: one step of B·η on the averaged "
                  "direction)",
         "ridge_samples": "fresh samples for the second stage when fitting a target; 0: no "
-                         "second stage, no predict (single-index.md §1.2, stage 2)",
+                         "second stage, no predict (docs/algorithms.md §4.4)",
         "ridge_fraction": "last fraction of a dataset kept for the second stage",
         "seed": "initialisation and second-stage biases; replica j uses (seed, j)",
     }
@@ -275,9 +275,9 @@ class SphericalSGD(SphericalLearner):
     hyperparameter_docs: ClassVar[dict[str, str]] = {
         "exponent": "s* (Unified) or k* (online SGD) behind the defaults; None: from the "
                     "target's link (indexlab.theory)",
-        "label_transform": "T(y): 'optimal' ζ_s/λ_s of the link (single-index.md §3.2), "
-                           "'agnostic' (CDF + random Legendre, §1.2 stage 0), 'identity', "
-                           "or a callable",
+        "label_transform": "T(y): 'optimal' ζ_s/λ_s of the link (docs/algorithms.md §3.2), "
+                           "'agnostic' (CDF + random Legendre, docs/algorithms.md §4.2), "
+                           "'identity', or a callable",
         "activation": "σ, a name of indexlab.nn.ACTIVATIONS; None: h_s (Hermite of the "
                       "exponent)",
         "loss": "loss ℓ of indexlab.nn.LOSSES; 'correlation' is −T(y)σ (the only one that "
@@ -289,7 +289,7 @@ class SphericalSGD(SphericalLearner):
         "engine": "'full' (d-dimensional network) or 'chain' (exact overlap chain, cost "
                   "independent of d; docs/chain.md)",
         "hold_search": "stationary misalignment 1 − m* that caps the default search step "
-                       "(indexlab.learners.holding, issue 13); None: no cap",
+                       "(indexlab.learners.holding, docs/algorithms.md §2.5); None: no cap",
         "hold_descent": "stationary misalignment 1 − m* of the first descent step for the "
                         "descent gradient (after λ → 0); None: the search step",
     }
@@ -341,8 +341,9 @@ class SphericalSGD(SphericalLearner):
         return get_link(self.link) if isinstance(self.link, str) else self.link
 
     def default_lr(self, s: int, d: int, lam: float, signal: float) -> float:
-        """Search-phase step (spec §1.4 / §2.1): ``c_η λ_s λ^{2s−2} d^{−s/2}`` when smoothed,
-        else ``c_η λ_s/d`` (``s = 1``), ``c_η λ_s/(d log d)`` (``s = 2``), ``c_η λ_s d^{−s/2}``."""
+        """Search-phase step (docs/algorithms.md §4.3, §2.1): ``c_η λ_s λ^{2s−2} d^{−s/2}`` when
+        smoothed, else ``c_η λ_s/d`` (``s = 1``), ``c_η λ_s/(d log d)`` (``s = 2``),
+        ``c_η λ_s d^{−s/2}``."""
         c = self.lr_constant * signal
         if lam > 0:
             return c * lam ** (2 * s - 2) * d ** (-s / 2)

@@ -4,33 +4,36 @@ Chen, Wu, Lu, Yang, Wang, *Can Neural Networks Achieve Optimal Computational-sta
 Tradeoff? An Analysis on Single-Index Model* (arXiv 2606.15219, ICLR 2025): label
 transformation + landscape smoothing reach ``Õ(d^{s*/2} ∨ d)`` samples, and a weight-perturbation
 variant reaches ``Õ(k^{s*})`` for ``k``-sparse directions. The paper's Algorithm 1 was not
-retrievable; this is the reconstruction "UNIFIED-SIM" of spec ``single-index.md`` §1.2 [D]:
+retrievable; this is our reconstruction (docs/algorithms.md §4.1, [D]):
 
 * stage 1, all ``m`` neurons independently (``a_j ≡ 1``, ``b_j ≡ 0``), per fresh sample
   ``w ← normalise(w + η ψ P_w^⊥ x)`` with ``ψ = T(y) · D_λσ(⟨w,x⟩, ‖x‖² − ⟨w,x⟩²)``: the spherical
   gradient of the smoothed correlation loss ``−T(y) (L_λσ)(⟨w,x⟩)`` (:mod:`indexlab.smoothing`).
-  ``T = ζ_s/λ_s`` is the optimal label transform at ``s = s*`` (spec §3.2), which turns the model
-  into one of information exponent ``s*``; ``σ = h_{s*}``; ``λ = d^{1/4}`` when ``s* ≥ 3``
-  (weak-recovery phase), ``0`` otherwise. Other losses ``ℓ`` give
+  ``T = ζ_s/λ_s`` is the optimal label transform at ``s = s*`` (docs/algorithms.md §3.2), which
+  turns the model into one of information exponent ``s*``; ``σ = h_{s*}``; ``λ = d^{1/4}`` when
+  ``s* ≥ 3`` (weak-recovery phase), ``0`` otherwise. Other losses ``ℓ`` give
   ``ψ = −ℓ'(σ(⟨w,x⟩), T(y)) σ'(⟨w,x⟩)`` (unsmoothed).
 * the step is constant during the search phase, then decays (descent phase, ``λ = 0``):
   see :mod:`indexlab.learners.online_engine` (the engine),
   :mod:`indexlab.learners.online_setup` (the defaults) and
   :class:`~indexlab.learners.spherical.SphericalSGD`, whose defaults this module sets. Both
   phases are capped so that they *hold* a found direction (:mod:`indexlab.learners.holding`,
-  issue 13): the search step ``η_1`` by ``1 − m* ≤ hold_search = 0.05`` for the search ``ψ``,
-  and the descent starts from ``η_2 = min(η_1, step with 1 − m* = hold_descent = 0.02 for
-  the unsmoothed ψ)``. Spec deviation: §1.2/§2.2 keep the search step after the hand-over
-  ``λ → 0``; with the heavy-tailed unsmoothed gradient that step has ``1 − m* = 4.5 … 61``
-  (He₃/He₄, ``d = 32 … 128``) and threw aligned replicas back to the equator (He₄,
+  docs/algorithms.md §2.5): the search step ``η_1`` by ``1 − m* ≤ hold_search = 0.05`` for the
+  search ``ψ``, and the descent starts from ``η_2 = min(η_1, step with 1 − m* = hold_descent =
+  0.02 for the unsmoothed ψ)``. A deviation from the smoothed SGD of Damian et al.
+  (docs/algorithms.md §2.2), which keeps the search step after the hand-over ``λ → 0``; with the
+  heavy-tailed unsmoothed gradient that step has ``1 − m* = 4.5 … 61`` (He₃/He₄,
+  ``d = 32 … 128``) and threw aligned replicas back to the equator (He₄,
   ``d = 32``: 2 of 8 replicas ended at 0.10/0.05 after peaking ≥ 0.93);
 * stage 2: ReLU features with random biases, second layer by ridge on fresh samples.
 
-Defaults (spec §1.4, scaling with ``d``): ``η_1 = c_η λ_s λ^{2s−2} d^{−s/2}`` (``s ≥ 3``),
-``c_η λ_s/(d log d)`` (``s = 2``), ``c_η λ_s/d`` (``s = 1``), where ``λ_s = E[T(y) h_s(z)]``
-(so the step scales with the signal, as the drift-versus-drag balance of §2.2 requires);
-``m = 64``; half of the budget is spent in the search phase. The spec's ``L_1`` formula is a
-scaling whose constant is not calibrated, so with a fixed budget we split it instead.
+Defaults (docs/algorithms.md §4.3, scaling with ``d``): ``η_1 = c_η λ_s λ^{2s−2} d^{−s/2}``
+(``s ≥ 3``), ``c_η λ_s/(d log d)`` (``s = 2``), ``c_η λ_s/d`` (``s = 1``), where
+``λ_s = E[T(y) h_s(z)]`` (so the step scales with the signal, as the drift-versus-drag balance of
+docs/algorithms.md §2.1–§2.2 requires);
+``m = 64``; half of the budget is spent in the search phase. The search length ``L_1`` of the
+theory is a scaling whose constant is not calibrated, so with a fixed budget we split it instead
+(docs/algorithms.md §2.4).
 """
 
 from __future__ import annotations
@@ -54,8 +57,8 @@ __all__ = ["SparseUnified", "Unified", "agnostic_transform"]
 
 @dataclass
 class Unified(SphericalSGD):
-    """The unified algorithm of Chen et al. (ICLR 2025; reconstruction of spec
-    ``single-index.md`` §1.2): ``m`` neurons, per minibatch
+    """The unified algorithm of Chen et al. (ICLR 2025; our reconstruction,
+    docs/algorithms.md §4.1): ``m`` neurons, per minibatch
     ``w ← normalise(w + η T(y) D_λσ(⟨w,x⟩, ‖x‖² − ⟨w,x⟩²) P_w^⊥ x)`` with the optimal label
     transform ``T = ζ_{s*}/λ_{s*}``, ``σ = h_{s*}`` and smoothing ``λ = d^{1/4}`` when
     ``s* ≥ 3``; then a ReLU second layer fitted by ridge. Needs ``Õ(d^{s*/2} ∨ d)`` samples.
@@ -71,7 +74,8 @@ class Unified(SphericalSGD):
 
 @dataclass
 class SparseUnified(Unified):
-    """Weight-perturbation variant for ``k``-sparse ``θ*`` (spec §1.3, reconstruction [D]).
+    """Weight-perturbation variant for ``k``-sparse ``θ*`` (reconstruction [D],
+    docs/algorithms.md §4.5).
 
     (a) Support screening, a coordinate-perturbed one-step gradient statistic: on the first
     ``screen_fraction`` of the budget, ``S_i = (1/n_a) Σ_l T(y_l) h_s(x_{l,i})`` for every
@@ -91,7 +95,7 @@ class SparseUnified(Unified):
     screen_fraction: float = 0.5
 
     hyperparameter_docs: ClassVar[dict[str, str]] = {
-        "sparsity": "k of the k-sparse direction; None: the target's (single-index.md §1.3)",
+        "sparsity": "k of the k-sparse direction; None: the target's (docs/algorithms.md §4.5)",
         "screen_fraction": "share of the budget for the support screening S_i",
     }
     constraints: ClassVar[dict] = {

@@ -60,17 +60,18 @@ def _on_link(learner: str, link: str):
 
 
 def spec_lr_formula(learner: str, link: str) -> str:
-    """The search step of single-index.md §2.1/§2.2 for ``learner`` on ``link``, as a formula
+    """The search step of docs/algorithms.md §2.1/§2.2 for ``learner`` on ``link``, as a formula
     in ``d`` — the same number as ``default_lr`` of the learner *before* the hold caps.
 
-    Vanilla (§2.1): ``η = c λ_s/d`` (k* = 1), ``c λ_s/(d log d)`` (k* = 2), ``c λ_s d^{−k*/2}``
-    (k* ≥ 3); smoothed (§2.2): ``η = c λ_s λ^{2k−2} d^{−k/2}`` with ``λ = d^{1/4}``. ``c`` is
-    the learner's ``lr_constant`` (1 vanilla, 0.1 smoothed), ``k`` its exponent on the link
-    (the information exponent) and ``λ_s = 1`` for their identity label transform.
+    Vanilla (docs/algorithms.md §2.1): ``η = c λ_s/d`` (k* = 1), ``c λ_s/(d log d)`` (k* = 2),
+    ``c λ_s d^{−k*/2}`` (k* ≥ 3); smoothed (docs/algorithms.md §2.2):
+    ``η = c λ_s λ^{2k−2} d^{−k/2}`` with ``λ = d^{1/4}``. ``c`` is the learner's ``lr_constant`` (1
+    vanilla, 0.1 smoothed), ``k`` its exponent on the link (the information exponent) and
+    ``λ_s = 1`` for their identity label transform.
 
     The exponent claims pass this step explicitly because a user-given ``lr`` is never capped
     (:func:`~indexlab.learners.online_setup.online_setup`), whereas the default is capped by
-    the hold rule of issue 13
+    the hold rule of docs/algorithms.md §2.5
     (:mod:`indexlab.learners.holding`): at moderate ``d`` the capped vanilla step is ``∝ 1/d``
     and measures ``n* ∝ d^{1.5}`` on He₃ — the cap, not the ``d^{k*−1}`` of the theory. The
     rates of Ben Arous et al. and Damian et al. are for these drag-limited steps; the capped
@@ -244,15 +245,15 @@ def _exponent_evaluate(link: str) -> Callable[[Context], list[Check]]:
 def _exponent_claim(link: str, k_star: int, s_star: int) -> Claim:
     """Unified vs smoothed vs vanilla online SGD on ``link``: the exponent of ``n*(d)``.
 
-    Every learner runs at the search step of the spec (§1.4 Unified, §2.1 vanilla, §2.2
-    smoothed), given explicitly as ``formulas.lr`` (:func:`spec_lr_formula`, so never
-    hold-capped: the rates ``d^{s*/2} ∨ d``, ``d^{k*−1}`` and ``d^{k*/2}`` are the rates of
-    that step), for the whole budget (``search_fraction = 1``: the first passage does not
-    depend on the budget), width 1 (no best-of-m head start ``√(2 ln m/d)``), and ``n*`` is
-    the median first passage to weak recovery, overlap ≥ 0.5 (the escape from the equator
-    that the rates count; issue 13: the spec's steps cannot *hold* a direction at small
-    ``d``, so a stricter level would measure the hold, not the escape). Exponent-2 steps
-    (Unified on He₄) take ``d log d`` samples: their ``n*/log d`` is fitted.
+    Every learner runs at its uncapped search step (Unified, vanilla, smoothed:
+    docs/algorithms.md §4.3, §2.1, §2.2), given explicitly as ``formulas.lr``
+    (:func:`spec_lr_formula`, so never hold-capped: the rates ``d^{s*/2} ∨ d``, ``d^{k*−1}`` and
+    ``d^{k*/2}`` are the rates of that step), for the whole budget (``search_fraction = 1``: the
+    first passage does not depend on the budget), width 1 (no best-of-m head start ``√(2 ln m/d)``),
+    and ``n*`` is the median first passage to weak recovery, overlap ≥ 0.5 (the escape from the
+    equator that the rates count; docs/algorithms.md §2.5: the uncapped steps cannot *hold* a
+    direction at small ``d``, so a stricter level would measure the hold, not the escape).
+    Exponent-2 steps (Unified on He₄) take ``d log d`` samples: their ``n*/log d`` is fitted.
 
     Revised after the first quick runs (said in docs/claims-quick.md): the runs were at
     overlap ≥ 0.7, with half of the budget in a descent phase and Unified at its hold-capped
@@ -267,7 +268,7 @@ def _exponent_claim(link: str, k_star: int, s_star: int) -> Claim:
         source="Chen–Wu–Lu–Yang–Wang (arXiv 2606.15219) main theorem; Damian–Nichani–Ge–Lee "
                "2023 Thm 1; Ben Arous–Gheissari–Jagannath 2021 Thm 1.3",
         measures="exponent p̂ of the median first passage n*(d) to overlap ≥ 0.5 (weak "
-                 "recovery), per learner, width 1, each at the spec's search step for the "
+                 "recovery), per learner, width 1, each at its uncapped search step for the "
                  "whole budget, d over ≥ 1.5 decades with the overlap chain (the full engine "
                  "cross-checks Unified at d = 16–64; tiny mode runs the full engine only)",
         theory=f"unified d^{p['unified']:g}, smoothed d^{p['smoothed_sgd']:g}, vanilla "

@@ -1,5 +1,5 @@
 """The hard instances: gradient descent fails on the orthogonal hard family (Goel,
-Gollakota, Jin, Karmalkar, Klivans 2020; spec ``multi-index.md`` §4–§5), told twice — as the
+Gollakota, Jin, Karmalkar, Klivans 2020; docs/algorithms.md §8), told twice — as the
 claim ``hard-instances`` of ``indexlab reproduce`` (through the sweep engine, sizes per mode in
 ``hardness.toml`` beside this module) and as the standalone experiment of
 ``examples/hardness_experiment.py`` (:func:`run`, :func:`plot`, :func:`summary_table`).
@@ -20,9 +20,9 @@ Three rows of the story:
 * controls that are learnable by the same learners: ``k = 1`` for online SGD (a first-order
   method); ``k = 2`` for layer-wise GD, whose stage 1 is second-order by construction
   (``σ'(0) = 0``) and therefore blind to an odd ``k = 1`` member as well;
-* real-valued members (§4.5 caveat): ``E[f (xxᵀ − I)] = 0`` but ``E[f² (x_i² − 1)] ≈ 0.87`` on the
-  support (tanh, ``k = 3``), so layer-wise GD on ``y²`` (an even label transform) recovers the
-  support with ``n = O(d)`` samples while the odd transforms fail.
+* real-valued members (docs/algorithms.md §8.4): ``E[f (xxᵀ − I)] = 0`` but
+  ``E[f² (x_i² − 1)] ≈ 0.87`` on the support (tanh, ``k = 3``), so layer-wise GD on ``y²`` (an even
+  label transform) recovers the support with ``n = O(d)`` samples while the odd transforms fail.
 """
 
 from __future__ import annotations
@@ -212,8 +212,8 @@ def _hardness_evaluate(ctx: Context) -> list[Check]:
 CLAIMS = [Claim(
     name="hard-instances",
     title="Hard instances: Boolean orthogonal members stay at chance; controls are learned",
-    source="Goel–Gollakota–Jin–Karmalkar–Klivans, ICML 2020, Thm 1.1 / §4; spec "
-           "multi-index.md §4.5",
+    source="Goel–Gollakota–Jin–Karmalkar–Klivans, ICML 2020, Thm 1.1; "
+           "docs/algorithms.md §8.3–§8.4",
     measures="normalised test error at the largest n = c·d of online SGD and layer-wise GD "
              "(square, Huber) on Boolean k = 3, 4 members and k = 1, 2 controls; layer-wise "
              "on y² for the real-valued k = 3 member",

@@ -173,7 +173,7 @@ CLAIMS = [
     Claim(
         name="loss-matters",
         title="The loss matters: square loss fails and Huber succeeds on he4+he4",
-        source="Zhang–Wang–Fu–Lee, ICLR 2026, assumption A3; spec multi-index.md §1.6",
+        source="Zhang–Wang–Fu–Lee, ICLR 2026, assumption A3; docs/algorithms.md §7.4",
         measures="subspace distance of LayerwiseGD with square vs Huber loss at the same "
                  "n = 16·d·ln d; population S_ψ = E[ψ_c(y)(zzᵀ − I)]",
         theory="S_ψ = 0 for the square loss (fails), −0.326·I for Huber (succeeds)",
