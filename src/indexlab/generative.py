@@ -1,5 +1,5 @@
 """Error-controlled generative coefficients ``λ_k² = E_y[ζ_k(y)²]``, ``ζ_k(y) = E[h_k(z) | y]``,
-for single-index links (spec ``single-index.md`` §3.1, §3.3).
+for single-index links (docs/algorithms.md §3.1, §3.3).
 
 Every value comes with an error estimate (:class:`Estimate`): the same computation is done at
 two resolutions and the error is ``|coarse − fine| + ROUND_OFF`` (the fine value is reported),
@@ -22,7 +22,7 @@ tests compare it with the error against exact values. Three methods, chosen by t
   (panel widths 0.002 and 0.001).
 * **convolution** (additive Gaussian label noise ``σ``): the noiseless atoms are deposited on a
   label grid of width ``δ`` and convolved (direct sum, so the tails keep their relative
-  accuracy) with the ``N(0, σ²)`` density; ``ζ_k = (F_k ∗ φ_σ)/(m ∗ φ_σ)`` (spec §3.3 item 3).
+  accuracy) with the ``N(0, σ²)`` density; ``ζ_k = (F_k ∗ φ_σ)/(m ∗ φ_σ)`` (docs/algorithms.md §3.3).
   Resolutions ``δ = σ/16`` and ``σ/32`` (latent panels 0.002 and 0.001); the linear deposit
   widens the kernel (bias ``∝ δ²``, always downwards), so the reported value is the Richardson
   extrapolation ``λ(σ/32) + (λ(σ/32) − λ(σ/16))/3`` and the error ``|λ(σ/32) − λ(σ/16)|/2``

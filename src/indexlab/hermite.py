@@ -1,6 +1,6 @@
 """Hermite polynomials and Gaussian quadrature.
 
-Conventions (spec `single-index.md` §0): ``He_k`` are the probabilists' (monic) Hermite
+Conventions (docs/algorithms.md §1.1): ``He_k`` are the probabilists' (monic) Hermite
 polynomials, orthogonal under the standard Gaussian ``φ(z) = exp(-z²/2)/√(2π)``, and
 ``h_k = He_k / √(k!)`` are orthonormal: ``E[h_j(z) h_k(z)] = δ_jk`` for ``z ~ N(0, 1)``.
 The Hermite coefficients of ``f ∈ L²(N(0,1))`` are ``c_k(f) = E[f(z) h_k(z)]`` and

@@ -1,6 +1,6 @@
 """Information and generative exponents, optimal label transforms, thresholds, predictions.
 
-Definitions (spec ``single-index.md`` §0 and §3, ``multi-index.md`` §5):
+Definitions (docs/algorithms.md §1.1, §3 and §6.2):
 
 * Hermite coefficients of the regression function ``m(z) = E[y | z]``:
   ``c_k = E[m(z) h_k(z)]``; information exponent ``k* = min{k ≥ 1 : c_k ≠ 0}``
@@ -10,7 +10,7 @@ Definitions (spec ``single-index.md`` §0 and §3, ``multi-index.md`` §5):
   ``s* = min{k ≥ 1 : λ_k > 0}`` (Damian, Pillaud-Vivien, Lee, Bruna 2024). For ``r ≥ 2`` we use
   ``λ_k² = Σ_{|α|=k} E_y[E[h_α(z) | y]²]`` (the first "generative leap").
 * Optimal label transform at degree ``k``: ``T(y) = ζ_k(y)/λ_k`` maximises
-  ``E[T(y) h_k(z)]`` under ``E[T²] = 1`` (Cauchy–Schwarz; spec §3.2).
+  ``E[T(y) h_k(z)]`` under ``E[T²] = 1`` (Cauchy–Schwarz; docs/algorithms.md §3.2).
 * Weak-recovery threshold in the proportional regime ``n = αd`` (Mondelli–Montanari 2018,
   Barbier et al. 2019; multi-index: Troiani et al. 2025): ``α_c = 0`` if ``E[z | y] ≠ 0``;
   otherwise ``α_c⁻¹ = sup_{M ⪰ 0, ‖M‖_F = 1} ‖E_y[G(y) M G(y)]‖_F`` with
@@ -72,7 +72,7 @@ from indexlab.support import (  # noqa: F401  (re-exported: the public face of t
 )
 
 COEFF_RTOL = 1e-6  # kept for indexlab.hardness (its exact degree norms); theory uses errors
-LAMBDA_TOL = 1e-3  # the spec's old fixed cut-off (§3.3); no longer used to decide zeros
+LAMBDA_TOL = 1e-3  # the old fixed cut-off (docs/algorithms.md §3.3); no longer decides zeros
 ZERO_FACTOR = 10.0
 DEFAULT_DEGREE = 8
 _MULTI_DEGREE = 4  # generative exponent search depth for r >= 2 (tensor size grows like K^r)
@@ -465,7 +465,7 @@ class LabelTransform:
 def label_transform(link: str | Link, k: int, normalise: bool = True) -> LabelTransform:
     """The transform ``T(y) ≈ E[h_k(z) | y]`` (divided by ``λ_k`` when ``normalise``).
 
-    At ``k = s*`` this is the optimal transform of spec §3.2: ``(x, T(y))`` has information
+    At ``k = s*`` this is the optimal transform of docs/algorithms.md §3.2: ``(x, T(y))`` has information
     exponent ``s*`` and first non-zero coefficient ``E[T(y) h_{s*}(z)] = λ_{s*}``. ``ζ_k`` is
     tabulated by :func:`indexlab.generative.zeta_table` (exact at the knots for noiseless
     piecewise-monotone links) and ``λ_k`` comes from :func:`generative_estimate`. Raises
@@ -690,7 +690,7 @@ def predicted_sample_complexity(
     (Damian, Lee, Soltanolkotabi 2022), ``information_theoretic`` ``d``. The two gradient
     predictions assume every direction of the subspace is visible to first- and second-order
     statistics of a transformed label (:func:`second_order_visible`); where it is not (the
-    orthogonal hard families, ``s* = k ≥ 3``: spec multi-index §4) they raise ``ValueError``
+    orthogonal hard families, ``s* = k ≥ 3``: docs/algorithms.md §8) they raise ``ValueError``
     and are left out of :func:`predicted_sample_complexities`.
     """
     link = _resolve(link)
@@ -727,7 +727,7 @@ def second_order_visible(link: str | Link) -> bool:
     the change between the two resolutions of :func:`conditional_means`). ``M`` is singular
     exactly when some unit ``v`` has ``E[⟨v, z⟩ | y] = 0`` and ``G(y) v = 0`` for every ``y``,
     i.e. no label transform ``T`` makes ``E[T(y)(xxᵀ − I)]`` or ``E[T(y) x]`` move along
-    ``Uᵀv`` — the situation of the orthogonal hard families (multi-index spec §4), where
+    ``Uᵀv`` — the situation of the orthogonal hard families (docs/algorithms.md §8), where
     ``M = 0``. Cached per link."""
     value, error = _second_order_eigenvalue(_resolve(link))
     return is_nonzero(value, error)
