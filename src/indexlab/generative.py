@@ -22,7 +22,8 @@ tests compare it with the error against exact values. Three methods, chosen by t
   (panel widths 0.002 and 0.001).
 * **convolution** (additive Gaussian label noise ``σ``): the noiseless atoms are deposited on a
   label grid of width ``δ`` and convolved (direct sum, so the tails keep their relative
-  accuracy) with the ``N(0, σ²)`` density; ``ζ_k = (F_k ∗ φ_σ)/(m ∗ φ_σ)`` (docs/algorithms.md §3.3).
+  accuracy) with the ``N(0, σ²)`` density; ``ζ_k = (F_k ∗ φ_σ)/(m ∗ φ_σ)``
+  (docs/algorithms.md §3.3).
   Resolutions ``δ = σ/16`` and ``σ/32`` (latent panels 0.002 and 0.001); the linear deposit
   widens the kernel (bias ``∝ δ²``, always downwards), so the reported value is the Richardson
   extrapolation ``λ(σ/32) + (λ(σ/32) − λ(σ/16))/3`` and the error ``|λ(σ/32) − λ(σ/16)|/2``

@@ -465,9 +465,9 @@ class LabelTransform:
 def label_transform(link: str | Link, k: int, normalise: bool = True) -> LabelTransform:
     """The transform ``T(y) ≈ E[h_k(z) | y]`` (divided by ``λ_k`` when ``normalise``).
 
-    At ``k = s*`` this is the optimal transform of docs/algorithms.md §3.2: ``(x, T(y))`` has information
-    exponent ``s*`` and first non-zero coefficient ``E[T(y) h_{s*}(z)] = λ_{s*}``. ``ζ_k`` is
-    tabulated by :func:`indexlab.generative.zeta_table` (exact at the knots for noiseless
+    At ``k = s*`` this is the optimal transform of docs/algorithms.md §3.2: ``(x, T(y))`` has
+    information exponent ``s*`` and first non-zero coefficient ``E[T(y) h_{s*}(z)] = λ_{s*}``.
+    ``ζ_k`` is tabulated by :func:`indexlab.generative.zeta_table` (exact at the knots for noiseless
     piecewise-monotone links) and ``λ_k`` comes from :func:`generative_estimate`. Raises
     ``ValueError`` if ``λ_k`` is zero (within its error: no transform of degree ``k``
     correlates with ``h_k``) or for multi-index links.
