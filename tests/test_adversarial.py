@@ -940,3 +940,40 @@ def test_a_sweep_estimated_for_days_is_refused_before_any_run(tmp_path):
     _refused(["reproduce", "--tiny", "--db", str(tmp_path / "c.db"), "--out",
               str(tmp_path / "rep"), "--time-limit", "1s"], "indexlab reproduce --tiny",
              "more than the time limit 1.0 s")
+
+
+# ----------------------------------------------- defects of the second adversarial run (issue 28)
+def test_the_time_estimate_counts_the_minibatch_steps():
+    """Online SGD at d = 8, n = 10⁷ took 86 s here and was estimated at 3.8 s (flops only):
+    the 3.1·10⁵ minibatch steps' dispatch overhead is now in the estimate."""
+    from indexlab.experiments.guards import estimate
+
+    seconds = estimate("online_sgd", {}, d=8, n=10**7, replicas=2).seconds
+    assert 40 < seconds < 200
+    assert estimate("online_sgd", {"batch": 320}, d=8, n=10**7, replicas=2).seconds < seconds / 5
+
+
+def test_a_spec_budget_beyond_the_bound_is_a_spec_error(tmp_path):
+    """c = 1e30 with p = 'theory' crashed the sweep with an OverflowError in the store."""
+    spec = tmp_path / "big.toml"
+    spec.write_text('name = "big"\n[budget]\nc = [1e30]\np = "theory"\n[[targets]]\n'
+                    'link = "he3"\nd = [8]\n[[learners]]\nname = "unified"\n', encoding="utf-8")
+    _refused(["sweep", str(spec), "--dry-run"], "budget", "at most 1e+15 samples")
+
+
+def test_reproduce_refuses_an_out_that_is_a_file(tmp_path):
+    out = tmp_path / "report.txt"
+    out.write_text("not a folder", encoding="utf-8")
+    _refused(["reproduce", "--tiny", "--only", "baselines", "--db", str(tmp_path / "c.db"),
+              "--out", str(out)], "is a file", "folder")
+
+
+@pytest.mark.parametrize("bad", [None, 3, ["unified"]], ids=repr)
+def test_theory_and_registry_name_what_they_take(bad):
+    from indexlab import theory
+    from indexlab.learners.registry import learner_class
+
+    with pytest.raises(ValueError, match="is not allowed"):
+        theory.information_exponent(bad)
+    with pytest.raises(ValueError, match="is not allowed: give a learner name"):
+        learner_class(bad)

@@ -87,6 +87,9 @@ _DISCRETE_ATOMS = 4e6  # equal-mass product rule for deterministic discrete mult
 
 def _resolve(link: str | Link) -> Link:
     link = get_link(link) if isinstance(link, str) else link
+    if not isinstance(link, Link):
+        raise ValueError(f"link={link!r} is not allowed: give a registry name, an expression "
+                         "in z (a string) or an indexlab.links.Link")
     check_supported(link)
     return link
 

@@ -340,6 +340,9 @@ def reproduce(
         return
     if db is None or out is None:
         _fail("--db and --out are required (or --list to print the registry)")
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {str(out)!r} is a file: give a folder for the report (it is created if "
+              "missing)")
     _check_executor(executor, scheduler, workers)
     try:
         store = Store(db)

@@ -72,6 +72,7 @@ METRICS = ("overlap", "overlap_neuron", "subspace_distance", "test_mse")
 TRACE_METRICS = {"overlap": "overlap", "overlap_neuron": "overlap_mean"}
 PRESETS = {"strong": "overlap >= 0.9", "weak": "overlap >= 0.3"}
 MAX_RUNS = 100_000
+MAX_BUDGET = 10**15  # samples per replica of one run (as indexlab fit's MAX_COUNT)
 MAX_FORMULA = 1e12  # largest |value| of a hyperparameter formula
 _SUCCESS = re.compile(r"^\s*([a-z_]+)\s*(>=|<=)\s*([-+0-9.eE]+)\s*$")
 _TOP_KEYS = {"name", "seed", "replicas", "device", "dtype", "n_test", "success",
@@ -421,15 +422,19 @@ def _check_values(learner: LearnerSpec, hyper: dict[str, Any], where: str, d: in
 @lru_cache(maxsize=1024)
 def theory_exponent(learner: str, target: TargetSpec, d: int
                     ) -> tuple[float, str, float] | None:
-    """``(p, base, base value)`` of the predicted ``n ≍ base^p`` for ``learner`` on
-    ``target`` at ``d`` (``base`` is ``"d"``, or ``"k"`` = the sparsity), or ``None`` when
-    theory has none. Cached."""
+    """``(p, base, base value)`` of the predicted ``n ≍ base^p`` for ``learner`` (its class's
+    ``theory_key``) on ``target`` at ``d`` (``base`` is ``"d"``, or ``"k"`` = the sparsity),
+    or ``None`` when theory has none. Cached."""
     from indexlab import theory
+    from indexlab.learners.registry import learner_class
     from indexlab.links import get_link
 
+    key = learner_class(learner).theory_key
+    if key is None:
+        return None
     try:
         link = get_link(target.link, noise=target.noise)
-        pred = theory.predicted_sample_complexity(learner, link, d, target.sparsity)
+        pred = theory.predicted_sample_complexity(key, link, d, target.sparsity)
     except ValueError:
         return None
     base = float(target.sparsity) if pred.base == "k" else float(d)
@@ -471,7 +476,11 @@ def _check_budgets(spec: Spec) -> None:
                 if budget.p == "theory" and theory_exponent(learner.name, target, d) is None:
                     raise SpecError(f"{where}.p='theory': indexlab.theory has no prediction for "
                                     f"{learner.name} on link {target.link!r}; give a number")
-                total += len(budgets(spec, learner, target, d))
+                ns = budgets(spec, learner, target, d)
+                if ns and max(ns) > MAX_BUDGET:
+                    raise SpecError(f"{where}: n = {max(ns):.3g} at d={d} is not allowed: "
+                                    f"budgets are at most {MAX_BUDGET:.0e} samples per replica")
+                total += len(ns)
     if total > MAX_RUNS:
         raise SpecError(f"the spec expands to {total} runs: at most {MAX_RUNS} are allowed")
 

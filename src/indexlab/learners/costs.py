@@ -14,7 +14,8 @@ The model, with ``R`` replicas, budget ``n``, dimension ``d``, ``m`` neurons:
 * online, full engine: a sample chunk ``R·b·d`` (``b`` the streaming chunk, 16M numbers over
   all replicas by default), the weights ``R·m·d`` (4 copies) and the second stage
   ``R·n_ridge·(d + 2m)``; work ``6 R n m d + 2 R n_ridge (m d + m²)`` (two products per
-  sample and neuron, and the ridge features);
+  sample and neuron, and the ridge features), in ``n/B`` minibatch steps (at small ``d``
+  their fixed overhead, not the work, sets the time);
 * online, overlap chain (``docs/chain.md``): the state ``R·(m+1)²`` and a chunk of draws
   (``2^16`` numbers per replica); work ``CHAIN_FLOPS_PER_STATE · R n (m+1)²`` (one LQ update of the
   ``(m+1)``-dimensional state per sample, measured ≈ 10⁷ samples/s per core at ``m = 1``);
@@ -46,12 +47,15 @@ CHAIN_CHUNK_NUMBERS = 1 << 16  # the chain's chunk per replica (learners.chain.C
 @dataclass(frozen=True)
 class Cost:
     """The cost of one run: ``parts`` (name → numbers held at once, of the run's dtype unless
-    the name says float64), ``flops`` (floating-point work) and ``draws`` (Gaussian numbers
-    drawn for the training data)."""
+    the name says float64), ``flops`` (floating-point work), ``draws`` (Gaussian numbers
+    drawn for the training data) and ``steps`` (sequential steps driven from Python, each
+    with a fixed overhead of dispatching its kernels: the minibatch steps of the full
+    online engine)."""
 
     parts: dict[str, float] = field(default_factory=dict)
     flops: float = 0.0
     draws: float = 0.0
+    steps: float = 0.0
 
 
 def number(value: Any, fallback: float) -> float:
@@ -83,7 +87,7 @@ def online_full_cost(h: dict[str, Any], d: float, n: float, R: float) -> Cost:
              "weights R·m·d (4 copies)": 4 * R * m * d,
              "second stage R·n_ridge·(d + m)": R * ridge * (d + 2 * m)}
     flops = 6 * R * n * m * d + 2 * R * ridge * (m * d + m * m)
-    return Cost(parts, flops, R * n * d)
+    return Cost(parts, flops, R * n * d, steps=n / number(h.get("batch"), 32))
 
 
 def online_chain_cost(h: dict[str, Any], n: float, R: float) -> Cost:

@@ -146,6 +146,9 @@ def learner_class(name: str | type[Learner]) -> type[Learner]:
     ``name`` is a ``ValueError`` listing the learners, with a did-you-mean."""
     if isinstance(name, type) and issubclass(name, Learner):
         return name
+    if not isinstance(name, str):
+        raise ValueError(f"learner={name!r} is not allowed: give a learner name (one of "
+                         f"{', '.join(LEARNERS)}) or a Learner class")
     if name not in LEARNERS:
         raise ValueError(f"learner={name!r} is not allowed{did_you_mean(name, LEARNERS)}: use "
                          f"one of {', '.join(LEARNERS)}")
