@@ -977,3 +977,26 @@ def test_theory_and_registry_name_what_they_take(bad):
         theory.information_exponent(bad)
     with pytest.raises(ValueError, match="is not allowed: give a learner name"):
         learner_class(bad)
+
+
+def test_a_link_whose_square_underflows_is_refused_with_a_reason():
+    """1e-300·z³: E[y|z]² underflows everywhere; it was a raw numpy 'zero-size array' error."""
+    from indexlab import theory
+    from indexlab.support import UnsupportedLinkError
+
+    with pytest.raises(UnsupportedLinkError, match="underflows float64"):
+        theory.information_exponent("1e-300*z**3")
+
+
+def test_a_pandas_dataframe_fits_like_its_values():
+    """A DataFrame and a Series gave KeyError: 8 (torch read the column labels)."""
+    pd = pytest.importorskip("pandas")
+    from indexlab.learners.sdr import SIR
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 6))
+    y = X[:, 0] + 0.1 * rng.standard_normal(400)
+    frame, series = pd.DataFrame(X, columns=[f"x{i}" for i in range(6)]), pd.Series(y)
+    a = SIR().fit(frame, series).directions_
+    b = SIR().fit(X, y).directions_
+    assert torch.equal(torch.as_tensor(a), torch.as_tensor(b))

@@ -109,6 +109,9 @@ def _check_single(link: Link) -> None:
     with np.errstate(all="ignore"):
         logf = np.log(m * m) - 0.5 * x * x
     dx = x[1] - x[0]
+    if not np.isfinite(logf).any():
+        raise _refuse(link, "E[y|z]² underflows float64 everywhere on |z| ≤ 10 (|E[y|z]| below "
+                      "1e-154), so its Hermite coefficients cannot be computed: rescale the link")
     f = np.exp(logf - np.nanmax(logf[np.isfinite(logf)]))
     f[~np.isfinite(f)] = 0.0
     total = f.sum() * dx
