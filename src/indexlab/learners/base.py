@@ -66,8 +66,8 @@ def as_replicated(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch
     Half-precision data (``float16``, ``bfloat16``) is computed in ``float32`` (the linear
     algebra of the learners has no half-precision kernels); ``d = 0`` is refused."""
     # pandas (or any array library with to_numpy): its values, not its labels
-    X = torch.as_tensor(np.ascontiguousarray(X.to_numpy()) if hasattr(X, "to_numpy") else X)
-    y = torch.as_tensor(np.ascontiguousarray(y.to_numpy()) if hasattr(y, "to_numpy") else y)
+    X = torch.as_tensor(np.array(X.to_numpy(), order="C") if hasattr(X, "to_numpy") else X)
+    y = torch.as_tensor(np.array(y.to_numpy(), order="C") if hasattr(y, "to_numpy") else y)
     if not X.is_floating_point():
         raise ValueError(f"X has dtype {X.dtype}: use a floating-point tensor")
     if X.dtype in (torch.float16, torch.bfloat16):
