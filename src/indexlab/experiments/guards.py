@@ -22,6 +22,7 @@ free memory of the CUDA device for ``cuda`` runs). :func:`check_memory` raises
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -90,12 +91,12 @@ def estimate(learner, hyper: dict, d: int, n: int, replicas: int, r: int = 1,
     hyper = dict(hyper or {})
     cost = cls.cost(hyper, d, n, replicas, r)
     R, d = float(replicas), float(d)
-    parts = dict(cost.parts)
     draws = cost.draws
     if n_test and cls.predicts_with(hyper):
-        parts["test set R·n_test·d"] = 2 * R * float(n_test) * d
+        cost = dataclasses.replace(cost, parts={**cost.parts,
+                                                "test set R·n_test·d": 2 * R * float(n_test) * d})
         draws += R * float(n_test) * d
-    parts = {k: v * (8 if "float64" in k else dtype_bytes) for k, v in parts.items()}
+    parts = cost.part_bytes(dtype_bytes)
     parts["directions R·r·d (float64)"] = 8 * R * r * d
     kind = "cuda" if str(device).startswith("cuda") else "cpu"
     seconds = (OVERHEAD_SECONDS + cost.flops / FLOPS[kind] + draws / DRAWS[kind]

@@ -237,7 +237,7 @@ def _memory_message(learner: Learner, data: Any, kwargs: dict[str, Any]) -> str:
         return f"{name}.fit ran out of memory: lower the width, n, d or the replicas"
     try:
         cost = type(learner).cost(learner.get_params(), d, int(n or 1), R, r)
-        sizes = {k: v * (8 if "float64" in k else 4) for k, v in cost.parts.items()}
+        sizes = cost.part_bytes(4)
         part, largest = max(sizes.items(), key=lambda kv: kv[1])
         estimate = (f": it needs about {sum(sizes.values()) / 2**30:.3g} GB (largest part: "
                     f"{part}, {largest / 2**30:.3g} GB)")

@@ -57,6 +57,10 @@ class Cost:
     draws: float = 0.0
     steps: float = 0.0
 
+    def part_bytes(self, dtype_bytes: int = 4) -> dict[str, float]:
+        """``parts`` in bytes: ``dtype_bytes`` per number, 8 for a part named float64."""
+        return {k: v * (8 if "float64" in k else dtype_bytes) for k, v in self.parts.items()}
+
 
 def number(value: Any, fallback: float) -> float:
     """``value`` when it is a positive finite number (not a bool), else ``fallback``."""
