@@ -19,6 +19,7 @@ result as soon as it arrives.
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from collections.abc import Callable
@@ -144,9 +145,13 @@ def check_time(configs: list[Run], what: str, time_limit: str | float | None = N
                parallel: int = 1, where: str = "--time-limit") -> float:
     """Refuse (:class:`~indexlab.experiments.guards.ResourceError`) ``configs`` whose summed
     time estimate, shared by ``parallel`` workers, exceeds the time limit
-    (:func:`~indexlab.experiments.guards.time_limit`); returns the estimate in seconds."""
+    (:func:`~indexlab.experiments.guards.time_limit`); returns the estimate in seconds
+    (``nan`` without a limit: then nothing is estimated)."""
     from indexlab.experiments.guards import check_time as check
+    from indexlab.experiments.guards import time_limit as limit_of
 
+    if math.isinf(limit_of(time_limit, where)[0]):  # no limit: nothing to estimate
+        return math.nan
     seconds = sum(run_estimate(c).seconds for c in configs) / max(1, parallel)
     check(seconds, what, time_limit, where)
     return seconds
