@@ -14,6 +14,7 @@ checks against autograd. With ``g_i = ∂ℓ/∂f (f(x_i), y_i)`` and ``p_ij = �
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,35 +47,73 @@ class Activation:
         return self.f(u)
 
 
+@dataclass(frozen=True)
+class HermiteFn:
+    """``h_k`` (``derivative=False``) or ``h_k' = √k h_{k−1}`` (Appell property of the
+    Hermite family): a named, picklable callable."""
+
+    k: int
+    derivative: bool = False
+
+    def __call__(self, u: torch.Tensor) -> torch.Tensor:
+        if self.derivative:
+            return math.sqrt(self.k) * hermite_h(u, self.k - 1)
+        return hermite_h(u, self.k)
+
+
 def _hermite_activation(k: int) -> Activation:
-    """``h_k`` with ``h_k' = √k h_{k−1}`` (Appell property of the Hermite family)."""
-    return Activation(
-        name=f"he{k}",
-        f=lambda u: hermite_h(u, k),
-        df=lambda u: math.sqrt(k) * hermite_h(u, k - 1),
-        hermite_degree=k,
-    )
+    """``h_k`` with ``h_k' = √k h_{k−1}``."""
+    return Activation(name=f"he{k}", f=HermiteFn(k), df=HermiteFn(k, derivative=True),
+                      hermite_degree=k)
+
+
+# the activations and their derivatives as module-level functions, so that an Activation, a
+# Network and a fitted learner holding one pickle (Dask, saved models) and compare equal
+def step(u: torch.Tensor) -> torch.Tensor:
+    """``relu' = 1[u > 0]``."""
+    return (u > 0).to(u.dtype)
+
+
+def relu3(u: torch.Tensor) -> torch.Tensor:
+    return torch.relu(u) ** 3
+
+
+def relu3_derivative(u: torch.Tensor) -> torch.Tensor:
+    return 3 * torch.relu(u) ** 2
+
+
+def tanh_derivative(u: torch.Tensor) -> torch.Tensor:
+    return 1 - torch.tanh(u) ** 2
+
+
+def quadratic(u: torch.Tensor) -> torch.Tensor:
+    return u * u / 2
+
+
+def identity(u: torch.Tensor) -> torch.Tensor:
+    return u
+
+
+def logcosh(u: torch.Tensor) -> torch.Tensor:
+    """log cosh u = logaddexp(u, −u) − log 2: stable for large |u|, three passes."""
+    return torch.logaddexp(u, -u).sub_(math.log(2))
+
+
+def sigmoid_derivative(u: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(u) * (1 - torch.sigmoid(u))
 
 
 def _activations() -> dict[str, Activation]:
     acts = {
-        "relu": Activation("relu", torch.relu, lambda u: (u > 0).to(u.dtype),
-                           breakpoints=(0.0,), relu_power=1),
-        "relu3": Activation("relu3", lambda u: torch.relu(u) ** 3,
-                            lambda u: 3 * torch.relu(u) ** 2, breakpoints=(0.0,), relu_power=3),
-        "tanh": Activation("tanh", torch.tanh, lambda u: 1 - torch.tanh(u) ** 2),
-        "quadratic": Activation("quadratic", lambda u: u * u / 2, lambda u: u),
+        "relu": Activation("relu", torch.relu, step, breakpoints=(0.0,), relu_power=1),
+        "relu3": Activation("relu3", relu3, relu3_derivative, breakpoints=(0.0,),
+                            relu_power=3),
+        "tanh": Activation("tanh", torch.tanh, tanh_derivative),
+        "quadratic": Activation("quadratic", quadratic, identity),
         # log cosh: σ' = tanh, σ'(0) = 0, σ''(0) = 1, |σ'''| ≤ 0.77 (docs/algorithms.md §7.3)
-        "logcosh": Activation(
-            "logcosh",
-            # log cosh u = logaddexp(u, −u) − log 2: stable for large |u|, three passes
-            lambda u: torch.logaddexp(u, -u).sub_(math.log(2)),
-            torch.tanh,
-        ),
+        "logcosh": Activation("logcosh", logcosh, torch.tanh),
         "softplus": Activation("softplus", torch.nn.functional.softplus, torch.sigmoid),
-        "sigmoid": Activation(
-            "sigmoid", torch.sigmoid, lambda u: torch.sigmoid(u) * (1 - torch.sigmoid(u))
-        ),
+        "sigmoid": Activation("sigmoid", torch.sigmoid, sigmoid_derivative),
     }
     for k in range(1, 9):
         acts[f"he{k}"] = _hermite_activation(k)
@@ -105,6 +144,15 @@ class Loss:
     grad: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def _huber_value(f, y, delta: float):
+    r = (f - y).abs()
+    return torch.where(r <= delta, 0.5 * r * r, delta * (r - 0.5 * delta))
+
+
+def _huber_grad(f, y, delta: float):
+    return (f - y).clamp(-delta, delta)
+
+
 def huber_loss(delta: float = 1.0) -> Loss:
     """Huber: ``½r²`` for ``|r| ≤ δ``, ``δ(|r| − δ/2)`` beyond (``r = f − y``).
 
@@ -112,24 +160,41 @@ def huber_loss(delta: float = 1.0) -> Loss:
     """
     if not delta > 0:
         raise ValueError(f"huber delta={delta!r} is not allowed: use a number > 0")
+    return Loss(f"huber({delta:g})", functools.partial(_huber_value, delta=delta),
+                functools.partial(_huber_grad, delta=delta))
 
-    def value(f, y):
-        r = (f - y).abs()
-        return torch.where(r <= delta, 0.5 * r * r, delta * (r - 0.5 * delta))
 
-    return Loss(f"huber({delta:g})", value, lambda f, y: (f - y).clamp(-delta, delta))
+# the losses as module-level functions (picklable, as the activations)
+def _square_value(f, y):
+    return 0.5 * (f - y) ** 2
+
+
+def _square_grad(f, y):
+    return f - y
+
+
+def _correlation_value(f, y):
+    return -y * f
+
+
+def _correlation_grad(f, y):
+    return -y
+
+
+def _logistic_value(f, y):
+    return torch.nn.functional.softplus(-y * f)
+
+
+def _logistic_grad(f, y):
+    return -y * torch.sigmoid(-y * f)
 
 
 LOSSES: dict[str, Loss] = {
-    "square": Loss("square", lambda f, y: 0.5 * (f - y) ** 2, lambda f, y: f - y),
-    "correlation": Loss("correlation", lambda f, y: -y * f, lambda f, y: -y),
+    "square": Loss("square", _square_value, _square_grad),
+    "correlation": Loss("correlation", _correlation_value, _correlation_grad),
     "huber": huber_loss(1.0),
     # logistic for labels y ∈ {−1, +1}: log(1 + e^{−y f}), ℓ' = −y σ(−y f)
-    "logistic": Loss(
-        "logistic",
-        lambda f, y: torch.nn.functional.softplus(-y * f),
-        lambda f, y: -y * torch.sigmoid(-y * f),
-    ),
+    "logistic": Loss("logistic", _logistic_value, _logistic_grad),
 }
 
 

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+from sklearn.base import TransformerMixin
 
 from indexlab import metrics
 from indexlab.learners.base import DataSource, Learner, Trace, data_source
@@ -103,7 +104,7 @@ def final_trace(source: DataSource, directions: torch.Tensor, **values: torch.Te
     return trace
 
 
-class Projection(Learner):
+class Projection(TransformerMixin, Learner):
     """A subspace estimator: ``directions_ (R, r, d)`` (``(r, d)`` for data without a
     replica axis) are orthonormal estimates of the hidden subspace, and
     ``transform(X) = (X − offset) Ûᵀ``.

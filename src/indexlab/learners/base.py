@@ -27,6 +27,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+from sklearn.utils.validation import validate_data
 
 from indexlab.learners.constraints import Alternatives, allowed, check_all
 from indexlab.learners.costs import Cost, with_defaults
@@ -155,9 +158,60 @@ class Trace:
 # ------------------------------------------------------------------------------------------
 
 
-class NotFittedError(ValueError, AttributeError):
-    """``transform``/``predict``/... called before ``fit`` (a ``ValueError`` and an
-    ``AttributeError``, as scikit-learn's)."""
+class NotFittedError(_SklearnNotFittedError):
+    """``transform``/``predict``/... called before ``fit``: scikit-learn's
+    :class:`sklearn.exceptions.NotFittedError` (a ``ValueError`` and an ``AttributeError``)."""
+
+
+# scikit-learn's input validation for a 2-d dataset: float64/float32 kept, ints, bools and
+# object arrays of numbers converted to float64; NaN/inf accepted (a replica with them is
+# flagged diverged_, the library's rule); at least 2 samples and 1 feature
+_VALIDATION = {"dtype": [np.float64, np.float32], "ensure_all_finite": False}
+
+
+def _writable(X: np.ndarray) -> np.ndarray:
+    """``X`` as a C-ordered, writable array (a read-only memmap is copied), so that torch
+    can share it."""
+    return np.require(X, requirements=["C", "W"])
+
+
+def _sklearn_inputs(learner: Learner, data: Any, y: Any) -> tuple[Any, Any]:
+    """The ``fit`` arguments after scikit-learn's validation where it applies.
+
+    A :class:`~indexlab.targets.Target`, a torch tensor (any device) and a 3-d array
+    ``(R, n, d)`` (the library's replicated data) pass as they are; anything else (numpy,
+    lists, pandas, ints) goes through :func:`sklearn.utils.validation.validate_data`, which
+    sets ``n_features_in_`` (and ``feature_names_in_`` for a DataFrame) and refuses 1-d,
+    empty, complex, sparse or inconsistent inputs with scikit-learn's messages."""
+    if isinstance(data, (Target, torch.Tensor)):
+        if hasattr(learner, "feature_names_in_"):
+            del learner.feature_names_in_  # a fresh fit on data without column names
+        return data, y
+    if getattr(data, "ndim", None) == 3:  # numpy's (R, n, d)
+        return _writable(np.asarray(data)), y
+    if y is None:
+        raise ValueError(f"{type(learner).__name__} requires y to be passed, but the target "
+                         "y is None: use fit(X, y), or fit(target, n=...)")
+    X, y = validate_data(learner, data, y, reset=True, y_numeric=True, ensure_min_samples=2,
+                         **_VALIDATION)
+    if isinstance(y, np.ndarray) and not np.issubdtype(y.dtype, np.floating):
+        y = y.astype(X.dtype)
+    return _writable(X), y
+
+
+def _wrong_width(learner: Learner, shape: tuple) -> str | None:
+    """The error for ``X`` of ``shape`` given to a learner fitted on ``n_features_in_``
+    features (scikit-learn's wording), or ``None`` when the width fits."""
+    d = getattr(learner, "n_features_in_", None)
+    if len(shape) < 2:
+        return (f"X of shape {tuple(shape)} is not allowed: use X of shape (n, d) or "
+                "(R, n, d); Reshape your data with X.reshape(1, -1) for a single sample")
+    if d is None or shape[-1] == d:
+        return None
+    seen = shape[-1]
+    return (f"X has {seen} features, but {type(learner).__name__} is expecting {d} features "
+            f"as input: X of shape {tuple(shape)} has d = {seen} features, but this model was "
+            f"fitted on d = {d}; use X of shape (n, {d}) or (R, n, {d})")
 
 
 def _to_torch(value: Any, device: torch.device | None) -> Any:
@@ -176,17 +230,27 @@ def _to_numpy(value: Any) -> Any:
 def _array_io(method: Callable) -> Callable:
     """Wrap ``transform``/``predict``: not fitted → :class:`NotFittedError`; an ``X`` whose
     last axis is not the fitted ``d`` (``n_features_in_``) → ``ValueError``; a numpy ``X`` is
-    converted to a tensor on the learner's device and the result back to numpy."""
+    converted to a tensor on the learner's device and the result back to numpy; a 2-d
+    non-tensor ``X`` (list, pandas, ints) is validated by scikit-learn (its feature names
+    checked against those of ``fit``)."""
 
     @functools.wraps(method)
     def wrapper(self, X, *args, **kwargs):
         self.check_fitted()
-        d, shape = getattr(self, "n_features_in_", None), getattr(X, "shape", None)
-        if d is not None and shape is not None and (len(shape) == 0 or shape[-1] != d):
-            raise ValueError(f"X of shape {tuple(shape)} has d = {shape[-1] if shape else 0} "
-                             f"features, but this {type(self).__name__} was fitted on d = "
-                             f"{d}: use X of shape (n, {d}) or (R, n, {d})")
-        numpy_in = isinstance(X, np.ndarray)
+        numpy_in = not isinstance(X, torch.Tensor)
+        replicated = getattr(X, "ndim", None) == 3
+        if not numpy_in or replicated:
+            why = _wrong_width(self, tuple(X.shape))
+            if why is not None:
+                raise ValueError(why)
+            X = X if not numpy_in else np.asarray(X)
+        else:  # lists, pandas, ints, (n, d) numpy: scikit-learn's validation
+            shape = getattr(X, "shape", None)
+            why = _wrong_width(self, tuple(shape)) if shape is not None and len(shape) == 2 \
+                else None
+            if why is not None:
+                raise ValueError(why)
+            X = validate_data(self, X, reset=False, **_VALIDATION)
         out = method(self, _to_torch(X, getattr(self, "device_", None)), *args, **kwargs)
         return _to_numpy(out) if numpy_in else out
 
@@ -206,14 +270,17 @@ def _out_of_memory(error: BaseException) -> bool:
 
 
 def _memory_guarded(method: Callable) -> Callable:
-    """Wrap ``fit``: an allocator failure (``MemoryError``, torch's "can't allocate memory",
-    CUDA out of memory) becomes a :class:`LearnerMemoryError` naming the run's estimated
+    """Wrap ``fit``: its inputs validated (:func:`_sklearn_inputs`), ``trace_`` reset to an
+    empty :class:`Trace`, and an allocator failure (``MemoryError``, torch's "can't allocate
+    memory", CUDA out of memory) becomes a :class:`LearnerMemoryError` naming the run's estimated
     peak memory and its largest part, from the class's declared :meth:`Learner.cost`."""
 
     @functools.wraps(method)
-    def wrapper(self, data, *args, **kwargs):
+    def wrapper(self, data, y=None, **kwargs):
+        data, y = _sklearn_inputs(self, data, y)
+        self.trace_ = Trace()  # empty unless the fit records one
         try:
-            return method(self, data, *args, **kwargs)
+            return method(self, data, y, **kwargs)
         except LearnerMemoryError:
             raise
         except (MemoryError, RuntimeError) as error:
@@ -263,7 +330,7 @@ class InstanceFlag:
         return self.on_class if obj is None else bool(self.fn(obj))
 
 
-class Learner:
+class Learner(BaseEstimator):
     """The contract every learner follows (module docstring; ``shared/DESIGN.md``).
 
     A learner is a dataclass whose ``__init__`` fields are its hyperparameters and nothing
@@ -311,14 +378,24 @@ class Learner:
     is registered, so a learner that declares no cost, or a capability with a misspelt name
     or a wrong type, fails at import, not in a user's run.
 
-    **Fitted attributes** present after every ``fit``: ``trace_`` (a :class:`Trace`, empty
-    before ``fit``), ``diverged_`` ``(R,)``, ``samples_`` (per replica), ``replicas_``,
-    ``squeeze_`` (the data had no replica axis), ``device_``; ``directions_`` where
-    ``learns_directions``.
+    **Fitted attributes**, set by ``fit`` only (a fresh instance has none): ``trace_`` (a
+    :class:`Trace`, empty when the learner records nothing), ``diverged_`` ``(R,)``,
+    ``samples_`` (per replica), ``replicas_``, ``squeeze_`` (the data had no replica axis),
+    ``device_``, ``n_features_in_`` (``d``; and ``feature_names_in_`` after a pandas
+    DataFrame); ``directions_`` where ``learns_directions``.
 
-    **Arrays.** ``fit`` takes torch tensors or numpy arrays, ``X`` of shape ``(n, d)`` or
-    ``(R, n, d)``; ``transform``/``predict`` return numpy for numpy input and torch for
-    torch input, and raise :class:`NotFittedError` before ``fit``.
+    **scikit-learn.** A learner is a :class:`sklearn.base.BaseEstimator`; those with
+    ``transform`` are also ``TransformerMixin`` (``fit_transform``), those with ``predict``
+    ``RegressorMixin`` (``score`` is R²), so ``clone``, ``Pipeline``, ``GridSearchCV`` and
+    :func:`sklearn.utils.estimator_checks.check_estimator` apply (``tests/test_sklearn.py``
+    lists the checks that cannot, with their reasons).
+
+    **Arrays.** ``fit`` takes a target with a budget ``n``, torch tensors (any device), or
+    anything scikit-learn validates (numpy, lists, pandas, ints: validated by
+    :func:`sklearn.utils.validation.validate_data`), ``X`` of shape ``(n, d)`` or the
+    library's replicated ``(R, n, d)``; ``transform``/``predict`` return torch for torch
+    input and numpy otherwise, and raise :class:`NotFittedError` before ``fit``. NaN or
+    infinite values are accepted: the replica is flagged in ``diverged_``.
     """
 
     constraints: ClassVar[dict[str, Alternatives]] = {}
@@ -344,8 +421,16 @@ class Learner:
         if callable(fit) and not getattr(fit, "_memory_guarded", False):
             cls.fit = _memory_guarded(fit)
 
-    def __post_init__(self) -> None:
-        self.trace_ = Trace()
+    # -------------------------------------------------------------- scikit-learn
+    def __sklearn_is_fitted__(self) -> bool:
+        """Whether ``fit`` has run (:func:`sklearn.utils.validation.check_is_fitted`)."""
+        return hasattr(self, "replicas_")
+
+    def __sklearn_tags__(self):
+        """scikit-learn's tags: ``fit(X, y)`` needs ``y`` (every learner is supervised)."""
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
 
     # -------------------------------------------------------------- hyperparameters
     @classmethod

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
+from sklearn.base import RegressorMixin
 
 from indexlab import metrics
 from indexlab.learners._util import (
@@ -54,12 +55,18 @@ from indexlab.nn import ACTIVATIONS
 from indexlab.seeding import replica_generator
 from indexlab.targets import Target
 
+
+def sqrt2_cos(u: torch.Tensor) -> torch.Tensor:
+    """``√2 cos u``: the random Fourier feature map."""
+    return math.sqrt(2.0) * torch.cos(u)
+
+
 # the random-feature nonlinearities: two activations of indexlab.nn, and √2 cos (random
 # Fourier features; a feature map, not an activation: it has no use as σ elsewhere)
 FEATURE_MAPS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": ACTIVATIONS["relu"].f,
     "tanh": ACTIVATIONS["tanh"].f,
-    "cos": lambda u: math.sqrt(2.0) * torch.cos(u),
+    "cos": sqrt2_cos,
 }
 KERNELS = ("rbf", "laplace", "poly", "arccos")
 _ELEMENTS = 1 << 24  # numbers per chunk over all replicas
@@ -82,7 +89,7 @@ def _ridge_solve(G: torch.Tensor, h: torch.Tensor, shift: float) -> torch.Tensor
     return torch.where(finite[:, None], x, math.nan)
 
 
-class FixedFeatureLearner(Learner):
+class FixedFeatureLearner(RegressorMixin, Learner):
     """Shared face of the fixed-feature learners: no directions, predictions and test error."""
 
     predicts: ClassVar[bool] = True

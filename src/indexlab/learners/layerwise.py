@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
+from sklearn.base import RegressorMixin, TransformerMixin
 
 from indexlab.learners.base import Learner, Trace, as_replicated
 from indexlab.learners.constraints import Bool, InstanceOf, Int, Options, Real
@@ -126,7 +127,7 @@ def default_t1(X, rho, r: int, eig: torch.Tensor | None = None) -> int:
 
 
 @dataclass
-class LayerwiseGD(Learner):
+class LayerwiseGD(TransformerMixin, RegressorMixin, Learner):
     """Layer-wise GD (see the module docstring). Hyperparameters, ``None`` = default:
 
     r: subspace dimension to report (default: the target's when fitting a target, else 1;
@@ -192,6 +193,15 @@ class LayerwiseGD(Learner):
     stage_budgets: ClassVar[bool] = True
     width_parameter: ClassVar[str | None] = "width"
     theory_key: ClassVar[str | None] = "layerwise"
+
+    def __sklearn_tags__(self):
+        """scikit-learn's tags, with ``poor_score``: stage 1 is power iteration on
+        ``Σ̂ = (1/n) Σ ℓ'(t0, y_i) x_i x_iᵀ``, which sees only the second-order part of the
+        link (module docstring): a linear link, as in scikit-learn's R² check, is invisible
+        to it by design."""
+        tags = super().__sklearn_tags__()
+        tags.regressor_tags.poor_score = True
+        return tags
 
     @classmethod
     def cost(cls, hyper, d, n, replicas, r=1):

@@ -79,8 +79,11 @@ def _declared(cls: type[Learner]) -> dict[str, Any]:
     fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
     out: dict[str, Any] = {}
     for klass in reversed(cls.__mro__[:cls.__mro__.index(Learner)]):
+        if not issubclass(klass, Learner):  # scikit-learn's mixins declare no capability
+            continue
         for key, value in vars(klass).items():
             if (key.startswith("_") or key in fields or key in _DECLARATIONS
+                    or (key.startswith("set_") and key.endswith("_request"))  # sklearn's
                     or isinstance(value, (classmethod, staticmethod, property))
                     or (callable(value) and not isinstance(value, type))):
                 continue

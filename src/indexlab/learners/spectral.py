@@ -108,6 +108,21 @@ def _optimal_table(link: Link, floor: float) -> theory.LabelTransform:
     return theory.LabelTransform(k=2, knots=zeta.knots, values=values, lam=zeta.lam)
 
 
+def _identity(y: torch.Tensor) -> torch.Tensor:
+    """``T(y) = y``."""
+    return y
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """``T(y) = clip(y, −τ, τ)`` (a named, picklable preprocessing)."""
+
+    tau: float
+
+    def __call__(self, y: torch.Tensor) -> torch.Tensor:
+        return y.clamp(-self.tau, self.tau)
+
+
 def spectral_preprocessing(
     preprocess: str | Preprocess = "optimal",
     link: str | Link | None = None,
@@ -124,10 +139,9 @@ def spectral_preprocessing(
         return preprocess
     name = check_choice("preprocess", preprocess, PREPROCESSINGS)
     if name == "identity":
-        return lambda y: y
+        return _identity
     if name == "truncation":
-        tau = check_float("threshold", threshold, 0.0, strict=True)
-        return lambda y: y.clamp(-tau, tau)
+        return Truncation(check_float("threshold", threshold, 0.0, strict=True))
     if link is None:
         raise ValueError(
             f"preprocess={name!r} needs the link to tabulate E[·|y]: fit on a target, or "
@@ -261,9 +275,9 @@ class Spectral(Projection):
 
     Fitted: ``directions_ (R, r, d)`` (unit eigenvectors, largest eigenvalue first, sign
     fixed so the largest entry is positive), ``eigenvalues_ (R, r)``, ``converged_``,
-    ``iterations_``, ``diverged_`` (non-finite ``D``), ``samples_``, ``preprocess_`` (the
-    ``T`` used), ``trace_`` (one record at ``n``: the top eigenvalue, and the overlap /
-    subspace distance to the target's directions when fitted on a target).
+    ``iterations_`` (= ``n_iter_``), ``diverged_`` (non-finite ``D``), ``samples_``,
+    ``preprocess_`` (the ``T`` used), ``trace_`` (one record at ``n``: the top eigenvalue,
+    and the overlap / subspace distance to the target's directions when fitted on a target).
     ``transform(X) = X Ûᵀ``.
     """
 
@@ -369,6 +383,7 @@ class Spectral(Projection):
         self.eigenvalues_ = torch.where(finite[:, None], pairs.values, nan)
         self.converged_ = pairs.converged & finite
         self.iterations_ = pairs.iterations
+        self.n_iter_ = pairs.iterations  # scikit-learn's name for it
         self.diverged_ = ~finite
         self.samples_ = source.n
         self.preprocess_ = T

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
+from sklearn.base import RegressorMixin, TransformerMixin
 
 import indexlab.learners.online_engine as online_engine
 from indexlab.learners.base import (
@@ -57,7 +58,7 @@ from indexlab.nn import ACTIVATIONS, LOSSES, Activation, Loss, get_loss
 
 
 @dataclass
-class SphericalLearner(Learner):
+class SphericalLearner(TransformerMixin, RegressorMixin, Learner):
     """What every online spherical learner shares: ``m`` neurons on the sphere trained by the
     online engine (:func:`~indexlab.learners.online_engine.run_online`), the second stage
     (:func:`~indexlab.learners.second_stage.fit_second_layer`) and the
@@ -137,6 +138,15 @@ class SphericalLearner(Learner):
         return self.ridge_samples > 0 and getattr(self, "engine", "full") != "chain"
 
     predicts = InstanceFlag(True, _has_second_layer)
+
+    def __sklearn_tags__(self):
+        """scikit-learn's tags, with ``poor_score``: these are feature learners for Gaussian
+        single-index models, not general regressors: at their theory steps (``η ∝ 1/d`` or
+        smaller, held, :mod:`~indexlab.learners.holding`) a few hundred samples of arbitrary
+        data give no R² guarantee (scikit-learn's check asks R² > 0.5 at ``n = 200``)."""
+        tags = super().__sklearn_tags__()
+        tags.regressor_tags.poor_score = True
+        return tags
 
     # ------------------------------------------------------------------ fit
     def fit(self, data, y=None, *, n: int | None = None, reference: torch.Tensor | None = None):
