@@ -17,6 +17,8 @@ Every learner is a :class:`~indexlab.learners.base.Learner` (the contract: const
 * :mod:`~indexlab.learners.registry`: ``LEARNERS``, :func:`learner_class`,
   :func:`make_learner`, :func:`register_learner` (the one registry; ``docs/extending.md``);
 * :mod:`~indexlab.learners.costs`: what a run costs (each class's ``cost``);
+* :mod:`~indexlab.learners.persist`: ``Learner.save(path)`` / :func:`load` (safe npz +
+  JSON format; fitted learners also pickle);
 * :mod:`~indexlab.learners.spherical`: the classes ``SphericalLearner``, ``SphericalSGD``
   the online learners derive from; their engine is :mod:`~indexlab.learners.online_engine`
   (steps: :mod:`~indexlab.learners.schedule`), their configuration
@@ -51,6 +53,12 @@ def _learner_classes(cls: type[Learner] = Learner) -> list[type[Learner]]:
     return out
 
 
+def load(path, device="cpu") -> Learner:
+    """The fitted learner saved at ``path`` by ``Learner.save`` (:meth:`Learner.load`: the
+    safe npz + JSON format of :mod:`~indexlab.learners.persist`, never unpickled)."""
+    return Learner.load(path, device)
+
+
 for _cls in _learner_classes():  # help(Unified) lists every hyperparameter (base.py)
     document_hyperparameters(_cls)
 
@@ -79,6 +87,7 @@ __all__ = [
     "as_replicated",
     "data_source",
     "learner_class",
+    "load",
     "make_learner",
     "register_learner",
 ]

@@ -21,8 +21,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,8 +33,10 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils.validation import validate_data
 
+import indexlab.learners.persist as persist
 from indexlab.learners.constraints import Alternatives, allowed, check_all
 from indexlab.learners.costs import Cost, with_defaults
+from indexlab.learners.trace import Trace
 from indexlab.metrics import max_overlap
 from indexlab.progress import report
 from indexlab.targets import Target
@@ -127,30 +131,6 @@ def log_checkpoints(n: int, per_decade: int = 8, first: int = 16) -> list[int]:
     count = max(2, math.ceil(per_decade * math.log10(n / first)) + 1)
     points = np.unique(np.round(np.geomspace(first, n, count)).astype(int))
     return [int(p) for p in points]
-
-
-@dataclass
-class Trace:
-    """Metrics recorded during a fit: ``samples[t]`` and one ``(T, R)`` array per metric."""
-
-    samples: list[int] = field(default_factory=list)
-    values: dict[str, list[np.ndarray]] = field(default_factory=dict)
-
-    def record(self, samples: int, **metrics: torch.Tensor | np.ndarray) -> None:
-        self.samples.append(int(samples))
-        for key, value in metrics.items():
-            if isinstance(value, torch.Tensor):
-                value = value.detach().to("cpu", torch.float64).numpy()
-            self.values.setdefault(key, []).append(np.asarray(value, dtype=np.float64))
-
-    def __getitem__(self, key: str) -> np.ndarray:
-        return np.stack(self.values[key]) if key in self.values else np.empty((0,))
-
-    def keys(self) -> list[str]:
-        return list(self.values)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.values
 
 
 # ------------------------------------------------------------------------------------------
@@ -421,6 +401,37 @@ class Learner(BaseEstimator):
         if callable(fit) and not getattr(fit, "_memory_guarded", False):
             cls.fit = _memory_guarded(fit)
 
+    # -------------------------------------------------------------- saved models
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write this fitted learner to ``path`` (``.npz`` appended when missing) in the safe
+        format of :mod:`indexlab.learners.persist` (arrays + JSON metadata with the indexlab
+        version, the format tag and version, the registry name); returns the path. A
+        hyperparameter or fitted value outside that format (a user's lambda) is a
+        ``TypeError`` naming it: such a learner still pickles."""
+        from indexlab import __version__
+
+        return persist.save(self, path, __version__)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> Learner:
+        """The learner saved at ``path`` by :meth:`save`, its tensors on ``device``; never
+        unpickles. ``Learner.load`` returns whichever learner the file holds,
+        ``SIR.load`` only a ``SIR``. A file that is not ours, of another format version, or
+        of a learner not registered in this process is a ``ValueError`` saying which."""
+        from indexlab import __version__
+
+        meta, arrays = persist.read(path)
+        name = meta.get("learner")
+        found = _registered(name)
+        if found is None:
+            raise ValueError(f"{path} holds learner {name!r}, which is not registered in this "
+                             "process: install or register the plugin that provides it "
+                             "(indexlab.register_learner, docs/extending.md)")
+        if not issubclass(found, cls):
+            raise ValueError(f"{path} holds a {found.__name__} ({name!r}), not a "
+                             f"{cls.__name__}: use Learner.load")
+        return persist.restore(found, meta, arrays, __version__, device, str(path))
+
     # -------------------------------------------------------------- scikit-learn
     def __sklearn_is_fitted__(self) -> bool:
         """Whether ``fit`` has run (:func:`sklearn.utils.validation.check_is_fitted`)."""
@@ -549,6 +560,18 @@ class Learner(BaseEstimator):
         V = V[None] if V.ndim == 2 else V
         theta = torch.as_tensor(theta).reshape(V.shape[0], -1).to(V.device, V.dtype)
         return max_overlap(V, theta)
+
+
+def _registered(name: Any) -> type[Learner] | None:
+    """The learner class registered as ``name`` (its own ``registry_name``), found among the
+    subclasses of :class:`Learner`, or ``None``."""
+    todo = list(Learner.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        if vars(cls).get("registry_name") == name:
+            return cls
+        todo += cls.__subclasses__()
+    return None
 
 
 def hyperparameter_table(cls: type[Learner]) -> str:

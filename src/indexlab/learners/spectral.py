@@ -81,6 +81,7 @@ from indexlab.learners._util import (
 from indexlab.learners.base import data_source
 from indexlab.learners.constraints import Bool, InstanceOf, Int, IsCallable, Options, Real, Text
 from indexlab.learners.costs import moment_cost, with_defaults
+from indexlab.learners.persist import register_safe
 from indexlab.links import Link, get_link
 from indexlab.seeding import replica_generator
 
@@ -108,11 +109,13 @@ def _optimal_table(link: Link, floor: float) -> theory.LabelTransform:
     return theory.LabelTransform(k=2, knots=zeta.knots, values=values, lam=zeta.lam)
 
 
+@register_safe
 def _identity(y: torch.Tensor) -> torch.Tensor:
     """``T(y) = y``."""
     return y
 
 
+@register_safe
 @dataclass(frozen=True)
 class Truncation:
     """``T(y) = clip(y, −τ, τ)`` (a named, picklable preprocessing)."""
