@@ -4,7 +4,10 @@ in files the package ships."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +98,130 @@ def test_the_worked_learner_example_registers_fits_and_sweeps(tmp_path, monkeypa
         assert f"`{printed}`" in text
     finally:
         registry.LEARNERS.pop("first_moment", None)
+
+
+# ------------------------------------------------------------------------------ plugins
+PLUGIN_MODULE = "<!-- example: a plugin module (first_moment_plugin.py) -->"
+PLUGIN_TOML = "<!-- example: the plugin's pyproject.toml -->"
+PLUGIN_USE = "<!-- example: using the installed plugin -->"
+BROKEN = {"indexlab.learners": {"broken": "no_such_module_xyz:Thing",
+                                "costless": "costless_plugin:Costless"},
+          "indexlab.claims": {"broken-claims": "no_such_module_xyz:CLAIMS"}}
+COSTLESS = '''
+from dataclasses import dataclass
+
+from indexlab.learners import Learner
+
+
+@dataclass
+class Costless(Learner):
+    """A learner that declares no cost: the registry refuses it."""
+'''
+
+
+def _block(text: str, marker: str, lang: str = "python") -> str:
+    assert marker in text, f"docs/extending.md lost its block {marker}"
+    block = re.match(rf"\s*```{lang}\n(.*?)\n```", text.split(marker, 1)[1], re.S)
+    assert block is not None, f"no {lang} block after {marker}"
+    return block.group(1)
+
+
+def _install(site: Path, name: str, version: str, groups: dict[str, dict[str, str]]) -> None:
+    """What ``pip install`` leaves for importlib.metadata: a ``.dist-info`` folder with the
+    distribution's metadata and its ``entry_points.txt``."""
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+                                   encoding="utf-8")
+    (info / "entry_points.txt").write_text("".join(
+        f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in points.items()) + "\n"
+        for group, points in groups.items()), encoding="utf-8")
+
+
+@pytest.fixture
+def plugin_site(tmp_path):
+    """The doc's plugin installed (its module and a .dist-info from its pyproject.toml) next
+    to two broken ones, in a folder put on PYTHONPATH for a fresh process."""
+    text = DOC.read_text(encoding="utf-8")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "first_moment_plugin.py").write_text(_block(text, PLUGIN_MODULE), encoding="utf-8")
+    project = tomllib.loads(_block(text, PLUGIN_TOML, "toml"))["project"]
+    _install(site, project["name"], project["version"], project["entry-points"])
+    (site / "costless_plugin.py").write_text(COSTLESS, encoding="utf-8")
+    _install(site, "broken-plugins", "0.1", BROKEN)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(site), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    return text, env
+
+
+def _python(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done
+
+
+@pytest.mark.slow  # a Dask cluster in a fresh process: 24 s on our loaded 2 cores
+def test_the_plugin_example_runs_on_dask_with_its_theory_and_claim(plugin_site, tmp_path):
+    """The doc's usage block, run as a script in a fresh process with the plugin installed:
+    the sweep's runs go to Dask worker processes (which resolve the learner by name, so they
+    import the plugin themselves), the budgets and the theory column come from the exponent
+    the plugin declares, and reproduce runs its claim; the broken plugins are named in
+    warnings and break nothing."""
+    text, env = plugin_site
+    script = tmp_path / "use_plugin.py"
+    script.write_text(_block(text, PLUGIN_USE), encoding="utf-8")
+    done = _python([str(script)], tmp_path, env)
+    printed = done.stdout.strip().splitlines()[-1]
+    assert f"`{printed}`" in text
+    assert printed.startswith("24 of 24 runs done on Dask; p̂ ")
+    assert "theory d^1;" in printed and printed.endswith("first-moment-linear: pass")
+    for name, value in (("broken", "'no_such_module_xyz:Thing'"),
+                        ("broken-claims", "'no_such_module_xyz:CLAIMS'")):
+        assert (f"indexlab plugin {name!r} (indexlab.{'claims' if 'claims' in name else 'learners'}"
+                f" entry point {value} of the distribution 'broken-plugins') was not loaded: "
+                "ModuleNotFoundError") in done.stderr
+    assert "indexlab plugin 'costless'" in done.stderr and "declares no cost" in done.stderr
+
+
+CHECK_PLUGINS = '''
+import warnings
+from indexlab.learners.plugins import PluginWarning
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import indexlab
+    from indexlab.learners import LEARNERS, Learner, load
+    from indexlab.learners.registry import learner_class, make_learner
+    from indexlab.experiments.claims import get_claims
+    learners = list(LEARNERS)  # the first read of the registry loads the learner plugins
+    claims = [c.name for c in get_claims()]
+names = sorted(str(w.message).split("'")[1] for w in caught if w.category is PluginWarning)
+assert names == ["broken", "broken-claims", "costless"], names
+assert learners[-1] == "first_moment" and "unified" in learners and "sir" in learners
+assert claims[-1] == "first-moment-linear" and "exponents-he3" in claims
+try:
+    learner_class("broken")
+except ValueError as exc:
+    assert "is an installed plugin that failed to load (ModuleNotFoundError" in str(exc), exc
+else:
+    raise AssertionError("a broken plugin resolved")
+from indexlab import SingleIndex, get_link
+cls = learner_class("first_moment")
+assert cls.prediction(get_link("relu"), 64).exponent == 1.0
+assert cls.prediction(get_link("he2"), 64) is None  # information exponent 2: no claim
+target = SingleIndex("relu", d=32, replicas=2, seed=0)
+model = make_learner("first_moment").fit(target, n=4000)
+back = load(model.save("first_moment.npz"))
+assert type(back) is cls and (back.directions_ == model.directions_).all()
+print("plugins ok")
+'''
+
+
+def test_plugins_load_where_installed_and_a_broken_one_is_named(plugin_site, tmp_path):
+    _, env = plugin_site
+    assert _python(["-c", CHECK_PLUGINS], tmp_path, env).stdout.strip() == "plugins ok"
+    listed = _python(["-c", "from indexlab.cli import app; app()", "reproduce", "--list"],
+                     tmp_path, env).stdout
+    assert "first-moment-linear" in listed and "exponents-he3" in listed

@@ -34,6 +34,9 @@ _LAZY = {
     "SingleIndex": ("indexlab.targets", "SingleIndex"),
     "Target": ("indexlab.targets", "Target"),
     "metrics": ("indexlab.metrics", None),
+    # plugins (docs/extending.md): a learner class or a claim registered from user code
+    "register_learner": ("indexlab.learners.registry", "register_learner"),
+    "register_claim": ("indexlab.experiments.claims", "register"),
 }
 
 
@@ -62,6 +65,8 @@ __all__ = [
     "get_link",
     "hermite",
     "metrics",
+    "register_claim",
+    "register_learner",
     "registry_names",
     "theory",
     "with_noise",

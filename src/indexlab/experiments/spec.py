@@ -422,20 +422,20 @@ def _check_values(learner: LearnerSpec, hyper: dict[str, Any], where: str, d: in
 @lru_cache(maxsize=1024)
 def theory_exponent(learner: str, target: TargetSpec, d: int
                     ) -> tuple[float, str, float] | None:
-    """``(p, base, base value)`` of the predicted ``n ≍ base^p`` for ``learner`` (its class's
-    ``theory_key``) on ``target`` at ``d`` (``base`` is ``"d"``, or ``"k"`` = the sparsity),
-    or ``None`` when theory has none. Cached."""
-    from indexlab import theory
+    """``(p, base, base value)`` of the predicted ``n ≍ base^p`` for ``learner`` (its
+    class's :meth:`~indexlab.learners.base.Learner.prediction`) on ``target`` at ``d``
+    (``base`` is ``"d"``, or ``"k"`` = the sparsity), or ``None`` when theory has none.
+    Cached."""
     from indexlab.learners.registry import learner_class
     from indexlab.links import get_link
 
-    key = learner_class(learner).theory_key
-    if key is None:
-        return None
+    cls = learner_class(learner)
     try:
         link = get_link(target.link, noise=target.noise)
-        pred = theory.predicted_sample_complexity(key, link, d, target.sparsity)
     except ValueError:
+        return None
+    pred = cls.prediction(link, d, target.sparsity)  # theory_key's, or the class's own
+    if pred is None:
         return None
     base = float(target.sparsity) if pred.base == "k" else float(d)
     return pred.exponent, pred.base, base

@@ -39,7 +39,12 @@ from indexlab.learners.batch_reuse import BatchReuseSGD
 from indexlab.learners.kernels import KernelRidge, RandomFeatures
 from indexlab.learners.layerwise import LayerwiseGD, OneStepGD, PowerIteration
 from indexlab.learners.online_sgd import OnlineSGD, SmoothedSGD
-from indexlab.learners.registry import LEARNERS, learner_class, make_learner, register_learner
+from indexlab.learners.registry import (
+    LEARNERS,
+    learner_class,
+    make_learner,
+    register_learner,
+)
 from indexlab.learners.sdr import PHD, SAVE, SIR
 from indexlab.learners.spectral import Spectral
 from indexlab.learners.spherical import SphericalLearner, SphericalSGD

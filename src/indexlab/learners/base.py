@@ -347,7 +347,8 @@ class Learner(BaseEstimator):
       hyperparameter where there is more than one);
     * ``theory_key``: the algorithm whose sample complexity
       :func:`indexlab.theory.predicted_sample_complexity` predicts for this learner, or
-      ``None`` (no prediction: the baselines);
+      ``None`` (no prediction: the baselines); :meth:`prediction` reads it, and a learner
+      the theory does not know overrides :meth:`prediction` instead;
     * ``exponent_kind``: ``"generative"`` or ``"information"``, the exponent of the link the
       learner's defaults are set from (``None``: it needs none);
     * :meth:`cost` (required of every registered learner): the memory, work and draws of one
@@ -504,6 +505,27 @@ class Learner(BaseEstimator):
         Every registered learner declares it (the registry checks)."""
         raise NotImplementedError(f"{cls.__name__} declares no cost: define the classmethod "
                                   "cost(hyper, d, n, replicas, r) (indexlab.learners.costs)")
+
+    @classmethod
+    def prediction(cls, link: Any, d: int, sparsity: int | None = None) -> Any:
+        """The theory's sample complexity of this learner on ``link`` (an
+        :class:`~indexlab.links.Link`) at dimension ``d``: an
+        :class:`indexlab.theory.Prediction` (``n ≍ base^exponent``), or ``None`` where there
+        is none. What the sweep's ``p = "theory"`` budgets and the report's theory column
+        read.
+
+        By default the prediction of :func:`indexlab.theory.predicted_sample_complexity` for
+        ``theory_key`` (``None`` without one, or where theory has no prediction for the
+        link). A learner whose algorithm ``indexlab.theory`` does not know declares its own
+        exponent by overriding this classmethod (``docs/extending.md``)."""
+        if cls.theory_key is None:
+            return None
+        from indexlab import theory
+
+        try:
+            return theory.predicted_sample_complexity(cls.theory_key, link, d, sparsity)
+        except ValueError:
+            return None
 
     def fit_note(self) -> str | None:
         """What a summary of this fitted learner should say is missing and why (e.g. the

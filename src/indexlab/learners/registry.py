@@ -8,7 +8,10 @@ outside :mod:`indexlab.learners` keeps a list of learner names.
 Adding a learner is one module with its class (a :class:`~indexlab.learners.base.Learner`
 dataclass declaring its constraints, capabilities and :meth:`~Learner.cost`) and one line in
 :data:`_BUILTIN` below, or, from a user's code, :func:`register_learner` (``docs/
-extending.md``). Registration checks the class's declarations (:func:`check_declarations`):
+extending.md``); an installed package declares its learners as entry points of the group
+``indexlab.learners`` (:mod:`indexlab.learners.plugins`), read by :func:`load_plugins` on
+the first lookup of a name.
+Registration checks the class's declarations (:func:`check_declarations`):
 a class without a cost, with a misspelt capability or one of the wrong type is refused with
 a ``TypeError`` naming it, at import.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import indexlab.learners.plugins as plugins
 from indexlab._suggest import did_you_mean
 from indexlab.learners.base import InstanceFlag, Learner, document_hyperparameters
 from indexlab.learners.batch_reuse import BatchReuseSGD
@@ -62,7 +66,50 @@ _BUILTIN: dict[str, type[Learner]] = {
     "kernel_ridge": KernelRidge,
 }
 
-LEARNERS: dict[str, type[Learner]] = {}
+
+
+class _Registry(dict):
+    """The name → class dict whose every read first registers the installed plugins
+    (:func:`load_plugins`, once): lazily, so that a plugin module may import any part of
+    indexlab, which is complete by the time a learner is looked up by name."""
+
+    def __contains__(self, key: object) -> bool:
+        load_plugins()
+        return super().__contains__(key)
+
+    def __getitem__(self, key: str) -> type[Learner]:
+        load_plugins()
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        load_plugins()
+        return super().get(key, default)
+
+    def __iter__(self):
+        load_plugins()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        load_plugins()
+        return super().__len__()
+
+    def keys(self):
+        load_plugins()
+        return super().keys()
+
+    def values(self):
+        load_plugins()
+        return super().values()
+
+    def items(self):
+        load_plugins()
+        return super().items()
+
+
+LEARNERS: dict[str, type[Learner]] = _Registry()
+PLUGINS: list[str] = []  # the names registered from entry points
+_plugins_read = False
+_ready = False  # until the package's own learners are registered
 
 
 def _theory_algorithms() -> set[str]:
@@ -140,8 +187,23 @@ def register_learner(name: str, cls: type[Learner]) -> type[Learner]:
     return cls
 
 
+def load_plugins() -> list[str]:
+    """Register the learners of installed packages (entry points of the group
+    ``indexlab.learners``, :mod:`indexlab.learners.plugins`), once per process; returns
+    their names. Called on the first read of :data:`LEARNERS` (any lookup by name), after
+    every import has finished, so a plugin module may import anything of indexlab; every
+    process that resolves a learner name (the command line, a spec, a Dask worker) thus
+    knows them."""
+    global _plugins_read
+    if _ready and not _plugins_read:
+        _plugins_read = True
+        PLUGINS.extend(plugins.load_all(plugins.LEARNER_GROUP, register_learner))
+    return list(PLUGINS)
+
+
 for _name, _cls in _BUILTIN.items():
     register_learner(_name, _cls)
+_ready = True  # the package's learners are registered: plugins may load on first lookup
 
 
 def learner_class(name: str | type[Learner]) -> type[Learner]:
@@ -149,10 +211,16 @@ def learner_class(name: str | type[Learner]) -> type[Learner]:
     ``name`` is a ``ValueError`` listing the learners, with a did-you-mean."""
     if isinstance(name, type) and issubclass(name, Learner):
         return name
+    if isinstance(name, str) and dict.__contains__(LEARNERS, name):
+        return dict.__getitem__(LEARNERS, name)  # known already: no need to read plugins
     if not isinstance(name, str):
         raise ValueError(f"learner={name!r} is not allowed: give a learner name (one of "
                          f"{', '.join(LEARNERS)}) or a Learner class")
     if name not in LEARNERS:
+        broken = plugins.failure(plugins.LEARNER_GROUP, name)
+        if broken is not None:
+            raise ValueError(f"learner={name!r} is an installed plugin that failed to load "
+                             f"({broken}); the other learners: {', '.join(LEARNERS)}")
         raise ValueError(f"learner={name!r} is not allowed{did_you_mean(name, LEARNERS)}: use "
                          f"one of {', '.join(LEARNERS)}")
     return LEARNERS[name]

@@ -27,11 +27,14 @@ Claims that need the exact overlap-chain engine (``engine = "chain"``, docs/chai
 their large ``d`` check for it before running and report "inconclusive (engine not
 available)" on a version of the library without it.
 
-A claim defined elsewhere joins the registry with :func:`register` (docs/extending.md).
+A claim defined elsewhere joins the registry with :func:`register` (docs/extending.md), or,
+from an installed package, as an entry point of the group ``indexlab.claims``
+(:mod:`indexlab.learners.plugins`), read on first use (:func:`get_claims`).
 """
 
 from __future__ import annotations
 
+import indexlab.learners.plugins as plugins
 from indexlab.experiments.claims import baselines, exponents, hardness, layerwise, sparse
 from indexlab.experiments.claims.base import (
     CAPABILITIES,
@@ -52,7 +55,7 @@ from indexlab.experiments.claims.exponents import (
 
 __all__ = ["CAPABILITIES", "CLAIMS", "EXPONENT_C", "EXPONENT_SUCCESS", "MODES",
            "SINGLE_LEARNERS", "Claim", "Context", "exponent_log_factor", "get_claims",
-           "load_data", "register", "sizes", "spec_lr_formula", "sweep_name"]
+           "load_data", "load_plugins", "register", "sizes", "spec_lr_formula", "sweep_name"]
 
 CLAIMS: dict[str, Claim] = {}
 
@@ -72,13 +75,44 @@ for _family in (exponents, sparse, layerwise, hardness, baselines):
         register(_claim)
 
 
+def _add_plugin(name: str, value: object) -> None:
+    """Register an entry point's object: a :class:`Claim` or a list of them."""
+    found = [value] if isinstance(value, Claim) else value
+    if not isinstance(found, (list, tuple)) or not all(isinstance(c, Claim) for c in found):
+        raise TypeError(f"the entry point gives {value!r:.60}, not a Claim or a list of Claims")
+    for claim in found:
+        register(claim)
+
+
+PLUGINS: list[str] = []  # the entry points whose claims are registered
+_plugins_read = False
+
+
+def load_plugins() -> list[str]:
+    """Register the claims of installed packages (entry points of the group
+    ``indexlab.claims``, :mod:`indexlab.learners.plugins`: a Claim or a list of them), after
+    the papers' claims, once per process; :func:`get_claims` calls it, so ``indexlab
+    reproduce`` lists and runs them. Read on first use, not at import, so that a plugin
+    module may import this package."""
+    global _plugins_read
+    if not _plugins_read:
+        _plugins_read = True
+        PLUGINS.extend(plugins.load_all(plugins.CLAIM_GROUP, _add_plugin))
+    return list(PLUGINS)
+
+
 def get_claims(names: list[str] | None = None) -> list[Claim]:
     """The claims named (all, in registry order, when ``names`` is empty); an unknown name is
-    a ``ValueError`` listing the claims."""
+    a ``ValueError`` listing the claims. Installed plugin claims are registered first
+    (:func:`load_plugins`)."""
+    load_plugins()
     if not names:
         return list(CLAIMS.values())
     unknown = [n for n in names if n not in CLAIMS]
     if unknown:
+        broken = "".join(f"; plugin {name!r} failed to load ({why})"
+                         for (group, name), why in plugins.FAILED.items()
+                         if group == plugins.CLAIM_GROUP)
         raise ValueError(f"unknown claim(s) {', '.join(map(repr, unknown))}: use one of "
-                         f"{', '.join(CLAIMS)}")
+                         f"{', '.join(CLAIMS)}{broken}")
     return [CLAIMS[n] for n in dict.fromkeys(names)]
