@@ -30,7 +30,6 @@ import json
 import os
 import warnings
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -250,8 +249,3 @@ def restore(cls: type, meta: dict[str, Any], arrays: dict[str, np.ndarray],
     for key, value in meta["state"].items():
         setattr(learner, key, reader.decode(value))
     return learner
-
-
-def safe_function(fn: Callable) -> Callable:
-    """Decorator form of :func:`register_safe`."""
-    return register_safe(fn)
