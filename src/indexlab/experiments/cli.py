@@ -239,8 +239,12 @@ def report(
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the intervals")] = 1000,
     progress: Annotated[bool, typer.Option(help="show a progress bar (figures, rate, ETA) on "
                                            "a terminal")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print results.json (thresholds, "
+                                          "exponents, CIs, verdicts: one JSON document) "
+                                          "instead of the summary")] = False,
 ) -> None:
-    """Figures (PNG + PDF), summary.md and index.html for every sweep in DB."""
+    """Figures (PNG + PDF), summary.md, index.html and results.json for every sweep in DB;
+    prints each fitted exponent with its 95% CI and verdict against theory."""
     from indexlab.experiments.progress_bars import expected_figures, steps_bar
     from indexlab.experiments.report import write_report
 
@@ -252,8 +256,40 @@ def report(
         with steps_bar(expected_figures(store), "report", "figures", progress, console):
             return write_report(store, out, n_boot=bootstrap)
 
-    paths = _with_store(db, run)
-    console.print(f"report written: {paths['html']} and {paths['markdown']}")
+    def run_quiet(store):  # --json: stdout holds the document only
+        return write_report(store, out, n_boot=bootstrap)
+
+    paths = _with_store(db, run_quiet if as_json else run)
+    document = json.loads(paths["json"].read_text(encoding="utf-8"))
+    if as_json:
+        typer.echo(json.dumps(document, indent=1, ensure_ascii=False))
+        return
+    _print_exponents(document)
+    console.print(f"report written: {paths['html']}, {paths['markdown']} and {paths['json']}")
+
+
+def _print_exponents(document: dict) -> None:
+    """One line per fitted exponent: ``sweep: target learner: p̂ = … [lo, hi] over d = …,
+    theory …  → verdict``."""
+    from rich.markup import escape
+
+    from indexlab.experiments.judge import interval
+
+    def num(x):
+        return float("nan") if x is None else x
+
+    for sweep in document["sweeps"]:
+        for row in sweep["exponents"]:
+            where = escape(f"{sweep['name']}: {row['target']} {row['learner']}")
+            if row["p"] is None:
+                console.print(f"{where}: no exponent (fewer than two finite thresholds)")
+                continue
+            theory = "" if row["theory"] is None else (
+                f", theory {row['theory']:g} (in {row['theory_base']})")
+            verdict = f" → {row['verdict']}" if row["verdict"] else ""
+            ci = interval(num(row["lo"]), num(row["hi"]))
+            console.print(f"{where}: p̂ = {row['p']:.3g} {ci} over d = {row['d'][0]}–"
+                          f"{row['d'][-1]}{theory}{verdict}")
 
 
 def export(
