@@ -18,9 +18,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from indexlab.experiments import plots
 from indexlab.experiments.analysis import N_BOOT, Analysis, analyse
-from indexlab.experiments.plots import plot_curves, plot_phase, plot_thresholds, slug
-from indexlab.experiments.results import fit_check, results_document
+from indexlab.experiments.plots import plot_collapse, plot_curves, plot_phase, slug
+from indexlab.experiments.results import fit_check, lower_bounds, results_document
 from indexlab.experiments.store import Store
 
 Table = tuple[list[str], list[list[str]]]
@@ -114,9 +115,12 @@ def _figures(analysis: Analysis, out: Path, prefix: str) -> list[tuple[str, str]
         figures.append((f"{analysis.success.metric} vs n: {learner} on {target}",
                         f"curves_{name}"))
         if fit.theory is not None:
-            plot_curves(curves, analysis.success, out, f"collapse_{name}", fit.theory,
-                        fit.theory_base)
-            figures.append((f"collapse at n/{fit.theory_base}^{fit.theory:g}: {learner} on "
+            fitted = fit.p if fit.theory_base == "d" and math.isfinite(fit.p) else None
+            plot_collapse(curves, analysis.success, out, f"collapse_{name}", fit.theory,
+                          fitted, fit.theory_base)
+            at = f"the theoretical p = {fit.theory:g}" + (
+                f" and the fitted p̂ = {fitted:.3g}" if fitted is not None else "")
+            figures.append((f"collapse at n/{fit.theory_base}^p, {at}: {learner} on "
                             f"{target}", f"collapse_{name}"))
         plot_phase(curves, thresholds, out, f"phase_{name}")
         figures.append((f"phase diagram: {learner} on {target}", f"phase_{name}"))
@@ -124,7 +128,8 @@ def _figures(analysis: Analysis, out: Path, prefix: str) -> list[tuple[str, str]
     first = []  # the n*(d) figures with every learner come first
     for target, entries in by_target.items():
         name = slug(prefix, target)
-        plot_thresholds(entries, out, f"thresholds_{name}")
+        plots.plot_thresholds(entries, out, f"thresholds_{name}", analysis.success,
+                        lower_bounds(entries[0][1][0].target_config))
         first.append((f"n*(d) and exponents of every learner on {target}",
                        f"thresholds_{name}"))
     return first + figures

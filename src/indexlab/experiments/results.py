@@ -94,3 +94,28 @@ def results_document(analyses: list[Analysis], source: str) -> dict[str, Any]:
     """The whole document (module docstring) for the analyses of one store."""
     return {"format": FORMAT, "version": VERSION, "store": source,
             "sweeps": [sweep_results(a) for a in analyses]}
+
+
+def lower_bounds(target_config: dict[str, Any]) -> list[tuple[str, float, float | None]]:
+    """Lower bounds on ``n*(d)`` for the target of a stored run, as ``(label, p, c)`` of the
+    line ``c·d^p``: the SQ bound ``d^{s*/2} ∨ d`` (Damian et al. 2024; its constant is not
+    known: ``c = None``, the plot draws it below every measured point) and, where the weak
+    recovery threshold ``0 < α_c < ∞``, ``α_c·d`` (no estimator recovers below it as
+    ``d → ∞``). Empty when theory has neither (a multi-index or sparse target)."""
+    from indexlab import theory
+    from indexlab.links import get_link
+
+    if target_config.get("sparsity") or int(target_config.get("r", 1) or 1) != 1:
+        return []
+    out: list[tuple[str, float, float | None]] = []
+    try:
+        link = get_link(target_config["link"], noise=float(target_config.get("noise") or 0))
+        sq = theory.predicted_sample_complexity("sq_lower_bound", link, 1024)
+        out.append((f"SQ lower bound slope, d^{sq.exponent:g} (constant unknown)",
+                    float(sq.exponent), None))
+        alpha = theory.weak_recovery_threshold(link)
+        if 0 < alpha < math.inf:
+            out.append((f"α_c·d = {alpha:.3g}·d: weak-recovery threshold", 1.0, float(alpha)))
+    except ValueError:
+        return out
+    return out
