@@ -197,6 +197,17 @@ def plot_thresholds(entries: list[tuple[ScalingFit, list[Curve], list[Threshold]
     for colour, (fit, curves, thresholds) in zip(colours, entries, strict=False):
         pts = [(c.d, t) for c, t in zip(curves, thresholds, strict=True)
                if 0 < t.n_star < math.inf]
+        above = [(c.d, c.ns.max()) for c, t in zip(curves, thresholds, strict=True)
+                 if t.n_star == math.inf]
+        below = [(c.d, c.ns.min()) for c, t in zip(curves, thresholds, strict=True)
+                 if t.n_star == 0]
+        for side, marker, text in ((above, "^", "n* > largest n (censored)"),
+                                   (below, "v", "n* < smallest n")):
+            if side:  # a censored threshold is a bound: drawn as one, never dropped
+                ax.plot(*zip(*side, strict=True), marker, ms=6, mfc="none", color=colour,
+                        ls="none", label=f"{fit.learner}: {text}")
+                if marker == "^":  # n* lies above: a line below n_max stays below n*
+                    every += [(float(x), float(y)) for x, y in side]
         if not pts:
             continue
         d = np.array([p[0] for p in pts], dtype=float)

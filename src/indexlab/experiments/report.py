@@ -18,9 +18,14 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexlab.experiments import plots
 from indexlab.experiments.analysis import N_BOOT, Analysis, analyse
-from indexlab.experiments.plots import plot_collapse, plot_curves, plot_phase, slug
+from indexlab.experiments.plots import (
+    plot_collapse,
+    plot_curves,
+    plot_phase,
+    plot_thresholds,
+    slug,
+)
 from indexlab.experiments.results import fit_check, lower_bounds, results_document
 from indexlab.experiments.store import Store
 
@@ -128,7 +133,7 @@ def _figures(analysis: Analysis, out: Path, prefix: str) -> list[tuple[str, str]
     first = []  # the n*(d) figures with every learner come first
     for target, entries in by_target.items():
         name = slug(prefix, target)
-        plots.plot_thresholds(entries, out, f"thresholds_{name}", analysis.success,
+        plot_thresholds(entries, out, f"thresholds_{name}", analysis.success,
                         lower_bounds(entries[0][1][0].target_config))
         first.append((f"n*(d) and exponents of every learner on {target}",
                        f"thresholds_{name}"))

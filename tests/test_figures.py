@@ -1,0 +1,206 @@
+"""Every figure type is drawn with data: no blank panels, the palette, the shared labels.
+
+A figure counts as drawn when each of its data axes holds an artist with finite data (a line,
+an error bar, a band or a mesh) *and* its PNG has palette-coloured pixels: axes, ticks and text
+are black or grey, so a blank panel has none (the check below fails on an empty axes: see
+``test_blank_axes_are_detected``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from indexlab.cli import app
+from indexlab.experiments.style import BAND_TEXT, SAMPLES, pyplot
+
+runner = CliRunner()
+
+
+def coloured_fraction(png) -> float:
+    """Share of pixels with a saturated colour (max − min channel > 0.2): data in the
+    palette, never the black/grey of frames, ticks and text or the white background."""
+    image = pyplot().imread(str(png))[..., :3]
+    return float(((image.max(axis=-1) - image.min(axis=-1)) > 0.2).mean())
+
+
+def data_artists(ax) -> int:
+    """Artists of ``ax`` carrying finite data (lines with a finite point, filled bands, error
+    bars, meshes)."""
+    count = sum(1 for line in ax.get_lines()
+                if np.isfinite(np.asarray(line.get_ydata(), dtype=float)).any())
+    return count + len(ax.collections)
+
+
+def assert_drawn(fig, png, least: float = 2e-4) -> None:
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert axes and all(data_artists(ax) > 0 for ax in axes), png
+    assert coloured_fraction(png) > least, (png, coloured_fraction(png))
+
+
+def test_blank_axes_are_detected(tmp_path):
+    """The check fails on an empty axes with a grey reference line (what `fit --plot` for SIR
+    drew before)."""
+    plt = pyplot()
+    fig, ax = plt.subplots()
+    ax.axhline(0.5, color="0.4", ls="--")
+    ax.set_xlabel("samples")
+    fig.savefig(tmp_path / "blank.png")
+    plt.close(fig)
+    assert coloured_fraction(tmp_path / "blank.png") < 1e-4
+
+
+@pytest.fixture(scope="module")
+def report(tiny_db, tmp_path_factory):
+    from indexlab.experiments import plots
+    from indexlab.experiments.report import write_report
+    from indexlab.experiments.store import Store
+
+    out = tmp_path_factory.mktemp("report")
+    figures = {}
+    original = plots._save
+
+    def keep(fig, folder, stem):
+        figures[stem] = original(fig, folder, stem)
+        return figures[stem]
+
+    plots._save = keep
+    try:
+        with Store(tiny_db) as store:
+            paths = write_report(store, out, n_boot=50)
+    finally:
+        plots._save = original
+    return out, figures, paths
+
+
+def test_every_report_figure_is_drawn_and_returned(report):
+    out, figures, _ = report
+    kinds = {stem.split("_", 1)[0] for stem in figures}
+    assert kinds == {"curves", "collapse", "phase", "thresholds"}, kinds
+    for stem, fig in figures.items():
+        assert fig is not None and fig.axes, stem
+        assert_drawn(fig, out / f"{stem}.png")
+
+
+def test_report_figures_share_labels_and_name_the_criterion(report):
+    _, figures, _ = report
+    for stem, fig in figures.items():
+        labels = [ax.get_xlabel() + " " + ax.get_ylabel() for ax in fig.axes]
+        text = " ".join(labels)
+        if stem.startswith(("curves", "phase", "thresholds")):
+            assert SAMPLES in text, (stem, text)
+        if stem.startswith(("curves", "collapse")):
+            assert BAND_TEXT in text, (stem, text)
+        if stem.startswith("thresholds"):
+            assert "overlap >= 0.9" in text, text  # the criterion of examples/tiny.toml
+
+
+def test_collapse_is_drawn_at_theory_and_at_the_fitted_exponent(report):
+    _, figures, paths = report
+    document = json.loads(paths["json"].read_text())
+    fitted = {row["learner"]: row["p"] for sweep in document["sweeps"]
+              for row in sweep["exponents"]}
+    for stem, fig in figures.items():
+        if not stem.startswith("collapse"):
+            continue
+        titles = [ax.get_title() for ax in fig.axes]
+        learner = stem.split("_")[-1]
+        p = fitted.get(learner) or fitted.get(stem.rsplit("he3_", 1)[-1])
+        assert any("theoretical p" in t for t in titles), titles
+        assert (p is not None and math.isfinite(p)) == any("fitted" in t for t in titles), \
+            (titles, p)
+
+
+def test_results_json_holds_exponents_thresholds_and_verdicts(report, tiny_db):
+    _, _, paths = report
+    document = json.loads(paths["json"].read_text())
+    assert document["format"] == "indexlab-results" and document["version"] == 1
+    (sweep,) = document["sweeps"]
+    assert sweep["name"] == "tiny" and sweep["success"] == "overlap >= 0.9"
+    learners = {row["learner"] for row in sweep["exponents"]}
+    assert learners == {"online_sgd", "smoothed_sgd"}
+    for row in sweep["thresholds"]:
+        assert row["censored"] == (row["n_star"] is None)
+        if row["n_star"] is not None:
+            assert row["n_min"] <= row["n_star"] <= row["n_max"]
+    for row in sweep["exponents"]:
+        assert row["verdict"] in (None, "pass", "fail", "inconclusive")
+        if row["p"] is None:  # no finite interval: never a pass
+            assert row["verdict"] in (None, "inconclusive")
+    # --json prints the same document on stdout, nothing else
+    result = runner.invoke(app, ["report", str(tiny_db), "--out", str(paths["json"].parent),
+                                 "--bootstrap", "50", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == document
+
+
+def test_python_access_gives_the_report_json(report, tiny_db):
+    from indexlab.experiments import analyse
+
+    _, _, paths = report
+    assert analyse(tiny_db, n_boot=50) == json.loads(paths["json"].read_text())
+
+
+def test_fit_check_uses_the_claims_log_allowance():
+    """An exponent 1.1 [1.05, 1.15] over d = 16–1024 is a pass for theory 1 (a log factor
+    adds 0.22 there) and a fail for theory 0.5; no finite interval is inconclusive."""
+    from indexlab.experiments.analysis import ScalingFit
+    from indexlab.experiments.judge import log_slope
+    from indexlab.experiments.results import fit_check
+
+    ds = [16, 64, 256, 1024]
+    fit = ScalingFit("he3", "unified", ds, 1.1, 0.0, 1.05, 1.15, 0.0, 1.0, "d")
+    assert log_slope(16, 1024) > 0.15
+    assert fit_check(fit).verdict == "pass"
+    fit.theory = 0.5
+    assert fit_check(fit).verdict == "fail"
+    nan = ScalingFit("he3", "unified", [], math.nan, math.nan, math.nan, math.nan, math.nan,
+                     1.0, "d")
+    assert fit_check(nan).verdict == "inconclusive"
+    assert fit_check(ScalingFit("he3", "sir", ds, 1.0, 0, 0.9, 1.1, 0, None, None)) is None
+
+
+def test_lower_bounds_of_a_link():
+    from indexlab.experiments.results import lower_bounds
+
+    he4 = lower_bounds({"link": "he4", "r": 1})
+    assert [p for _, p, _ in he4] == [1.0, 1.0] and math.isclose(he4[1][2], 0.6448, rel_tol=1e-3)
+    genexp3 = lower_bounds({"link": "genexp3", "r": 1})
+    assert [(p, c) for _, p, c in genexp3] == [(1.5, None)]  # α_c = ∞: no α_c·d line
+    assert lower_bounds({"link": "he4+he4", "r": 2}) == []
+
+
+def test_fit_plot_of_an_untraced_learner_draws_a_point(tmp_path):
+    """`fit --plot` for SIR (one checkpoint, no curve) draws its final overlap with a note,
+    next to a traced learner's curve."""
+    from indexlab import SingleIndex
+    from indexlab.experiments.compare import plot_overlap_traces
+    from indexlab.learners import SIR, Unified
+
+    target = SingleIndex("he3", d=32, replicas=4, seed=0)
+    models = [Unified(ridge_samples=0).fit(target, n=3000), SIR().fit(target.reset(), n=3000)]
+    fig = plot_overlap_traces(models, ["unified", "sir"], tmp_path / "c.png", target=target)
+    assert_drawn(fig, tmp_path / "c.png")
+    assert "sir: one point" in fig.axes[0].get_title()
+    alone = plot_overlap_traces(models[1:], ["sir"], tmp_path / "s.png", target=target)
+    assert_drawn(alone, tmp_path / "s.png", )  # one marker and its bar
+
+
+def test_theory_card_and_claim_forest_plot_are_drawn(tmp_path):
+    from indexlab.cli import exponents_report
+    from indexlab.experiments.claims import get_claims
+    from indexlab.experiments.judge import separate
+    from indexlab.experiments.reproduce import ClaimResult, plot_checks
+    from indexlab.experiments.theory_card import plot_theory_card
+
+    card = plot_theory_card(exponents_report("he4", d=256), tmp_path / "card.png")
+    assert_drawn(card, tmp_path / "card.png")
+    checks = [separate("unified p̂", 1.0, 0.9, 1.1, 1.0, [2.0]),
+              separate("online p̂", 2.5, 2.2, 2.8, 2.0, [1.0])]
+    result = ClaimResult(get_claims()[0], "quick", checks, "fail")
+    forest = plot_checks(result, tmp_path, "forest")
+    assert_drawn(forest, tmp_path / "forest.png")
