@@ -246,3 +246,28 @@ def test_theory_exponent_follows_the_step_actually_used():
     assert step_shift("online_sgd", curves(lambda d: d**-1.5)) == 0.0
     assert step_shift("online_sgd", curves(lambda d: 2 * d**-1.5)) is None
     assert step_shift("sir", curves(lambda d: 0.01 / d)) is None  # not an online learner
+
+
+def test_status_lists_runs_not_started_with_their_d(tmp_path):
+    """A sweep registered but not run (as after Ctrl-C before its first run) shows every run
+    as queued under its own d, never under d = "—"."""
+    from pathlib import Path
+
+    from indexlab.experiments.runner import expand_labelled
+    from indexlab.experiments.spec import load_spec
+    from indexlab.experiments.store import Store
+
+    spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "tiny.toml")
+    labelled = expand_labelled(spec)
+    db = tmp_path / "s.db"
+    with Store(db) as store:
+        store.register_sweep(spec.name, spec.source, spec.success.text(),
+                             spec.success.probability, [(c.key, t, lr) for c, t, lr in labelled])
+    result = runner.invoke(app, ["status", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    (sweep,) = json.loads(result.output)
+    groups = {(g["learner"], g["d"]): g.get("queued", 0) for g in sweep["groups"]}
+    expected: dict = {}
+    for c, _, lr in labelled:
+        expected[(lr, c.d)] = expected.get((lr, c.d), 0) + 1
+    assert groups == expected and None not in {d for _, d in groups}

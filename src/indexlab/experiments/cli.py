@@ -176,6 +176,19 @@ def _with_store(db: Path, action: Callable):
 STATES = ("done", "diverged", "failed", "running", "interrupted", "queued")
 
 
+def _planned_dimensions(sweep: dict) -> dict[str, int]:
+    """``{key: d}`` of the runs a stored sweep expands to (its stored spec, expanded again),
+    for runs not started yet (no row of their own); empty when the spec no longer expands
+    (e.g. from another version)."""
+    from indexlab.experiments.runner import expand_labelled
+    from indexlab.experiments.spec import SpecError, parse_spec
+
+    try:
+        return {run.key: run.d for run, _, _ in expand_labelled(parse_spec(sweep["spec"]))}
+    except (SpecError, ValueError, KeyError, TypeError):
+        return {}
+
+
 def status_summary(store) -> list[dict]:
     """Per sweep: counts by state for each (target, learner, d), and the failed runs. States:
     ``done``, ``diverged``, ``failed``, ``running`` (a live process computes it now),
@@ -184,12 +197,13 @@ def status_summary(store) -> list[dict]:
     for sweep in store.sweeps():
         runs = {r["key"]: r for r in store.runs(sweep["labels"])}
         states = store.run_states(sweep["labels"])
+        planned = _planned_dimensions(sweep) if set(sweep["labels"]) - set(runs) else {}
         groups: dict[tuple, dict[str, int]] = {}
         failed = []
         for key, (target, learner) in sweep["labels"].items():
             run = runs.get(key)
             state = states[key]
-            d = run["d"] if run else None
+            d = run["d"] if run else planned.get(key)
             counts = groups.setdefault((target, learner, d), {})
             counts[state] = counts.get(state, 0) + 1
             if run and state == "failed":
