@@ -271,3 +271,33 @@ def test_status_lists_runs_not_started_with_their_d(tmp_path):
     for c, _, lr in labelled:
         expected[(lr, c.d)] = expected.get((lr, c.d), 0) + 1
     assert groups == expected and None not in {d for _, d in groups}
+
+
+def test_ctrl_c_says_what_is_stored_and_how_to_resume(tiny_db, tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    from indexlab.experiments import runner as runner_module
+    from indexlab.experiments.store import Store
+
+    db = tmp_path / "copy.db"
+    shutil.copy(tiny_db, db)
+    with Store(db, create=False) as store:
+        (sweep,) = store.sweeps()
+        held = len(set(sweep["labels"]) & store.finished_keys())
+    assert held > 0
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner_module, "sweep", interrupted)
+    spec = Path(__file__).resolve().parents[1] / "examples" / "tiny.toml"
+    result = runner.invoke(app, ["sweep", str(spec), "--db", str(db), "--no-progress"])
+    assert result.exit_code == 130, result.output
+    text = "".join(result.output.split())  # the console may wrap a long path anywhere
+
+    def squeezed(line: str) -> str:
+        return "".join(line.split())
+
+    assert squeezed(f"interrupted: {held} of {len(sweep['labels'])} runs are stored") in text
+    assert squeezed(f"resume with: indexlab sweep {spec} --db {db}") in text, result.output

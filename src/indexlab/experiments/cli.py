@@ -72,6 +72,8 @@ def sweep(
     try:
         summary = run_sweep(parsed, store, executor, scheduler, workers, progress=progress,
                             memory_limit=memory_limit, time_limit=time_limit)
+    except KeyboardInterrupt:
+        _interrupted(store, parsed.name, f"indexlab sweep {spec} --db {db}")
     except ValueError as exc:
         _fail(str(exc))
         return
@@ -88,6 +90,22 @@ def sweep(
         f"{summary['failed']} failed){elsewhere} in {summary['seconds']:.1f} s -> {db}")
     for note in summary.get("notes", ()):
         console.print(f"note: {note}", markup=False, highlight=False)
+
+
+def _interrupted(store, sweep_name: str | None, command: str) -> None:
+    """After Ctrl-C: what the store holds (finished runs of the sweep, or of the whole store)
+    and the command that resumes; exits with 130 (the shell's code for SIGINT)."""
+    from rich.markup import escape
+
+    finished = store.finished_keys()
+    sweeps = [s for s in store.sweeps() if sweep_name is None or s["name"] == sweep_name]
+    keys = {k for s in sweeps for k in s["labels"]}
+    held = len(keys & finished) if keys else len(finished)
+    total = f" of {len(keys)}" if keys else ""
+    console.print(f"interrupted: {held}{total} runs are stored in {escape(str(store.path))} "
+                  "(each finished run is kept; a run cut off is computed again)")
+    console.print(f"resume with: {escape(command)}", highlight=False)
+    raise typer.Exit(130)
 
 
 def plan_rows(spec, memory_limit: str | None = None,
@@ -359,7 +377,8 @@ def reproduce(
                                           "(one per line)")] = False,
     list_claims: Annotated[bool, typer.Option("--list", help="print the registry and exit")
                            ] = False,
-    progress: Annotated[bool, typer.Option(help="show the progress bars")] = False,
+    progress: Annotated[bool, typer.Option(help="show the progress bars (on a terminal "
+                                           "only)")] = True,
     time_limit: Annotated[str | None, typer.Option(
         help="refuse work estimated to take longer (e.g. 600, 30m, 2h; none: no limit; "
              "default: $INDEXLAB_TIME_LIMIT, else one day)")] = None,
@@ -412,6 +431,9 @@ def reproduce(
                           progress=progress and not as_json, on_claim=say,
                           time_limit=time_limit)
         paths = write_claims_report(results, store, out, mode)
+    except KeyboardInterrupt:
+        picked = "".join(f" --only {c.name}" for c in claims) if only else ""
+        _interrupted(store, None, f"indexlab reproduce --{mode}{picked} --db {db} --out {out}")
     except ValueError as exc:
         _fail(str(exc))
         return
