@@ -301,3 +301,26 @@ def test_ctrl_c_says_what_is_stored_and_how_to_resume(tiny_db, tmp_path, monkeyp
 
     assert squeezed(f"interrupted: {held} of {len(sweep['labels'])} runs are stored") in text
     assert squeezed(f"resume with: indexlab sweep {spec} --db {db}") in text, result.output
+
+
+def test_dry_run_counts_adaptive_searches_at_their_most():
+    """An adaptive search's runs are chosen while it runs; --dry-run counts the most it can
+    make: low, high, their mean and one refinement per halving of the log-bracket (each at
+    the upper bound), so no adaptive learner is left out of the plan."""
+    from pathlib import Path
+
+    from indexlab.experiments.adaptive import MAX_ROUNDS, planned_budgets
+    from indexlab.experiments.cli import plan_rows
+    from indexlab.experiments.spec import load_spec
+
+    ns = planned_budgets(64, 65536, 0.15)
+    # log(1024)/2 = 3.47 halves to below log(1.075) = 0.072 after 6 halvings
+    assert ns[:3] == [64, 2048, 65536] and ns[3:] == [65536] * 6
+    assert len(planned_budgets(1, 10**15, 1e-6)) == 3 + MAX_ROUNDS
+    spec = load_spec(Path(__file__).resolve().parents[1] / "examples"
+                     / "he3_unified_vs_online_sgd.toml")
+    rows, totals = plan_rows(spec)
+    adaptive = [g for g in rows if g.get("adaptive")]
+    assert {g["learner"] for g in adaptive} == {"unified"} and len(adaptive) == 3
+    assert all(g["runs"] >= 4 and g["samples"] > 0 and g["seconds"] > 0 for g in adaptive)
+    assert totals["runs"] == sum(g["runs"] for g in rows)

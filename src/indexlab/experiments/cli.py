@@ -111,11 +111,22 @@ def _interrupted(store, sweep_name: str | None, command: str) -> None:
 def plan_rows(spec, memory_limit: str | None = None,
               time_limit: str | None = None) -> tuple[list[dict], dict]:
     """What ``--dry-run`` prints: per (target, learner, d) the runs, samples (``n·R`` summed
-    over runs), peak memory and time estimates; and the totals with the memory limit."""
+    over runs), peak memory and time estimates; and the totals with the memory limit. An
+    adaptive search counts the most runs it can make (``adaptive`` true: an upper bound,
+    :func:`indexlab.experiments.adaptive.planned_budgets`)."""
+    from indexlab.experiments.adaptive import planned_budgets
     from indexlab.experiments.guards import memory_limit as limit_of
     from indexlab.experiments.guards import time_limit as time_limit_of
-    from indexlab.experiments.runner import expand_labelled, run_estimate
+    from indexlab.experiments.runner import (
+        adaptive_searches,
+        expand_labelled,
+        learner_labels,
+        run_config,
+        run_estimate,
+        target_label,
+    )
 
+    labels = learner_labels(spec)
     groups: dict[tuple, dict] = {}
     for run, target, learner in expand_labelled(spec):
         est = run_estimate(run)
@@ -126,6 +137,21 @@ def plan_rows(spec, memory_limit: str | None = None,
         g["samples"] += run.budget * run.replicas
         g["memory"] = max(g["memory"], est.bytes)
         g["seconds"] += est.seconds
+    for target, d, i in adaptive_searches(spec):  # upper bounds: runs chosen while running
+        budget = spec.learners[i].budget or spec.budget
+        low, high = budget.bounds(d)
+        label = target_label(target)
+        for n in planned_budgets(low, high, budget.rel_width):
+            run = run_config(spec, target, d, i, n)
+            est = run_estimate(run)
+            g = groups.setdefault((label, labels[i], d), {
+                "target": label, "learner": labels[i], "d": d, "runs": 0,
+                "samples": 0, "memory": 0.0, "seconds": 0.0})
+            g["adaptive"] = True
+            g["runs"] += 1
+            g["samples"] += run.budget * run.replicas
+            g["memory"] = max(g["memory"], est.bytes)
+            g["seconds"] += est.seconds
     rows = list(groups.values())
     limit, source = limit_of(memory_limit, spec.device)
     totals = {"runs": sum(g["runs"] for g in rows), "samples": sum(g["samples"] for g in rows),
@@ -146,12 +172,15 @@ def _print_plan(spec, memory_limit: str | None, time_limit: str | None = None) -
     for col in ("target", "learner", "d", "runs", "samples n·R", "peak memory", "est. time"):
         table.add_column(col, justify="right" if col not in ("target", "learner") else None)
     for g in rows:
-        table.add_row(escape(g["target"]), escape(g["learner"]), str(g["d"]), str(g["runs"]),
-                      f"{g['samples']:,}", human_bytes(g["memory"]), human_seconds(g["seconds"]))
+        most = "≤ " if g.get("adaptive") else ""
+        table.add_row(escape(g["target"]), escape(g["learner"]), str(g["d"]),
+                      most + str(g["runs"]), most + f"{g['samples']:,}",
+                      human_bytes(g["memory"]), most + human_seconds(g["seconds"]))
     console.print(table)
     over = totals["memory"] > totals["limit"]
+    most = "at most " if any(g.get("adaptive") for g in rows) else ""
     console.print(
-        f"{totals['runs']} runs, {totals['samples']:,} samples, estimated "
+        f"{most}{totals['runs']} runs, {totals['samples']:,} samples, estimated "
         f"{human_seconds(totals['seconds'])} of compute (an order of magnitude), largest run "
         f"{human_bytes(totals['memory'])} of memory; limit {human_bytes(totals['limit'])} "
         f"({escape(totals['limit_source'])})" + (" [bold red]— over the limit[/]" if over
@@ -167,8 +196,9 @@ def _print_plan(spec, memory_limit: str | None, time_limit: str | None = None) -
     if searches:
         labels = learner_labels(spec)
         names = sorted({f"{labels[i]} on {t.link} at d={d}" for t, d, i in searches})
-        console.print(f"plus {len(searches)} adaptive budget search(es), whose runs are chosen "
-                      f"while the sweep runs (3 or more each, between the search bounds): "
+        console.print(f"{len(searches)} adaptive budget search(es) choose their runs while "
+                      "the sweep runs (3 or more each, between the search bounds); counted "
+                      "above at their most (≤: every refinement at the upper bound): "
                       f"{escape('; '.join(names))}")
 
 
