@@ -324,3 +324,33 @@ def test_dry_run_counts_adaptive_searches_at_their_most():
     assert {g["learner"] for g in adaptive} == {"unified"} and len(adaptive) == 3
     assert all(g["runs"] >= 4 and g["samples"] > 0 and g["seconds"] > 0 for g in adaptive)
     assert totals["runs"] == sum(g["runs"] for g in rows)
+
+
+def test_hardness_and_chain_figures_are_drawn_from_their_json(tmp_path):
+    """docs/hardness.png and docs/chain.png redrawn from the JSON beside them: every panel
+    holds data, colours come from the palette, the legends are outside the axes."""
+    import importlib.util
+    from pathlib import Path
+
+    from indexlab.experiments.claims import hardness
+    from indexlab.experiments.style import OKABE_ITO, ZERO_COLOUR
+
+    root = Path(__file__).resolve().parents[1]
+    fig = hardness.plot(json.loads((root / "docs" / "hardness.json").read_text()),
+                        str(tmp_path / "h.png"))
+    assert_drawn(fig, tmp_path / "h.png")
+    assert not any(ax.get_legend() for ax in fig.axes) and len(fig.legends) == 2
+    palette = {c.lower() for c in (*OKABE_ITO, ZERO_COLOUR)}  # grey: reference lines
+    colours = {line.get_color().lower() for ax in fig.axes for line in ax.get_lines()
+               if len(line.get_xdata()) > 1}
+    assert colours <= palette and len(colours - {ZERO_COLOUR.lower()}) >= 4, colours
+
+    spec = importlib.util.spec_from_file_location("chain_fits", root / "examples" / "chain_fits.py")
+    chain_fits = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chain_fits)
+    fig = chain_fits.plot(json.loads((root / "docs" / "chain.json").read_text()),
+                          tmp_path / "c.png")
+    assert_drawn(fig, tmp_path / "c.png")
+    colours = {line.get_color().lower() for line in fig.axes[0].get_lines()
+               if len(line.get_xdata()) > 1}
+    assert colours <= palette, colours
