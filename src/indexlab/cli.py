@@ -302,7 +302,8 @@ def fit(
 
         try:
             plot_overlap_traces(models, names, plot,
-                                title=f"{', '.join(names)} on {target.link.name}, d = {d}")
+                                title=f"{', '.join(names)} on {target.link.name}, d = {d}",
+                                target=target)
         except (ValueError, OSError) as exc:
             _fail(f"could not write the plot {plot!r}: {exc}")
         if not as_json:

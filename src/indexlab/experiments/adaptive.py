@@ -140,3 +140,19 @@ def _curve(store: Store, configs: list[Run], key_of, success: Success) -> Curve 
     _, t, learner = _parts(configs[0])
     return Curve(t["link"], learner["name"], t["d"], np.array(ns), np.stack(rows), "runs", t,
                  learner)
+
+
+def planned_budgets(low: int, high: int, rel_width: float) -> list[int]:
+    """The budgets a search between ``low`` and ``high`` runs *at most*, for ``--dry-run``
+    and the time guard: ``low``, ``high`` and their geometric mean, then one refinement per
+    halving of the log-bracket until it is narrower than ``log(1 + rel_width/2)`` (the stop of
+    :func:`next_budget`), at most ``MAX_ROUNDS``. The refinements land near ``n*``, unknown
+    before the runs: each is counted at ``high``, so the estimate is an upper bound (a search
+    that is censored early stops after three runs)."""
+    mid = round(math.sqrt(low * high))
+    gap = math.log(high / low) / 2  # after the first three runs
+    rounds = 0
+    while gap > math.log1p(rel_width / 2) and rounds < MAX_ROUNDS:
+        gap /= 2
+        rounds += 1
+    return [low, mid, high] + [high] * rounds

@@ -87,6 +87,7 @@ class Curve:
     source: str = "runs"
     target_config: dict[str, Any] = field(default_factory=dict)
     learner_config: dict[str, Any] = field(default_factory=dict)
+    resolved: dict[str, Any] = field(default_factory=dict)  # the run's resolved hyperparameters
 
 
 @dataclass
@@ -361,8 +362,9 @@ def _target_spec(config: dict[str, Any]) -> TargetSpec:
 def load_curves(store: Store, sweep: dict[str, Any], metric: str) -> list[Curve]:
     """The curves of a sweep (an item of :meth:`Store.sweeps`) for ``metric``; failed or
     unfinished runs are left out."""
-    runs = [Run.stored(r) for r in store.runs(sweep["labels"])
-            if r["status"] in ("done", "diverged")]
+    rows = [r for r in store.runs(sweep["labels"]) if r["status"] in ("done", "diverged")]
+    resolved = {r["key"]: r.get("hyper") or {} for r in rows}
+    runs = [Run.stored(r) for r in rows]
     groups: dict[tuple[str, str, int], list[Run]] = {}
     for run in runs:
         target, learner = sweep["labels"][run.key]
@@ -375,8 +377,10 @@ def load_curves(store: Store, sweep: dict[str, Any], metric: str) -> list[Curve]
             curve = _runs_curve(store, members, metric)
         if curve is not None:
             ns, values, source = curve
+            top = max(members, key=lambda r: r.n)
             curves.append(Curve(target, learner, d, ns, values, source,
-                                members[0].target_config(), members[0].learner_config()))
+                                members[0].target_config(), members[0].learner_config(),
+                                resolved.get(top.key, {})))
     return curves
 
 
@@ -449,6 +453,48 @@ def fit_flags(curves: list[Curve], thresholds: list[Threshold], success: Success
     return flags
 
 
+def step_shift(name: str, curves: list[Curve]) -> float | None:
+    """How much the step actually used moves the theory's exponent, for an online learner:
+    ``slope of log(η_theory(d)/η_used(d))`` in ``log d`` over the curves' ``d``.
+
+    The rates of docs/algorithms.md §2.1–§2.2, §4.3 are for the learner's search step
+    ``η_theory = default_lr(s, d, λ, λ_s)`` (before the hold caps). In the drift-limited
+    regime the escape from the equator is an ODE in ``η·t``, so at a smaller step
+    ``η_used`` it takes ``η_theory/η_used`` times as many samples: the exponent becomes
+    ``p + shift``. E.g. vanilla SGD on He₃ at its hold-capped default step ``∝ 1/d`` (spec
+    ``d^{−3/2}``): ``shift = −1/2``, ``n ≍ d^{1.5}`` instead of ``d²``. ``None`` when the
+    runs do not say their step, the learner has no ``default_lr``, or the step used is ever
+    *larger* than the theory's (noise-limited: no prediction); ``0.0`` when they agree."""
+    from indexlab.learners.registry import learner_class
+
+    try:
+        cls = learner_class(name)
+    except (KeyError, ValueError):
+        return None
+    if not hasattr(cls, "default_lr") or len(curves) < 2:
+        return None
+    log_d, log_ratio = [], []
+    for c in curves:
+        h = c.resolved
+        if not all(isinstance(h.get(k), (int, float)) for k in
+                   ("lr", "lr_constant", "exponent", "smoothing", "signal")):
+            return None
+        try:
+            spec = cls(lr_constant=h["lr_constant"]).default_lr(
+                int(h["exponent"]), c.d, float(h["smoothing"]), float(h["signal"]))
+        except (TypeError, ValueError):
+            return None
+        if not (spec > 0 and h["lr"] > 0):
+            return None
+        ratio = spec / h["lr"]
+        if ratio < 1 - 1e-9:  # a step above the theory's: noise-limited, no prediction
+            return None
+        log_d.append(math.log(c.d))
+        log_ratio.append(math.log(ratio))
+    slope = float(np.polyfit(log_d, log_ratio, 1)[0])
+    return 0.0 if abs(slope) < 1e-6 else slope
+
+
 def _fit_groups(curves: list[Curve], thresholds: list[Threshold], level: float,
                 rng: np.random.Generator, success: Success) -> list[ScalingFit]:
     groups: dict[tuple[str, str], list[int]] = {}
@@ -462,6 +508,11 @@ def _fit_groups(curves: list[Curve], thresholds: list[Threshold], level: float,
         theory = theory_exponent(name, _target_spec(curves[idx[0]].target_config), max(ds))
         p_theory, base = (theory[0], theory[1]) if theory else (None, None)
         flags = fit_flags([curves[i] for i in idx], [thresholds[i] for i in idx], success)
+        shift = step_shift(name, [curves[i] for i in idx]) if base == "d" else None
+        if shift:  # theory at the step the runs used, not at the theory's own step
+            flags.append(f"theory at the step used: {p_theory:g} {shift:+.2f} (the step is "
+                         f"η_theory·d^{shift:+.2f}; indexlab.learners.holding)")
+            p_theory = round(p_theory + shift, 3)
         if fitted is None:
             fits.append(ScalingFit(target, learner, [], math.nan, math.nan, math.nan, math.nan,
                                    math.nan, p_theory, base, flags))

@@ -72,6 +72,8 @@ def sweep(
     try:
         summary = run_sweep(parsed, store, executor, scheduler, workers, progress=progress,
                             memory_limit=memory_limit, time_limit=time_limit)
+    except KeyboardInterrupt:
+        _interrupted(store, parsed.name, f"indexlab sweep {spec} --db {db}")
     except ValueError as exc:
         _fail(str(exc))
         return
@@ -90,14 +92,41 @@ def sweep(
         console.print(f"note: {note}", markup=False, highlight=False)
 
 
+def _interrupted(store, sweep_name: str | None, command: str) -> None:
+    """After Ctrl-C: what the store holds (finished runs of the sweep, or of the whole store)
+    and the command that resumes; exits with 130 (the shell's code for SIGINT)."""
+    from rich.markup import escape
+
+    finished = store.finished_keys()
+    sweeps = [s for s in store.sweeps() if sweep_name is None or s["name"] == sweep_name]
+    keys = {k for s in sweeps for k in s["labels"]}
+    held = len(keys & finished) if keys else len(finished)
+    total = f" of {len(keys)}" if keys else ""
+    console.print(f"interrupted: {held}{total} runs are stored in {escape(str(store.path))} "
+                  "(each finished run is kept; a run cut off is computed again)")
+    console.print(f"resume with: {escape(command)}", highlight=False)
+    raise typer.Exit(130)
+
+
 def plan_rows(spec, memory_limit: str | None = None,
               time_limit: str | None = None) -> tuple[list[dict], dict]:
     """What ``--dry-run`` prints: per (target, learner, d) the runs, samples (``n·R`` summed
-    over runs), peak memory and time estimates; and the totals with the memory limit."""
+    over runs), peak memory and time estimates; and the totals with the memory limit. An
+    adaptive search counts the most runs it can make (``adaptive`` true: an upper bound,
+    :func:`indexlab.experiments.adaptive.planned_budgets`)."""
+    from indexlab.experiments.adaptive import planned_budgets
     from indexlab.experiments.guards import memory_limit as limit_of
     from indexlab.experiments.guards import time_limit as time_limit_of
-    from indexlab.experiments.runner import expand_labelled, run_estimate
+    from indexlab.experiments.runner import (
+        adaptive_searches,
+        expand_labelled,
+        learner_labels,
+        run_config,
+        run_estimate,
+        target_label,
+    )
 
+    labels = learner_labels(spec)
     groups: dict[tuple, dict] = {}
     for run, target, learner in expand_labelled(spec):
         est = run_estimate(run)
@@ -108,6 +137,21 @@ def plan_rows(spec, memory_limit: str | None = None,
         g["samples"] += run.budget * run.replicas
         g["memory"] = max(g["memory"], est.bytes)
         g["seconds"] += est.seconds
+    for target, d, i in adaptive_searches(spec):  # upper bounds: runs chosen while running
+        budget = spec.learners[i].budget or spec.budget
+        low, high = budget.bounds(d)
+        label = target_label(target)
+        for n in planned_budgets(low, high, budget.rel_width):
+            run = run_config(spec, target, d, i, n)
+            est = run_estimate(run)
+            g = groups.setdefault((label, labels[i], d), {
+                "target": label, "learner": labels[i], "d": d, "runs": 0,
+                "samples": 0, "memory": 0.0, "seconds": 0.0})
+            g["adaptive"] = True
+            g["runs"] += 1
+            g["samples"] += run.budget * run.replicas
+            g["memory"] = max(g["memory"], est.bytes)
+            g["seconds"] += est.seconds
     rows = list(groups.values())
     limit, source = limit_of(memory_limit, spec.device)
     totals = {"runs": sum(g["runs"] for g in rows), "samples": sum(g["samples"] for g in rows),
@@ -128,12 +172,15 @@ def _print_plan(spec, memory_limit: str | None, time_limit: str | None = None) -
     for col in ("target", "learner", "d", "runs", "samples n·R", "peak memory", "est. time"):
         table.add_column(col, justify="right" if col not in ("target", "learner") else None)
     for g in rows:
-        table.add_row(escape(g["target"]), escape(g["learner"]), str(g["d"]), str(g["runs"]),
-                      f"{g['samples']:,}", human_bytes(g["memory"]), human_seconds(g["seconds"]))
+        most = "≤ " if g.get("adaptive") else ""
+        table.add_row(escape(g["target"]), escape(g["learner"]), str(g["d"]),
+                      most + str(g["runs"]), most + f"{g['samples']:,}",
+                      human_bytes(g["memory"]), most + human_seconds(g["seconds"]))
     console.print(table)
     over = totals["memory"] > totals["limit"]
+    most = "at most " if any(g.get("adaptive") for g in rows) else ""
     console.print(
-        f"{totals['runs']} runs, {totals['samples']:,} samples, estimated "
+        f"{most}{totals['runs']} runs, {totals['samples']:,} samples, estimated "
         f"{human_seconds(totals['seconds'])} of compute (an order of magnitude), largest run "
         f"{human_bytes(totals['memory'])} of memory; limit {human_bytes(totals['limit'])} "
         f"({escape(totals['limit_source'])})" + (" [bold red]— over the limit[/]" if over
@@ -149,8 +196,9 @@ def _print_plan(spec, memory_limit: str | None, time_limit: str | None = None) -
     if searches:
         labels = learner_labels(spec)
         names = sorted({f"{labels[i]} on {t.link} at d={d}" for t, d, i in searches})
-        console.print(f"plus {len(searches)} adaptive budget search(es), whose runs are chosen "
-                      f"while the sweep runs (3 or more each, between the search bounds): "
+        console.print(f"{len(searches)} adaptive budget search(es) choose their runs while "
+                      "the sweep runs (3 or more each, between the search bounds); counted "
+                      "above at their most (≤: every refinement at the upper bound): "
                       f"{escape('; '.join(names))}")
 
 
@@ -176,6 +224,19 @@ def _with_store(db: Path, action: Callable):
 STATES = ("done", "diverged", "failed", "running", "interrupted", "queued")
 
 
+def _planned_dimensions(sweep: dict) -> dict[str, int]:
+    """``{key: d}`` of the runs a stored sweep expands to (its stored spec, expanded again),
+    for runs not started yet (no row of their own); empty when the spec no longer expands
+    (e.g. from another version)."""
+    from indexlab.experiments.runner import expand_labelled
+    from indexlab.experiments.spec import SpecError, parse_spec
+
+    try:
+        return {run.key: run.d for run, _, _ in expand_labelled(parse_spec(sweep["spec"]))}
+    except (SpecError, ValueError, KeyError, TypeError):
+        return {}
+
+
 def status_summary(store) -> list[dict]:
     """Per sweep: counts by state for each (target, learner, d), and the failed runs. States:
     ``done``, ``diverged``, ``failed``, ``running`` (a live process computes it now),
@@ -184,12 +245,13 @@ def status_summary(store) -> list[dict]:
     for sweep in store.sweeps():
         runs = {r["key"]: r for r in store.runs(sweep["labels"])}
         states = store.run_states(sweep["labels"])
+        planned = _planned_dimensions(sweep) if set(sweep["labels"]) - set(runs) else {}
         groups: dict[tuple, dict[str, int]] = {}
         failed = []
         for key, (target, learner) in sweep["labels"].items():
             run = runs.get(key)
             state = states[key]
-            d = run["d"] if run else None
+            d = run["d"] if run else planned.get(key)
             counts = groups.setdefault((target, learner, d), {})
             counts[state] = counts.get(state, 0) + 1
             if run and state == "failed":
@@ -239,8 +301,12 @@ def report(
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the intervals")] = 1000,
     progress: Annotated[bool, typer.Option(help="show a progress bar (figures, rate, ETA) on "
                                            "a terminal")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print results.json (thresholds, "
+                                          "exponents, CIs, verdicts: one JSON document) "
+                                          "instead of the summary")] = False,
 ) -> None:
-    """Figures (PNG + PDF), summary.md and index.html for every sweep in DB."""
+    """Figures (PNG + PDF), summary.md, index.html and results.json for every sweep in DB;
+    prints each fitted exponent with its 95% CI and verdict against theory."""
     from indexlab.experiments.progress_bars import expected_figures, steps_bar
     from indexlab.experiments.report import write_report
 
@@ -252,8 +318,40 @@ def report(
         with steps_bar(expected_figures(store), "report", "figures", progress, console):
             return write_report(store, out, n_boot=bootstrap)
 
-    paths = _with_store(db, run)
-    console.print(f"report written: {paths['html']} and {paths['markdown']}")
+    def run_quiet(store):  # --json: stdout holds the document only
+        return write_report(store, out, n_boot=bootstrap)
+
+    paths = _with_store(db, run_quiet if as_json else run)
+    document = json.loads(paths["json"].read_text(encoding="utf-8"))
+    if as_json:
+        typer.echo(json.dumps(document, indent=1, ensure_ascii=False))
+        return
+    _print_exponents(document)
+    console.print(f"report written: {paths['html']}, {paths['markdown']} and {paths['json']}")
+
+
+def _print_exponents(document: dict) -> None:
+    """One line per fitted exponent: ``sweep: target learner: p̂ = … [lo, hi] over d = …,
+    theory …  → verdict``."""
+    from rich.markup import escape
+
+    from indexlab.experiments.judge import interval
+
+    def num(x):
+        return float("nan") if x is None else x
+
+    for sweep in document["sweeps"]:
+        for row in sweep["exponents"]:
+            where = escape(f"{sweep['name']}: {row['target']} {row['learner']}")
+            if row["p"] is None:
+                console.print(f"{where}: no exponent (fewer than two finite thresholds)")
+                continue
+            theory = "" if row["theory"] is None else (
+                f", theory {row['theory']:g} (in {row['theory_base']})")
+            verdict = f" → {row['verdict']}" if row["verdict"] else ""
+            ci = interval(num(row["lo"]), num(row["hi"]))
+            console.print(f"{where}: p̂ = {row['p']:.3g} {ci} over d = {row['d'][0]}–"
+                          f"{row['d'][-1]}{theory}{verdict}")
 
 
 def export(
@@ -309,7 +407,8 @@ def reproduce(
                                           "(one per line)")] = False,
     list_claims: Annotated[bool, typer.Option("--list", help="print the registry and exit")
                            ] = False,
-    progress: Annotated[bool, typer.Option(help="show the progress bars")] = False,
+    progress: Annotated[bool, typer.Option(help="show the progress bars (on a terminal "
+                                           "only)")] = True,
     time_limit: Annotated[str | None, typer.Option(
         help="refuse work estimated to take longer (e.g. 600, 30m, 2h; none: no limit; "
              "default: $INDEXLAB_TIME_LIMIT, else one day)")] = None,
@@ -362,6 +461,9 @@ def reproduce(
                           progress=progress and not as_json, on_claim=say,
                           time_limit=time_limit)
         paths = write_claims_report(results, store, out, mode)
+    except KeyboardInterrupt:
+        picked = "".join(f" --only {c.name}" for c in claims) if only else ""
+        _interrupted(store, None, f"indexlab reproduce --{mode}{picked} --db {db} --out {out}")
     except ValueError as exc:
         _fail(str(exc))
         return

@@ -121,39 +121,79 @@ def print_comparison(console, reports: list[dict[str, Any]]) -> None:
             console.print(escape(f"{r['learner']}: {r['note']}"))
 
 
-def plot_overlap_traces(learners: list, labels: list[str], path: str, title: str = "") -> None:
-    """Overlap vs samples (log x) of each learner: the median over replicas with the
-    interquartile band (inside [0, 1] by construction), colour-blind-safe colours
-    (Okabe–Ito); learners without an overlap trace are skipped (an error if all are)."""
+def plot_overlap_traces(learners: list, labels: list[str], path: str, title: str = "",
+                        target=None):
+    """Overlap vs samples per replica (log x) of each learner: the median over replicas with
+    the band of :data:`~indexlab.experiments.style.BAND` (10–90% quantiles, inside [0, 1] by
+    construction), Okabe–Ito colours. A learner without an overlap curve (SIR, spectral, a
+    batch learner: no trace, or one checkpoint) is drawn as one point at the samples it used
+    — its final overlap on ``target`` (median, with the same band as an error bar) — and a
+    note says so; an error if no learner gives a point or a trace. Returns the (closed) Figure."""
     import numpy as np
 
-    from indexlab.experiments.style import OKABE_ITO, pyplot
+    from indexlab.experiments.style import BAND, BAND_TEXT, OKABE_ITO, SAMPLES, pyplot
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.8, 3.9), layout="constrained")
-    drawn = 0
+    drawn, untraced = 0, []
     for i, (learner, label) in enumerate(zip(learners, labels, strict=True)):
-        trace = getattr(learner, "trace_", None)
-        if trace is None or "overlap" not in trace:
-            continue
-        samples = np.asarray(trace.samples, dtype=float)
-        values = np.asarray(trace["overlap"], dtype=float)  # (T, R)
-        with np.errstate(all="ignore"):
-            q25, med, q75 = np.nanquantile(values, [0.25, 0.5, 0.75], axis=1)
         colour = OKABE_ITO[i % len(OKABE_ITO)]
-        ax.plot(samples, med, color=colour, lw=1.8, label=f"{label} (median)")
-        ax.fill_between(samples, q25, q75, color=colour, alpha=0.2, lw=0)
+        trace = getattr(learner, "trace_", None)
+        values = (np.asarray(trace["overlap"], dtype=float) if trace is not None
+                  and "overlap" in trace else np.empty((0, 0)))  # (T, R)
+        if values.shape[0] >= 2 and np.isfinite(values).any():
+            samples = np.asarray(trace.samples, dtype=float)
+            with np.errstate(all="ignore"):
+                low, med, high = np.nanquantile(values, [BAND[0], 0.5, BAND[1]], axis=1)
+            ax.plot(samples, med, color=colour, lw=1.8, label=label)
+            ax.fill_between(samples, low, high, color=colour, alpha=0.2, lw=0)
+            drawn += 1
+            continue
+        final = _final_overlap(learner, target)
+        if final is None and values.shape[0] == 1 and np.isfinite(values).any():
+            final = float(np.asarray(trace.samples, dtype=float)[0]), values[0]
+        if final is None:
+            continue
+        n, values = final
+        low, med, high = np.nanquantile(values, [BAND[0], 0.5, BAND[1]])
+        ax.errorbar([n], [med], yerr=[[med - low], [high - med]], fmt="s", ms=6, capsize=3,
+                    color=colour, label=f"{label} (no trace: final overlap)")
+        untraced.append(label)
         drawn += 1
     if not drawn:
         plt.close(fig)
-        raise ValueError("no learner recorded an overlap trace (fit a single-index target "
-                         "with an online learner)")
+        raise ValueError("no learner recorded an overlap trace or learned a direction to "
+                         "compare (fit a single-index target)")
     ax.set_xscale("log")
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("samples n")
+    ax.set_xlabel(f"{SAMPLES} n")
     ax.set_ylabel("overlap |⟨w, θ*⟩|, best neuron")
-    ax.set_title(title + "\nmedian and interquartile band over replicas", fontsize=9)
+    note = f"\n{BAND_TEXT}"
+    if untraced:
+        note += f"; {', '.join(untraced)}: one point (no trace)"
+    ax.set_title(title + note, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.savefig(path, dpi=150)
     plt.close(fig)
+    return fig
+
+
+def _final_overlap(learner, target):
+    """``(samples, overlaps per replica)`` of a fitted learner without a trace on a
+    single-index ``target``, or ``None`` (no target, no directions, a multi-index target)."""
+    import numpy as np
+
+    if target is None or getattr(learner, "directions_", None) is None:
+        return None
+    directions = target.directions
+    if directions.shape[1] != 1:
+        return None
+    try:
+        values = np.asarray(learner.overlap(directions[:, 0]), dtype=float).reshape(-1)
+    except (ValueError, RuntimeError, AttributeError):
+        return None
+    samples = getattr(learner, "samples_", None)
+    if samples is None or not values.size:
+        return None
+    return float(np.max(np.asarray(samples, dtype=float))), values

@@ -1,14 +1,19 @@
 """Figures of an analysed sweep (matplotlib, Agg backend), each saved as PNG and PDF.
 
-* :func:`plot_curves`: the criterion's metric vs ``n`` (log axis), one curve per ``d``, the
-  replicas' median with a band from their 10% to their 90% quantile (quantiles of values in
-  the metric's range stay in it, unlike mean ± sd); with ``collapse=True`` against
-  ``n / base^p`` for the theoretical ``p`` (the curves fall on each other when the theory's
-  scaling holds);
+* :func:`plot_curves`: the criterion's metric vs ``n`` (samples per replica, log axis), one
+  curve per ``d``, the replicas' median with the band of :data:`~indexlab.experiments.style.
+  BAND` (their 10% to 90% quantiles; quantiles of values in the metric's range stay in it,
+  unlike mean ± sd);
+* :func:`plot_collapse`: the same curves against ``n / d^p``, side by side at the theoretical
+  ``p`` and at the fitted ``p̂`` (the curves fall on each other when the scaling holds);
 * :func:`plot_thresholds`: ``n*(d)`` on log-log axes with bootstrap intervals, the fitted line
-  ``e^ĉ d^p̂`` and the theoretical slope through the same points;
+  ``e^ĉ d^p̂``, the theoretical slope through the same points and the lower bounds
+  (:func:`indexlab.experiments.results.lower_bounds`);
 * :func:`plot_phase`: the isotonic success probability over ``(log d, log n)`` as a heat map,
   with ``n*(d)`` on top.
+
+Every figure uses the palette of :mod:`indexlab.experiments.style`, is saved as PNG and PDF,
+and is returned (a closed ``matplotlib.figure.Figure``: its artists can be inspected).
 """
 
 from __future__ import annotations
@@ -22,7 +27,14 @@ import numpy as np
 
 from indexlab.experiments.analysis import Curve, ScalingFit, Threshold
 from indexlab.experiments.spec import Success
-from indexlab.experiments.style import categorical, sequential
+from indexlab.experiments.style import (
+    BAND,
+    BAND_TEXT,
+    SAMPLES,
+    ZERO_COLOUR,
+    categorical,
+    sequential,
+)
 from indexlab.progress import report as report_progress
 
 FORMATS = ("png", "pdf")
@@ -46,20 +58,17 @@ def slug(*labels: str) -> str:
     return clean
 
 
-def _save(fig, out: Path, stem: str) -> list[Path]:
+def _save(fig, out: Path, stem: str):
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             if axis.get_scale() == "log" and not getattr(axis, "_indexlab_fixed", False):
                 _decade_ticks(axis)
     fig.tight_layout()  # once for both formats (a layout engine would redo it per format)
-    paths = []
     for fmt in FORMATS:
-        path = out / f"{stem}.{fmt}"
-        fig.savefig(path, dpi=130)
-        paths.append(path)
+        fig.savefig(out / f"{stem}.{fmt}", dpi=130)
     _pyplot().close(fig)
     report_progress(1, "figures")
-    return paths
+    return fig
 
 
 def _log_axis(axis, ticks=None) -> None:
@@ -104,9 +113,6 @@ def _decade_ticks(axis) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-BAND = (0.1, 0.9)
-
-
 def quantile_band(values: np.ndarray, band: tuple[float, float] = BAND
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row (one ``n``): median and the ``band`` quantiles over the finite replicas."""
@@ -118,19 +124,15 @@ def quantile_band(values: np.ndarray, band: tuple[float, float] = BAND
     return out[0], out[1], out[2]
 
 
-def plot_curves(curves: list[Curve], success: Success, out: Path, stem: str,
-                p_theory: float | None = None, base: str | None = "d") -> list[Path]:
-    """Metric vs ``n`` per ``d`` (median and 10–90% quantile band over replicas), or vs
-    ``n/base^p`` (``p_theory``)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.6, 3.9))
+def _draw_curves(ax, curves: list[Curve], success: Success, p: float | None,
+                 base: str | None) -> None:
     colours = sequential(len(curves))
     for colour, curve in zip(colours, curves, strict=False):
         mid, low, high = quantile_band(curve.values)
         scale = 1.0
-        if p_theory is not None:
+        if p is not None:
             b = curve.target_config.get("sparsity") if base == "k" else curve.d
-            scale = float(b) ** p_theory
+            scale = float(b) ** p
         x = curve.ns / scale
         marker = None if curve.source == "trace" else "o"
         ax.plot(x, mid, marker=marker, ms=3, color=colour, label=f"d = {curve.d}")
@@ -138,27 +140,74 @@ def plot_curves(curves: list[Curve], success: Success, out: Path, stem: str,
     ax.axhline(success.value, color="0.4", ls="--", lw=0.8, label=success.text())
     ax.set_xscale("log")
     _log_axis(ax.xaxis)
-    ax.set_xlabel("n" if p_theory is None else f"n / {base}^{p_theory:g}")
-    ax.set_ylabel(success.metric + " (median, 10–90% of replicas)")
+    ax.set_xlabel(f"{SAMPLES} n" if p is None else f"$n\\,/\\,{base}^{{{p:.3g}}}$")
+    ax.set_ylabel(f"{success.metric}\n({BAND_TEXT})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+
+
+def plot_curves(curves: list[Curve], success: Success, out: Path, stem: str,
+                p_theory: float | None = None, base: str | None = "d"):
+    """Metric vs ``n`` per ``d`` (median and :data:`BAND` quantile band over replicas), or
+    vs ``n/base^p`` (``p_theory``); returns the Figure."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.6, 3.9))
+    _draw_curves(ax, curves, success, p_theory, base)
     if curves:
         title = f"{curves[0].learner} on {curves[0].target}"
         ax.set_title(title + (" — collapse at the theoretical exponent" if p_theory is not None
                               else ""), fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    return _save(fig, out, stem)
+
+
+def plot_collapse(curves: list[Curve], success: Success, out: Path, stem: str,
+                  p_theory: float, p_fit: float | None, base: str = "d"):
+    """The curves against ``n / base^p`` at the theoretical ``p`` (left) and, when a fit
+    exists, at the fitted ``p̂`` (right): where they fall on one curve the scaling holds.
+    Returns the Figure."""
+    plt = _pyplot()
+    panels = [("theory", p_theory)] + ([("fit", p_fit)] if p_fit is not None
+                                        and math.isfinite(p_fit) else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 3.9), squeeze=False,
+                             sharey=True)
+    for ax, (kind, p) in zip(axes[0], panels, strict=True):
+        _draw_curves(ax, curves, success, p, base)
+        name = "theoretical p" if kind == "theory" else "fitted p̂"
+        ax.set_title(f"collapse at the {name} = {p:.3g}", fontsize=9)
+        if kind == "fit":
+            ax.set_ylabel("")
+            ax.get_legend().remove()
+    if curves:
+        fig.suptitle(f"{curves[0].learner} on {curves[0].target}", fontsize=9)
     return _save(fig, out, stem)
 
 
 def plot_thresholds(entries: list[tuple[ScalingFit, list[Curve], list[Threshold]]], out: Path,
-                    stem: str) -> list[Path]:
+                    stem: str, success: Success | None = None,
+                    bounds: list[tuple[str, float, float | None]] = ()):
     """``n*(d)`` log-log for every learner on one target: points with intervals, fitted and
-    theoretical lines (the latter through the points, slope = the theoretical exponent)."""
+    theoretical lines (the latter through the points, slope = the theoretical exponent), and
+    the lower ``bounds`` ``(label, p, c)``: the line ``c·d^p``, or with ``c = None`` the
+    highest line of slope ``p`` below every point. The legend sits outside the axes.
+    Returns the Figure."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.6, 3.9))
+    fig, ax = plt.subplots(figsize=(7.6, 3.9))
     colours = categorical(len(entries))
+    every: list[tuple[float, float]] = []
     for colour, (fit, curves, thresholds) in zip(colours, entries, strict=False):
         pts = [(c.d, t) for c, t in zip(curves, thresholds, strict=True)
                if 0 < t.n_star < math.inf]
+        above = [(c.d, c.ns.max()) for c, t in zip(curves, thresholds, strict=True)
+                 if t.n_star == math.inf]
+        below = [(c.d, c.ns.min()) for c, t in zip(curves, thresholds, strict=True)
+                 if t.n_star == 0]
+        for side, marker, text in ((above, "^", "n* > largest n (censored)"),
+                                   (below, "v", "n* < smallest n")):
+            if side:  # a censored threshold is a bound: drawn as one, never dropped
+                ax.plot(*zip(*side, strict=True), marker, ms=6, mfc="none", color=colour,
+                        ls="none", label=f"{fit.learner}: {text}")
+                if marker == "^":  # n* lies above: a line below n_max stays below n*
+                    every += [(float(x), float(y)) for x, y in side]
         if not pts:
             continue
         d = np.array([p[0] for p in pts], dtype=float)
@@ -166,27 +215,38 @@ def plot_thresholds(entries: list[tuple[ScalingFit, list[Curve], list[Threshold]
         lo = np.array([min(p[1].lo, p[1].n_star) for p in pts])
         hi = np.array([max(p[1].hi, p[1].n_star) for p in pts])
         hi = np.where(np.isfinite(hi), hi, ns * 10)
+        every += list(zip(d, ns, strict=True))
         ax.errorbar(d, ns, yerr=[ns - lo, hi - ns], fmt="o", ms=4, capsize=3, color=colour,
-                    label=f"{fit.learner}: n*(d)")
+                    label=f"{fit.learner}: n*(d), 95% CI")
         grid = np.geomspace(d.min(), d.max(), 50)
         if math.isfinite(fit.p):
             ax.plot(grid, np.exp(fit.c) * grid**fit.p, color=colour,
-                    label=f"fit p̂ = {fit.p:.2f} [{fit.lo:.2f}, {fit.hi:.2f}]")
+                    label=f"fit $\\hat p$ = {fit.p:.2f} [{fit.lo:.2f}, {fit.hi:.2f}]")
         if fit.theory is not None and fit.theory_base == "d":
             c_th = float(np.mean(np.log(ns) - fit.theory * np.log(d)))
             ax.plot(grid, np.exp(c_th) * grid**fit.theory, color=colour, ls=":",
                     label=f"theory p = {fit.theory:g}")
+    if every:
+        d_all = np.array([p[0] for p in every])
+        n_all = np.array([p[1] for p in every])
+        grid = np.geomspace(d_all.min(), d_all.max(), 50)
+        for (label, p, c), ls in zip(bounds, ("--", "-."), strict=False):
+            if c is None:  # the highest line of this slope under every point
+                c = float(np.exp(np.min(np.log(n_all) - p * np.log(d_all))))
+            ax.plot(grid, c * grid**p, color=ZERO_COLOUR, ls=ls, lw=1.0, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    _log_axis(ax.xaxis, sorted({c.d for _, curves, _ in entries for c in curves}))
+    ds = sorted({c.d for _, curves, _ in entries for c in curves})
+    _log_axis(ax.xaxis, ds[:: math.ceil(len(ds) / 8)] if ds else None)
     _log_axis(ax.yaxis)
-    ax.set_xlabel("d")
-    ax.set_ylabel("threshold n*")
+    ax.set_xlabel("dimension d")
+    criterion = f" for {success.text()}" if success is not None else ""
+    ax.set_ylabel(f"n*{criterion}\n({SAMPLES})")
     if entries:
         ax.set_title(f"thresholds on {entries[0][0].target}", fontsize=9)
     ax.grid(alpha=0.3, which="both")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     else:
         ax.text(0.5, 0.5, "no threshold inside the sampled range", ha="center",
                 transform=ax.transAxes, fontsize=8, color="0.4")
@@ -194,7 +254,7 @@ def plot_thresholds(entries: list[tuple[ScalingFit, list[Curve], list[Threshold]
 
 
 def plot_phase(curves: list[Curve], thresholds: list[Threshold], out: Path, stem: str,
-               rows: int = 60) -> list[Path]:
+               rows: int = 60):
     """Heat map of the fitted success probability over ``(log d, log n)``: one column per
     ``d``, the isotonic fit interpolated linearly in ``log n`` (blank outside the measured
     range), with ``n*(d)`` as white dots."""
@@ -225,10 +285,10 @@ def plot_phase(curves: list[Curve], thresholds: list[Threshold], out: Path, stem
         ax.legend(fontsize=7, loc="upper left")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    _log_axis(ax.xaxis, [c.d for c in curves])
+    _log_axis(ax.xaxis, [c.d for c in curves][:: math.ceil(len(curves) / 8)])
     _log_axis(ax.yaxis)
-    ax.set_xlabel("d")
-    ax.set_ylabel("n")
+    ax.set_xlabel("dimension d")
+    ax.set_ylabel(f"{SAMPLES} n")
     if curves:
         ax.set_title(f"phase diagram: {curves[0].learner} on {curves[0].target}", fontsize=9)
     return _save(fig, out, stem)

@@ -5,18 +5,28 @@ draws its figures (:mod:`indexlab.experiments.plots`) and writes ``summary.md`` 
 ``index.html`` into the output folder. Both hold the same tables — fitted exponent ``p̂`` with
 its bootstrap interval beside the theoretical exponent, thresholds ``n*(d)`` with their
 intervals, run counts by status — and the HTML page (inline CSS, no scripts, nothing fetched)
-shows the PNGs by relative path and links the PDFs.
+shows the PNGs by relative path and links the PDFs. ``results.json`` holds the same numbers as
+data (:mod:`indexlab.experiments.results`), and each exponent is judged against its theory by
+the claims' rule, up to one log factor (:func:`indexlab.experiments.results.fit_check`).
 """
 
 from __future__ import annotations
 
 import html
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexlab.experiments.analysis import N_BOOT, Analysis, analyse
-from indexlab.experiments.plots import plot_curves, plot_phase, plot_thresholds, slug
+from indexlab.experiments.plots import (
+    plot_collapse,
+    plot_curves,
+    plot_phase,
+    plot_thresholds,
+    slug,
+)
+from indexlab.experiments.results import fit_check, lower_bounds, results_document
 from indexlab.experiments.store import Store
 
 Table = tuple[list[str], list[list[str]]]
@@ -45,18 +55,19 @@ def _interval(lo: float, hi: float, digits: int = 3) -> str:
 
 
 def exponent_table(analysis: Analysis) -> Table:
-    """Fitted vs theoretical exponents, one row per (target, learner)."""
+    """Fitted vs theoretical exponents, one row per (target, learner), with the verdict of
+    :func:`~indexlab.experiments.results.fit_check` (the interval meets ``[p, p + ℓ]``, ``ℓ``
+    the slope of one log factor over the fitted range)."""
     head = ["target", "learner", "d used", "p̂ (fit)", "95% CI", "CI width", "theory p",
-            "theory in CI", "no-slope resamples", "flags"]
+            "vs theory (up to log d)", "no-slope resamples", "flags"]
     rows = []
     for f in analysis.fits:
         theory = "—" if f.theory is None else f"{f.theory:g} (in {f.theory_base})"
-        inside = "—"
-        if f.theory is not None and f.theory_base == "d" and math.isfinite(f.p):
-            inside = "yes" if f.lo <= f.theory <= f.hi else "no"
+        check = fit_check(f)
+        verdict = "—" if check is None else f"{check.verdict}: {check.reason}"
         rows.append([f.target, f.learner, ", ".join(map(str, f.ds)) or "—", _num(f.p),
                      _interval(f.lo, f.hi) if math.isfinite(f.p) else "—",
-                     _num(f.ci_width, 2) if math.isfinite(f.p) else "—", theory, inside,
+                     _num(f.ci_width, 2) if math.isfinite(f.p) else "—", theory, verdict,
                      f"{f.undefined:.0%}" if math.isfinite(f.p) else "—",
                      "; ".join(f.flags) or "—"])
     return head, rows
@@ -109,9 +120,12 @@ def _figures(analysis: Analysis, out: Path, prefix: str) -> list[tuple[str, str]
         figures.append((f"{analysis.success.metric} vs n: {learner} on {target}",
                         f"curves_{name}"))
         if fit.theory is not None:
-            plot_curves(curves, analysis.success, out, f"collapse_{name}", fit.theory,
-                        fit.theory_base)
-            figures.append((f"collapse at n/{fit.theory_base}^{fit.theory:g}: {learner} on "
+            fitted = fit.p if fit.theory_base == "d" and math.isfinite(fit.p) else None
+            plot_collapse(curves, analysis.success, out, f"collapse_{name}", fit.theory,
+                          fitted, fit.theory_base)
+            at = f"the theoretical p = {fit.theory:g}" + (
+                f" and the fitted p̂ = {fitted:.3g}" if fitted is not None else "")
+            figures.append((f"collapse at n/{fit.theory_base}^p, {at}: {learner} on "
                             f"{target}", f"collapse_{name}"))
         plot_phase(curves, thresholds, out, f"phase_{name}")
         figures.append((f"phase diagram: {learner} on {target}", f"phase_{name}"))
@@ -119,14 +133,15 @@ def _figures(analysis: Analysis, out: Path, prefix: str) -> list[tuple[str, str]
     first = []  # the n*(d) figures with every learner come first
     for target, entries in by_target.items():
         name = slug(prefix, target)
-        plot_thresholds(entries, out, f"thresholds_{name}")
+        plot_thresholds(entries, out, f"thresholds_{name}", analysis.success,
+                        lower_bounds(entries[0][1][0].target_config))
         first.append((f"n*(d) and exponents of every learner on {target}",
                        f"thresholds_{name}"))
     return first + figures
 
 
-def _section(store: Store, sweep: dict, out: Path, n_boot: int) -> Section:
-    analysis = analyse(store, sweep, n_boot=n_boot)
+def _section(store: Store, sweep: dict, analysis: Analysis, out: Path, n_boot: int
+             ) -> Section:
     q = analysis.success.probability
     notes = [f"success: {analysis.success.text()} per replica. Traced learners: n* is the "
              f"{q:g}-quantile of the replicas' first passages (first checkpoint meeting the "
@@ -194,17 +209,23 @@ def render_html(sections: list[Section], source: str) -> str:
 
 
 def write_report(store: Store, out: str | Path, n_boot: int = N_BOOT) -> dict[str, Path]:
-    """Analyse every sweep in ``store`` and write figures, ``summary.md`` and ``index.html``
-    into ``out`` (created if needed); returns the paths of the two documents."""
+    """Analyse every sweep in ``store`` and write figures, ``summary.md``, ``index.html`` and
+    ``results.json`` into ``out`` (created if needed); returns the paths of the three
+    documents (keys ``markdown``, ``html``, ``json``)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sweeps = store.sweeps()
     if not sweeps:
         raise ValueError(f"results store {str(store.path)!r} holds no sweep: run "
                          "`indexlab sweep SPEC.toml --db ...` first")
-    sections = [_section(store, sweep, out, n_boot) for sweep in sweeps]
+    analyses = [analyse(store, sweep, n_boot=n_boot) for sweep in sweeps]
+    sections = [_section(store, sweep, analysis, out, n_boot)
+                for sweep, analysis in zip(sweeps, analyses, strict=True)]
     md = out / "summary.md"
     page = out / "index.html"
+    data = out / "results.json"
     md.write_text(render_markdown(sections, str(store.path)), encoding="utf-8")
     page.write_text(render_html(sections, str(store.path)), encoding="utf-8")
-    return {"markdown": md, "html": page}
+    data.write_text(json.dumps(results_document(analyses, str(store.path)), indent=1,
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    return {"markdown": md, "html": page, "json": data}

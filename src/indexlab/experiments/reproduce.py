@@ -188,15 +188,14 @@ def _shared_cluster(executor: str, scheduler: str | None, workers: int | None):
 
 
 # ---------------------------------------------------------------------------------- report
-def plot_checks(result: ClaimResult, out: Path, stem: str) -> None:
-    """A forest plot: each check's estimate and interval (dot and bar, coloured by verdict)
-    beside the value or bound it is judged against (a cross)."""
-    import matplotlib
+def plot_checks(result: ClaimResult, out: Path, stem: str):
+    """A forest plot: each check's estimate and interval (dot and bar, coloured by verdict in
+    the palette of :mod:`indexlab.experiments.style`) beside the value or bound it is judged
+    against (a cross). Returns the (closed) Figure."""
+    from indexlab.experiments.style import OKABE_ITO, ZERO_COLOUR, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    colours = {"pass": "tab:green", "fail": "tab:red", "inconclusive": "tab:gray"}
+    plt = pyplot()
+    colours = {"pass": OKABE_ITO[2], "fail": OKABE_ITO[1], "inconclusive": ZERO_COLOUR}
     checks = result.checks
     fig, ax = plt.subplots(figsize=(7.0, 0.45 * len(checks) + 1.2), layout="constrained")
     for i, c in enumerate(checks):
@@ -215,6 +214,7 @@ def plot_checks(result: ClaimResult, out: Path, stem: str) -> None:
     fig.savefig(out / f"{stem}.png", dpi=110)
     fig.savefig(out / f"{stem}.pdf")
     plt.close(fig)
+    return fig
 
 
 def _provenance(store: Store, mode: str) -> str:

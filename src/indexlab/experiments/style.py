@@ -7,13 +7,18 @@
   out;
 * :func:`sequential` — ordered categories (one curve per ``d``) from viridis, stopping
   before its light-yellow end so the lightest colour keeps a ≥ 3:1 contrast on white;
+* :data:`BAND`, :data:`BAND_TEXT`, :data:`SAMPLES` — the one band over replicas and the
+  axis words every figure uses;
 * :func:`pyplot` — matplotlib's ``pyplot`` on the Agg backend (imported on first use).
 """
 
 from __future__ import annotations
 
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000", "#E69F00", "#56B4E9")
-ZERO_COLOUR = "#7F7F7F"  # reference lines (thresholds, zero levels)
+ZERO_COLOUR = "#7F7F7F"  # reference lines (thresholds, zero levels, lower bounds)
+BAND = (0.1, 0.9)  # the band of every figure over replicas: their 10% and 90% quantiles
+BAND_TEXT = "median, 10–90% of replicas"
+SAMPLES = "samples per replica"  # what n counts on every axis
 _SEQUENTIAL_END = 0.6  # viridis(0.6) = #22a884: contrast 3.0:1 against white
 
 

@@ -73,10 +73,10 @@ def _levels(report: dict, key: str, fallback: float) -> np.ndarray:
     return float(report.get("zero_factor", 10.0)) * np.asarray(errors, dtype=float)
 
 
-def plot_theory_card(report: dict, path: str) -> None:
+def plot_theory_card(report: dict, path: str):
     """Draw the card of an ``indexlab exponents`` report (the dict of
     :func:`indexlab.cli.exponents_report`, with its ``*_errors`` and ``zero_factor``) to
-    ``path`` (PNG/PDF/SVG by suffix)."""
+    ``path`` (PNG/PDF/SVG by suffix); returns the (closed) Figure."""
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.9), layout="constrained")
     single = report["r"] == 1
@@ -95,3 +95,4 @@ def plot_theory_card(report: dict, path: str) -> None:
                  f"{report['generative_exponent']},  α_c = {alpha_text}", fontsize=10)
     fig.savefig(path, dpi=150)
     plt.close(fig)
+    return fig

@@ -26,7 +26,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from indexlab.experiments import measures as ms
+import indexlab.experiments.measures as ms
 from indexlab.experiments.judge import Check
 from indexlab.experiments.store import Store
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from indexlab.experiments import measures as ms
+import indexlab.experiments.measures as ms
 from indexlab.experiments.claims.base import Claim, Context, load_data, sizes
 from indexlab.experiments.judge import Check, side
 
@@ -107,35 +107,61 @@ def run(dims=(16, 24, 32), ks=(3, 4), n_factors=(1, 4, 16), replicas: int = 4,
     return rows
 
 
-def plot(rows: list[dict[str, Any]], path: str) -> None:
-    """Test MSE against n for every (members, k, learner), one panel per d."""
-    import matplotlib
+def plot(rows: list[dict[str, Any]], path: str):
+    """Test MSE against n for every (members, k, learner), one panel per d: colour = learner
+    (Okabe–Ito), line style = the member family (Boolean k = 3, k = 4, the learnable control);
+    the two legends sit below the panels, never over the data. Returns the (closed) Figure."""
+    from matplotlib.lines import Line2D
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from indexlab.experiments.plots import decade_ticks
+    from indexlab.experiments.style import OKABE_ITO, SAMPLES, ZERO_COLOUR, pyplot
 
+    plt = pyplot()
     dims = sorted({r["d"] for r in rows})
-    fig, axes = plt.subplots(1, len(dims), figsize=(4.2 * len(dims), 3.6), sharey=True,
+    shown = [r for r in rows if r["members"] != "real"]
+    names = sorted({r["learner"] for r in shown})
+    colour = {name: OKABE_ITO[i % len(OKABE_ITO)] for i, name in enumerate(names)}
+    # equal results overlap: each learner has its own marker and the earlier ones are drawn
+    # wider underneath, so every series stays visible
+    marker = {name: "osD^v<>"[i % 7] for i, name in enumerate(names)}
+    width = {name: 3.2 - 0.6 * i for i, name in enumerate(names)}
+    families = sorted({(r["members"], r["k"]) for r in shown})
+    styles = {fam: ls for fam, ls in zip(families, ("-", "--", ":", "-.", (0, (1, 3))),
+                                         strict=False)}
+    fig, axes = plt.subplots(1, len(dims), figsize=(3.6 * len(dims), 3.7), sharey=True,
                              layout="constrained", squeeze=False)
     for ax, d in zip(axes[0], dims, strict=True):
         groups: dict[tuple, list] = {}
-        for r in rows:
-            if r["d"] == d and r["members"] != "real":
+        for r in shown:
+            if r["d"] == d:
                 groups.setdefault((r["members"], r["k"], r["learner"]), []).append(r)
         for (members, k, learner), items in sorted(groups.items()):
             items.sort(key=lambda r: r["n"])
-            style = "-" if members == "boolean" else "--"
-            ax.plot([r["n"] for r in items], [r["test_mse"] for r in items], style, marker="o",
-                    ms=3, label=f"{members} k={k} {learner}")
+            ax.plot([r["n"] for r in items], [r["test_mse"] for r in items],
+                    ls=styles.get((members, k), "-"), marker=marker[learner], ms=4,
+                    lw=max(width[learner], 0.8), color=colour[learner], mfc="none")
         ax.set_xscale("log")
-        ax.set_title(f"d = {d}")
-        ax.set_xlabel("samples n")
-        ax.axhline(0.95, color="grey", lw=0.8, ls=":")
+        ns = [r["n"] for r in shown if r["d"] == d]
+        if ns:
+            ticks = decade_ticks(min(ns), max(ns), most=4)
+            ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks])
+            ax.minorticks_off()
+        ax.set_title(f"d = {d}", fontsize=9)
+        ax.set_xlabel(f"{SAMPLES} n")
+        ax.axhline(0.95, color=ZERO_COLOUR, lw=0.8, ls=":")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("normalised test MSE")
-    axes[0][-1].legend(fontsize=6, loc="lower left")
+    axes[0][0].set_ylabel("normalised test MSE (1: trivial)")
+    learners_legend = [Line2D([], [], color=colour[n], marker=marker[n], ms=4, mfc="none",
+                              label=n) for n in names]
+    family_legend = [Line2D([], [], color="black", ls=styles[f],
+                            label=f"{f[0]} k = {f[1]}") for f in families]
+    fig.legend(handles=learners_legend, loc="outside lower left", ncol=2, fontsize=7,
+               title="learner", title_fontsize=7)
+    fig.legend(handles=family_legend, loc="outside lower right", ncol=2, fontsize=7,
+               title="members", title_fontsize=7)
     fig.savefig(path, dpi=150)
     plt.close(fig)
+    return fig
 
 
 def summary_table(rows: list[dict[str, Any]]) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from indexlab.experiments import measures as ms
+import indexlab.experiments.measures as ms
 from indexlab.experiments.claims.base import Claim, Context, load_data, sizes
 from indexlab.experiments.judge import Check, at_most, side
 

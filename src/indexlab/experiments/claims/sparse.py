@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexlab.experiments import measures as ms
+import indexlab.experiments.measures as ms
 from indexlab.experiments.claims.base import Claim, Context, load_data, sizes
 from indexlab.experiments.claims.exponents import divided_by_log_d
 from indexlab.experiments.judge import Check, separate, side, unavailable
