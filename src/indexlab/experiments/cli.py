@@ -387,9 +387,13 @@ def _print_registry(claims, mode: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``sweep``, ``status``, ``report``, ``export`` and ``reproduce`` to ``app``."""
+    """Add ``sweep``, ``status``, ``report``, ``export``, ``reproduce`` and ``measure``
+    (:mod:`indexlab.experiments.measure_cli`) to ``app``."""
     app.command()(sweep)
     app.command()(status)
     app.command()(report)
     app.command()(export)
     app.command()(reproduce)
+    from indexlab.experiments.measure_cli import measure
+
+    app.command()(measure)

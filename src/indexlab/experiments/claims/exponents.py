@@ -22,7 +22,7 @@ from indexlab.experiments.exponent_fit import d_range, divided_by_log_d, judge_e
 from indexlab.experiments.judge import Check, unavailable, within
 
 __all__ = ["CLAIMS", "EXPONENT_C", "SINGLE_LEARNERS", "divided_by_log_d", "exponent_log_factor",
-           "spec_lr_formula"]
+           "smoothed_on", "spec_lr_formula"]
 
 _DATA = load_data("exponents")
 SINGLE_LEARNERS = tuple(_DATA["learners"])
@@ -45,6 +45,12 @@ def _on_link(learner: str, link: str, noise: float = 0.0):
     model, target = make_learner(learner), get_link(link, noise=noise)
     setup = online_setup(model, target, 16)
     return model, target, setup.exponent, setup.smoothing > 0
+
+
+def smoothed_on(learner: str, link: str, noise: float = 0.0) -> bool:
+    """Whether ``learner``'s "auto" smoothing ``λ = d^{1/4}`` is on at its exponent on
+    ``link`` (for every d alike)."""
+    return _on_link(learner, link, noise)[3]
 
 
 def spec_lr_formula(learner: str, link: str, noise: float = 0.0) -> str:
