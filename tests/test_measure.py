@@ -142,3 +142,41 @@ def test_an_interrupted_measure_resumes_without_recomputing(tmp_path, monkeypatc
     assert computed == []  # everything stored: the same command only judges again
     assert [r.as_dict()["exponent"] for r in again] == [r.as_dict()["exponent"]
                                                         for r in results]
+
+
+def _passage(store, link: str, lr: str, n: int = 100_000, d: int = 64):
+    """The median first passage to overlap 0.5 of vanilla SGD (chain, 24 replicas) on
+    ``link`` at ``d`` with the step formula ``lr``."""
+    spec = {"name": f"scale-{abs(hash((link, lr))) % 10**8}", "seed": 0, "replicas": 24,
+            "n_test": 0, "success": "overlap >= 0.5", "targets": [{"link": link, "d": [d]}],
+            "learners": [{"name": "online_sgd", "trace": True, "budget": {"n": [n]},
+                          "hyper": {"width": 1, "search_fraction": 1.0, "engine": "chain"},
+                          "formulas": {"lr": lr}}]}
+    analysis, _ = measure_mod._run_sweep(spec, store, False, 400)
+    return analysis.thresholds[0]
+
+
+def _log_diff_ci(a, b):
+    """95% percentile interval of log n*(a) − log n*(b) (independent bootstraps)."""
+    import numpy as np
+
+    diff = a.boot - b.boot
+    return np.quantile(diff[np.isfinite(diff)], [0.025, 0.975])
+
+
+def test_the_normalised_step_makes_n_star_invariant_to_the_label_scale(tmp_path):
+    from indexlab.experiments.claims.exponents import spec_lr_formula
+
+    with Store(tmp_path / "s.db") as store:
+        one, ten = "He(3,z)", "10*He(3,z)"
+        base = _passage(store, one, spec_lr_formula("online_sgd", one, normalised=True))
+        scaled = _passage(store, ten, spec_lr_formula("online_sgd", ten, normalised=True))
+        lo, hi = _log_diff_ci(scaled, base)
+        assert lo <= 0 <= hi, (scaled.n_star, base.n_star)
+        # the control (the test can fail): the unnormalised spec step on the 10× link is a
+        # 10× larger step (10√6 × the normalised one), which at d = 64 does not escape
+        # (measured: n* censored at n = 10⁵, vs n* ≈ 3.4·10³ normalised)
+        raw = _passage(store, ten, spec_lr_formula("online_sgd", ten))
+        if raw.n_star < math.inf:
+            lo, hi = _log_diff_ci(raw, base)
+            assert not lo <= 0 <= hi, (raw.n_star, base.n_star)

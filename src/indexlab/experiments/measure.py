@@ -178,7 +178,7 @@ def plan_learner(name: str, link: str, noise: float, sparsity: int | None) -> Pl
     formulas: dict[str, str] = {}
     smoothed, logged = False, False
     if callable(getattr(cls, "default_lr", None)):  # the spec's step formula, uncapped
-        formulas["lr"] = spec_lr_formula(name, link, noise)
+        formulas["lr"] = spec_lr_formula(name, link, noise, normalised=True)
         smoothed = smoothed_on(name, link, noise)
         logged = exponent_log_factor(name, link, noise)
     if "chain" in cls.engines and cls.compatible({**hyper, "engine": "chain"}, target,

@@ -53,7 +53,8 @@ def smoothed_on(learner: str, link: str, noise: float = 0.0) -> bool:
     return _on_link(learner, link, noise)[3]
 
 
-def spec_lr_formula(learner: str, link: str, noise: float = 0.0) -> str:
+def spec_lr_formula(learner: str, link: str, noise: float = 0.0,
+                    normalised: bool = False) -> str:
     """The search step of docs/algorithms.md §2.1/§2.2 for ``learner`` on ``link``, as a formula
     in ``d`` — the same number as ``default_lr`` of the learner *before* the hold caps.
 
@@ -63,6 +64,13 @@ def spec_lr_formula(learner: str, link: str, noise: float = 0.0) -> str:
     vanilla, 0.1 smoothed), ``k`` its exponent on the link (the information exponent) and
     ``λ_s = 1`` for their identity label transform.
 
+    ``normalised``: the step divided by ``σ_T = √Var(T(y))`` of the learner's transformed label
+    (:func:`~indexlab.learners.online_setup.label_sd`), so that the link ``a·f`` gives the
+    same dynamics as ``f`` (label-scale invariance; ``indexlab measure`` runs with it). The
+    exponent claims run without it: their budget constants were calibrated at the
+    unnormalised step (He₃ has ``σ_y = √6``, He₄ ``√24``), and dividing their steps would
+    change what was measured.
+
     The exponent claims pass this step explicitly because a user-given ``lr`` is never capped
     (:func:`~indexlab.learners.online_setup.online_setup`), whereas the default is capped by
     the hold rule of docs/algorithms.md §2.5
@@ -70,10 +78,13 @@ def spec_lr_formula(learner: str, link: str, noise: float = 0.0) -> str:
     and measures ``n* ∝ d^{1.5}`` on He₃ — the cap, not the ``d^{k*−1}`` of the theory. The
     rates of Ben Arous et al. and Damian et al. are for these drag-limited steps; the capped
     default holds a found direction better but is a different algorithm."""
-    from indexlab.learners.online_setup import online_setup
+    from indexlab.learners.online_setup import label_sd, online_setup
 
     model, target, k, smoothed = _on_link(learner, link, noise)
-    c = model.lr_constant * online_setup(model, target, 16).signal
+    setup = online_setup(model, target, 16)
+    c = model.lr_constant * setup.signal
+    if normalised:
+        c = c / label_sd(target, setup.transform)
     # λ = d^{1/4} exactly when the learner's "auto" smoothing is on at this k (any d > 1)
     if smoothed:
         if model.smoothing != "auto":
