@@ -36,7 +36,8 @@ For each learner (default: the three of the exponent claims, ``claims/exponents.
    (except in tiny mode) is inconclusive.
 
 Every run is an ordinary run of the store (sweeps ``measure-{mode}-{tag}-{learner}`` and
-``…-pilot{i}``, ``tag`` a hash of the link, noise, sparsity, criterion and seed), so an
+``…-pilot{i}``, ``tag`` a hash of the link, noise, sparsity, criterion, seed, the learner's
+hyperparameters and step and the mode's sizes), so an
 interrupted ``measure`` (Ctrl-C, ``kill -9``) loses no finished run and the same command
 resumes: the pilot's decisions are replayed from the stored runs.
 """
@@ -187,8 +188,14 @@ def plan_learner(name: str, link: str, noise: float, sparsity: int | None) -> Pl
     return Plan(name, cls, hyper, formulas, float(p), logged, smoothed)
 
 
-def _tag(link: str, noise: float, sparsity: int | None, criterion: str, seed: int) -> str:
-    text = json.dumps([link, noise, sparsity, criterion, seed])
+def _tag(link: str, noise: float, sparsity: int | None, criterion: str, seed: int,
+         plan: Plan, mode: str) -> str:
+    """8 hex digits of SHA-256 of the target, criterion, seed, the learner's hyperparameters
+    and step formula and the mode's sizes: a store written by a version that runs the
+    learner otherwise gets new sweeps instead of a refusal (a sweep name is bound to its
+    spec's content)."""
+    text = json.dumps([link, noise, sparsity, criterion, seed, plan.hyper, plan.formulas,
+                       MODES[mode], PILOT_C0, PILOT_STEPS, BUDGET_FACTOR], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
@@ -262,7 +269,8 @@ def measure_learner(plan: Plan, link: str, store: Store, *, alternatives: Sequen
 
     start = time.perf_counter()
     size = MODES[mode]
-    prefix = f"measure-{mode}-{_tag(link, noise, sparsity, criterion, seed)}-{plan.learner}"
+    prefix = (f"measure-{mode}-{_tag(link, noise, sparsity, criterion, seed, plan, mode)}-"
+              f"{plan.learner}")
     target: dict[str, Any] = {"link": link}
     if noise:
         target["noise"] = noise
