@@ -68,8 +68,9 @@ def spec_lr_formula(learner: str, link: str, noise: float = 0.0,
     (:func:`~indexlab.learners.online_setup.label_sd`), so that the link ``a·f`` gives the
     same dynamics as ``f`` (label-scale invariance; ``indexlab measure`` runs with it). The
     exponent claims run without it: their budget constants were calibrated at the
-    unnormalised step (He₃ has ``σ_y = √6``, He₄ ``√24``), and dividing their steps would
-    change what was measured.
+    unnormalised step. (On their four links ``σ_T`` is 1, 1, 1, 0.985 for the identity
+    transform and 1.018, 0.959, 1.000, 0.985 for Unified's: the registry's links are
+    normalised, so it would change their steps by at most 4%.)
 
     The exponent claims pass this step explicitly because a user-given ``lr`` is never capped
     (:func:`~indexlab.learners.online_setup.online_setup`), whereas the default is capped by
