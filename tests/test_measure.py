@@ -180,3 +180,38 @@ def test_the_normalised_step_makes_n_star_invariant_to_the_label_scale(tmp_path)
         if raw.n_star < math.inf:
             lo, hi = _log_diff_ci(raw, base)
             assert not lo <= 0 <= hi, (raw.n_star, base.n_star)
+
+
+def test_kill_9_loses_no_finished_run_and_the_same_command_resumes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    db = tmp_path / "m.db"
+    code = ("from indexlab.experiments.measure import measure; "
+            f"measure('he3', {str(db)!r}, mode='tiny', n_boot=100)")
+    env = {**os.environ, "PYTHONPATH": str(Path(measure_mod.__file__).parents[2])}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    finished: dict[str, float] = {}
+    deadline = time.monotonic() + 120
+    while not finished and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        if db.exists():
+            try:
+                with Store(db) as store:
+                    finished = {r["key"]: r["finished"] for r in store.runs()
+                                if r["status"] == "done"}
+            except Exception:  # the schema may be half-written at the first look
+                finished = {}
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert finished, "no run finished before the kill"
+    results = measure("he3", db, mode="tiny", n_boot=100)  # the same command
+    assert len(results) == 3
+    with Store(db) as store:
+        after = {r["key"]: r["finished"] for r in store.runs() if r["status"] == "done"}
+    # every run finished before the kill is kept as it was, not recomputed
+    assert all(after[k] == t for k, t in finished.items())
