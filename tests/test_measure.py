@@ -114,6 +114,10 @@ def test_a_pilot_without_threshold_is_inconclusive_before_the_main_budget(tmp_pa
     with Store(tmp_path / "m.db") as store:
         names = [s["name"] for s in store.sweeps()]
     assert len(names) == 1 and names[0].endswith("-online_sgd-pilot0")  # no main sweep
+    paths = write_report([r], "he3", tmp_path / "report")
+    assert "pilot found no threshold" in paths["markdown"].read_text()
+    assert "figure" not in paths  # nothing to draw
+    assert json.loads(paths["jsonl"].read_text())["exponent"] is None
 
 
 def test_an_interrupted_measure_resumes_without_recomputing(tmp_path, monkeypatch):
