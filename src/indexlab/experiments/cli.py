@@ -412,6 +412,9 @@ def reproduce(
     time_limit: Annotated[str | None, typer.Option(
         help="refuse work estimated to take longer (e.g. 600, 30m, 2h; none: no limit; "
              "default: $INDEXLAB_TIME_LIMIT, else one day)")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="replicate every claim on other data: this spec seed for every run (default: "
+             "the registered seed 0, sweeps named as before)")] = None,
 ) -> None:
     """Run every claim of the papers not yet stored in DB, judge it, and write a claims report
     (claim, source, measured figure with 95% CI, theory, verdict, figure) into OUT."""
@@ -443,6 +446,8 @@ def reproduce(
         _fail(f"--out {str(out)!r} is a file: give a folder for the report (it is created if "
               "missing)")
     _check_executor(executor, scheduler, workers)
+    if seed is not None and seed < 0:
+        _fail(f"--seed={seed} is not allowed: use an integer >= 0")
     try:
         store = Store(db)
     except ValueError as exc:
@@ -459,7 +464,7 @@ def reproduce(
     try:
         results = run_all([c.name for c in claims], mode, store, executor, scheduler, workers,
                           progress=progress and not as_json, on_claim=say,
-                          time_limit=time_limit)
+                          time_limit=time_limit, seed=seed)
         paths = write_claims_report(results, store, out, mode)
     except KeyboardInterrupt:
         picked = "".join(f" --only {c.name}" for c in claims) if only else ""
@@ -489,9 +494,13 @@ def _print_registry(claims, mode: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``sweep``, ``status``, ``report``, ``export`` and ``reproduce`` to ``app``."""
+    """Add ``sweep``, ``status``, ``report``, ``export``, ``reproduce`` and ``measure``
+    (:mod:`indexlab.experiments.measure_cli`) to ``app``."""
     app.command()(sweep)
     app.command()(status)
     app.command()(report)
     app.command()(export)
     app.command()(reproduce)
+    from indexlab.experiments.measure_cli import measure
+
+    app.command()(measure)

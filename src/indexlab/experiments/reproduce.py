@@ -84,7 +84,29 @@ def claim_listing(claims: list[Claim]) -> list[dict[str, Any]]:
              "specs": {m: c.specs(m) for m in MODES}} for c in claims]
 
 
-def pending_runs(claims: list[Claim], mode: str, store: Store) -> list:
+def claim_specs(claim: Claim, mode: str, seed: int | None = None) -> dict[str, dict[str, Any]]:
+    """The specs of ``claim`` in ``mode``; with ``seed``, every part's spec seed replaced by it
+    (so every run's data, hidden directions and initialisation are drawn anew: each run's
+    seed derives from the spec seed, :func:`~indexlab.experiments.run.run_seed`) and its sweep
+    named ``{claim}-{mode}-s{seed}-{part}``. ``None`` (the default): the registered specs,
+    unchanged."""
+    from indexlab.experiments.claims import sweep_name
+
+    specs = claim.specs(mode)
+    if seed is None:
+        return specs
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed={seed!r} is not allowed: use an integer >= 0")
+    out = {part: {**spec, "seed": seed, "name": sweep_name(claim.name, f"{mode}-s{seed}", part)}
+           for part, spec in specs.items()}
+    if len({spec["name"] for spec in out.values()}) != len(out):
+        raise ValueError(f"claim {claim.name!r}: seed={seed} makes two sweep names of its parts "
+                         "equal after the 64-character cut; use a shorter seed")
+    return out
+
+
+def pending_runs(claims: list[Claim], mode: str, store: Store,
+                 seed: int | None = None) -> list:
     """The runs of ``claims`` in ``mode`` not yet finished in ``store`` (each once), for the
     time estimate before any work; claims missing a capability contribute none."""
     from indexlab.experiments.runner import expand_runs
@@ -95,7 +117,7 @@ def pending_runs(claims: list[Claim], mode: str, store: Store) -> list:
     for claim in claims:
         if claim.missing(mode):
             continue
-        for spec in claim.specs(mode).values():
+        for spec in claim_specs(claim, mode, seed).values():
             for run in expand_runs(parse_spec(spec)):
                 if run.key not in finished:
                     runs[run.key] = run
@@ -105,9 +127,10 @@ def pending_runs(claims: list[Claim], mode: str, store: Store) -> list:
 def run_claim(claim: Claim, mode: str, store: Store, executor: str = "local",
               scheduler: str | None = None, workers: int | None = None,
               progress: bool = False, n_boot: int = 1000,
-              time_limit: str | float | None = None) -> ClaimResult:
+              time_limit: str | float | None = None, seed: int | None = None) -> ClaimResult:
     """Run what is not stored yet of ``claim`` in ``mode`` and judge it (each sweep under
-    ``time_limit``, :func:`~indexlab.experiments.runner.sweep`)."""
+    ``time_limit``, :func:`~indexlab.experiments.runner.sweep`); ``seed``: replicate it on
+    other data (:func:`claim_specs`)."""
     from indexlab.experiments.runner import sweep
     from indexlab.experiments.spec import parse_spec
 
@@ -117,7 +140,7 @@ def run_claim(claim: Claim, mode: str, store: Store, executor: str = "local",
         reason = f"engine not available: needs {', '.join(missing)} (not in this version)"
         return ClaimResult(claim, mode, [unavailable(claim.title, reason)],
                            "inconclusive", reason)
-    specs = {part: parse_spec(spec) for part, spec in claim.specs(mode).items()}
+    specs = {part: parse_spec(spec) for part, spec in claim_specs(claim, mode, seed).items()}
     counts = {"total": 0, "skipped": 0, "ran": 0, "failed": 0}
     for spec in specs.values():
         summary = sweep(spec, store, executor, scheduler, workers, progress=progress,
@@ -140,8 +163,11 @@ def run_claim(claim: Claim, mode: str, store: Store, executor: str = "local",
 def reproduce(names: list[str] | None, mode: str, store: Store, executor: str = "local",
               scheduler: str | None = None, workers: int | None = None,
               progress: bool = False, n_boot: int = 1000, on_claim=None,
-              time_limit: str | float | None = None) -> list[ClaimResult]:
-    """Run and judge every claim named (all when ``names`` is empty). With ``executor =
+              time_limit: str | float | None = None,
+              seed: int | None = None) -> list[ClaimResult]:
+    """Run and judge every claim named (all when ``names`` is empty); ``seed``: every claim
+    replicated on other data (:func:`claim_specs`; ``None``, the default, runs the
+    registered specs). With ``executor =
     "dask"`` and no ``scheduler``, one local cluster of ``workers`` processes serves every
     sweep (instead of one cluster started per sweep).
 
@@ -152,13 +178,13 @@ def reproduce(names: list[str] | None, mode: str, store: Store, executor: str = 
 
     results = []
     claims = get_claims(names)
-    check_time(pending_runs(claims, mode, store),
+    check_time(pending_runs(claims, mode, store, seed),
                f"indexlab reproduce --{mode} ({len(claims)} claims)", time_limit,
                (workers or 2) if executor == "dask" else 1)
     with _shared_cluster(executor, scheduler, workers) as (scheduler, workers):
         for claim in claims:
             result = run_claim(claim, mode, store, executor, scheduler, workers, progress,
-                               n_boot, time_limit="none")
+                               n_boot, time_limit="none", seed=seed)
             results.append(result)
             if on_claim is not None:
                 on_claim(result)

@@ -32,9 +32,11 @@ they cannot disagree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from indexlab import theory
@@ -80,6 +82,32 @@ def learner_exponent(learner, link: Link | None) -> int:
         raise ValueError(f"link {link.name!r} has no finite {kind} exponent "
                          "up to degree 8: give exponent=...")
     return value
+
+
+def label_sd(link: Link, transform: Callable, nodes: int = 96, draws: int = 64,
+             seed: int = 0) -> float:
+    """The standard deviation ``σ_T = √Var(T(y))`` of the transformed label on ``link`` (by
+    theory: ``z`` over ``nodes`` Gauss–Hermite nodes, the label's noise given ``z`` drawn
+    ``draws`` times per node, seeded; deterministic).
+
+    The search slopes are linear in ``T(y)``, so a step ``η`` on the labels ``a·y`` with the
+    identity transform is the step ``a·η`` on ``y``: the spec's step formulas
+    (docs/algorithms.md §2.1–§2.2) are not invariant to the scale of the labels. A step
+    ``η/σ_T`` is: ``T(a·y)/σ_{T(a·y)} = T(y)/σ_{T(y)}`` for a transform linear in ``y``
+    (identity), and the optimal transform ``ζ_s/λ_s`` is scale-free already.
+    (The hold cap ``4εD/V`` of :mod:`indexlab.learners.holding` scales as ``1/a`` too, since
+    ``D ∝ T`` and ``V ∝ T²``: the *capped* default step is invariant where the cap binds.)"""
+    zq, wq = np.polynomial.hermite_e.hermegauss(nodes)
+    w = torch.as_tensor(np.repeat(wq / wq.sum() / draws, draws))
+    z = torch.as_tensor(np.repeat(zq, draws))
+    y = link(z[:, None], torch.Generator().manual_seed(seed)).to(torch.float64)
+    t = transform(y).to(torch.float64).reshape(-1)
+    mean = math.fsum((w * t).tolist())
+    var = math.fsum((w * (t - mean) ** 2).tolist())
+    if not (math.isfinite(var) and var > 0):
+        raise ValueError(f"link {link.name!r}: the transformed label has variance {var!r}; "
+                         "a step cannot be normalised by it")
+    return math.sqrt(var)
 
 
 def update_slopes(act: Activation, loss_name, lam: float, d: int) -> tuple[PsiFn, PsiFn]:

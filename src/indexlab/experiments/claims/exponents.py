@@ -15,18 +15,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from indexlab.experiments.claims.base import Claim, Context, chain_in, load_data, sizes
-from indexlab.experiments.judge import (
-    INCONCLUSIVE,
-    Check,
-    log_slope,
-    separate,
-    unavailable,
-    within,
-)
+from indexlab.experiments.exponent_fit import d_range, divided_by_log_d, judge_exponent
+from indexlab.experiments.judge import Check, unavailable, within
+
+__all__ = ["CLAIMS", "EXPONENT_C", "SINGLE_LEARNERS", "divided_by_log_d", "exponent_log_factor",
+           "smoothed_on", "spec_lr_formula"]
 
 _DATA = load_data("exponents")
 SINGLE_LEARNERS = tuple(_DATA["learners"])
@@ -38,28 +34,27 @@ def _theory_p(learner: str, link: str, d: int = 1024) -> float:
     return theory_exponent(learner, TargetSpec(link, (d,)), d)[0]
 
 
-def _d_range(p: float, c: float, replicas: int, cap: float, d_min: int, d_max: int) -> list[int]:
-    """Powers of 2 from ``d_min`` up to the largest ``d ≤ d_max`` whose traced run costs at
-    most ``cap`` replica-samples (``c · d^p · R ≤ cap``); at least two values."""
-    ds = [d_min]
-    while ds[-1] * 2 <= d_max and c * (ds[-1] * 2) ** p * replicas <= cap:
-        ds.append(ds[-1] * 2)
-    return ds if len(ds) > 1 else [d_min, 2 * d_min]
-
-
-def _on_link(learner: str, link: str):
-    """``(learner with its defaults, the link, its exponent k on the link, whether its "auto"
-    smoothing is on at k)``; smoothing ``λ = d^{1/4}`` is on or off for every d alike."""
+def _on_link(learner: str, link: str, noise: float = 0.0):
+    """``(learner with its defaults, the link (with label noise ``noise``), its exponent k on
+    the link, whether its "auto" smoothing is on at k)``; smoothing ``λ = d^{1/4}`` is on or
+    off for every d alike."""
     from indexlab.learners.online_setup import online_setup
     from indexlab.learners.registry import make_learner
     from indexlab.links import get_link
 
-    model, target = make_learner(learner), get_link(link)
+    model, target = make_learner(learner), get_link(link, noise=noise)
     setup = online_setup(model, target, 16)
     return model, target, setup.exponent, setup.smoothing > 0
 
 
-def spec_lr_formula(learner: str, link: str) -> str:
+def smoothed_on(learner: str, link: str, noise: float = 0.0) -> bool:
+    """Whether ``learner``'s "auto" smoothing ``λ = d^{1/4}`` is on at its exponent on
+    ``link`` (for every d alike)."""
+    return _on_link(learner, link, noise)[3]
+
+
+def spec_lr_formula(learner: str, link: str, noise: float = 0.0,
+                    normalised: bool = False) -> str:
     """The search step of docs/algorithms.md §2.1/§2.2 for ``learner`` on ``link``, as a formula
     in ``d`` — the same number as ``default_lr`` of the learner *before* the hold caps.
 
@@ -69,6 +64,14 @@ def spec_lr_formula(learner: str, link: str) -> str:
     vanilla, 0.1 smoothed), ``k`` its exponent on the link (the information exponent) and
     ``λ_s = 1`` for their identity label transform.
 
+    ``normalised``: the step divided by ``σ_T = √Var(T(y))`` of the learner's transformed label
+    (:func:`~indexlab.learners.online_setup.label_sd`), so that the link ``a·f`` gives the
+    same dynamics as ``f`` (label-scale invariance; ``indexlab measure`` runs with it). The
+    exponent claims run without it: their budget constants were calibrated at the
+    unnormalised step. (On their four links ``σ_T`` is 1, 1, 1, 0.985 for the identity
+    transform and 1.018, 0.959, 1.000, 0.985 for Unified's: the registry's links are
+    normalised, so it would change their steps by at most 4%.)
+
     The exponent claims pass this step explicitly because a user-given ``lr`` is never capped
     (:func:`~indexlab.learners.online_setup.online_setup`), whereas the default is capped by
     the hold rule of docs/algorithms.md §2.5
@@ -76,10 +79,13 @@ def spec_lr_formula(learner: str, link: str) -> str:
     and measures ``n* ∝ d^{1.5}`` on He₃ — the cap, not the ``d^{k*−1}`` of the theory. The
     rates of Ben Arous et al. and Damian et al. are for these drag-limited steps; the capped
     default holds a found direction better but is a different algorithm."""
-    from indexlab.learners.online_setup import online_setup
+    from indexlab.learners.online_setup import label_sd, online_setup
 
-    model, target, k, smoothed = _on_link(learner, link)
-    c = model.lr_constant * online_setup(model, target, 16).signal
+    model, target, k, smoothed = _on_link(learner, link, noise)
+    setup = online_setup(model, target, 16)
+    c = model.lr_constant * setup.signal
+    if normalised:
+        c = c / label_sd(target, setup.transform)
     # λ = d^{1/4} exactly when the learner's "auto" smoothing is on at this k (any d > 1)
     if smoothed:
         if model.smoothing != "auto":
@@ -103,11 +109,11 @@ CROSSCHECK_D = _DATA["crosscheck_d"]
 CROSSCHECK_FACTOR = _DATA["crosscheck_factor"]
 
 
-def exponent_log_factor(learner: str, link: str) -> bool:
+def exponent_log_factor(learner: str, link: str, noise: float = 0.0) -> bool:
     """Whether ``n*`` carries a ``log d``: the learner's exponent on ``link`` is 2 without
     smoothing (step ``∝ 1/(d log d)``, escape time ``d log d``: Ben Arous–Gheissari–Jagannath
     2021, Thm 1.3, ``k* = 2``), as Unified on He₄ (``s* = 2``)."""
-    _, _, k, smoothed = _on_link(learner, link)
+    _, _, k, smoothed = _on_link(learner, link, noise)
     return k == 2 and not smoothed
 
 
@@ -126,11 +132,10 @@ def _exponent_build(link: str) -> Callable[[str], dict[str, dict[str, Any]]]:
                 ds = list(size["d"])
             else:
                 cap = EXPONENT_CAP[mode][_on_link(learner, link)[3]]
-                ds = _d_range(p, c, replicas, cap, 16, d_max)
-                # the claim needs 1.5 decades of d: spend up to EXPONENT_STRETCH for them
-                while (math.log10(ds[-1] / ds[0]) < EXPONENT_DECADES - 1e-9
-                       and c * (2 * ds[-1]) ** p * replicas <= EXPONENT_STRETCH[mode]):
-                    ds.append(2 * ds[-1])
+                # traced cost c·d^p·R ≤ cap; the claim needs 1.5 decades of d: spend up to
+                # EXPONENT_STRETCH for them
+                ds = d_range(lambda d, c=c, p=p: c * d**p * replicas, cap, 16, d_max,
+                             EXPONENT_STRETCH[mode], EXPONENT_DECADES)
                 hyper["engine"] = "chain"
             entry: dict[str, Any] = {"name": learner, "hyper": hyper, "trace": True,
                                      "budget": {"c": [float(f"{c:.6g}")], "p": "theory"},
@@ -188,19 +193,9 @@ def _crosscheck(ctx: Context) -> Check | None:
     return within(f"{label} at d={d}", est, float(lo), float(hi), 0.0, tol, text)
 
 
-def divided_by_log_d(curves, thresholds, log_factor: bool) -> list:
-    """The thresholds divided by ``log d`` (values, bounds and bootstrap, in log scale) when
-    ``log_factor``, else as they are."""
-    if not log_factor:
-        return list(thresholds)
-    return [replace(t, n_star=t.n_star / math.log(c.d), lo=t.lo / math.log(c.d),
-                    hi=t.hi / math.log(c.d), boot=t.boot - math.log(math.log(c.d)))
-            for c, t in zip(curves, thresholds, strict=True)]
-
-
 def _exponent_evaluate(link: str) -> Callable[[Context], list[Check]]:
     def evaluate(ctx: Context) -> list[Check]:
-        from indexlab.experiments.analysis import analyse, scaling_fit
+        from indexlab.experiments.analysis import analyse
 
         theories = {learner: _theory_p(learner, link) for learner in SINGLE_LEARNERS}
         checks = []
@@ -212,29 +207,12 @@ def _exponent_evaluate(link: str) -> Callable[[Context], list[Check]]:
                 checks.append(unavailable(label, "not run"))
                 continue
             analysis = analyse(ctx.store, sweep, n_boot=ctx.n_boot)
-            ds = [c.d for c in analysis.curves]
-            divided = divided_by_log_d(analysis.curves, analysis.thresholds, logged)
-            fitted = scaling_fit(ds, divided) if len(set(ds)) > 1 else None
-            if fitted is None:
-                checks.append(unavailable(label, "fewer than two d with a finite n*"))
-                continue
-            p_hat, _, lo, hi, _, used = fitted
-            label += f" (d {min(used)}–{max(used)})"
             others = [v for k, v in theories.items() if k != learner]
             # the theorems give Õ(d^p): one unknown log factor may raise the slope
-            check = separate(label, p_hat, lo, hi, theories[learner], others,
-                             polylog=log_slope(min(used), max(used)))
-            censored = [c.d for c, t in zip(analysis.curves, analysis.thresholds, strict=True)
-                        if not 0 < t.n_star < math.inf]
-            notes = [f"n* censored at d = {', '.join(map(str, censored))}"] if censored else []
-            span = math.log10(max(used) / min(used))
-            if span < EXPONENT_DECADES - 1e-9 and ctx.mode != "tiny":
-                check = replace(check, verdict=INCONCLUSIVE,
-                                reason=f"d spans {span:.2f} decades (< {EXPONENT_DECADES:g}): "
-                                       f"would be {check.verdict} ({check.reason})")
-            if notes:
-                check = replace(check, reason=f"{check.reason}; {'; '.join(notes)}")
-            checks.append(check)
+            judged = judge_exponent(label, analysis.curves, analysis.thresholds,
+                                    theories[learner], others, logged,
+                                    None if ctx.mode == "tiny" else EXPONENT_DECADES)
+            checks.append(judged.check)
         cross = _crosscheck(ctx)
         if cross is not None:
             checks.append(cross)

@@ -12,7 +12,7 @@ from typing import Any
 
 import indexlab.experiments.measures as ms
 from indexlab.experiments.claims.base import Claim, Context, load_data, sizes
-from indexlab.experiments.claims.exponents import divided_by_log_d
+from indexlab.experiments.exponent_fit import divided_by_log_d
 from indexlab.experiments.judge import Check, separate, side, unavailable
 
 _DATA = load_data("sparse")
