@@ -210,11 +210,11 @@ def _deposit(channel: Channel):
     s = channel.sigma
     delta = s / _CELLS_PER_SIGMA
     lo = channel.values.min() - 6 * s
-    cells = int(math.ceil((channel.values.max() + 6 * s - lo) / delta)) + 2
+    cells = (math.ceil((channel.values.max() + 6 * s - lo) / delta)) + 2
     pos = (channel.values - lo) / delta
     index = np.floor(pos).astype(np.int64)
     frac = pos - index
-    half = int(math.ceil(6 * s / delta))
+    half = (math.ceil(6 * s / delta))
     kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * delta / s) ** 2)
     return index, frac, kernel / kernel.sum(), cells
 
@@ -325,7 +325,8 @@ def state_evolution(link: str | Link | Channel, alpha: float, q0: float = 1e-3,
     overlaps = [float(np.trace(q) / r)]
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
+    while it < max_iter:
+        it += 1
         q_new = se_step(channel, q, alpha)
         step = float(np.linalg.norm(q_new - q))
         q = q_new

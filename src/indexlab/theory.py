@@ -724,7 +724,8 @@ _SINGLE = (
 )
 _SPARSE = ("sparse_unified", "sparse_sq_lower_bound")
 _MULTI = ("layerwise", "one_step", "information_theoretic")
-ALGORITHMS = tuple(dict.fromkeys(_SINGLE + _SPARSE + _MULTI))  # every key of a prediction
+_AMP = ("amp",)  # n = α_c d: Bayes-optimal GAMP (predicted_sample_complexity only)
+ALGORITHMS = tuple(dict.fromkeys(_SINGLE + _SPARSE + _MULTI + _AMP))  # every key of a prediction
 
 
 def _power(base: str, p: float) -> str:
@@ -805,6 +806,8 @@ def predicted_sample_complexity(
     """
     link = _resolve(link)
     _check_dimension(d, sparsity)
+    if algorithm == "amp":
+        return _amp_prediction(link, d)
     allowed = _allowed_algorithms(link, sparsity)
     if algorithm not in allowed:
         raise ValueError(
@@ -827,6 +830,18 @@ def predicted_sample_complexity(
 
 
 _SECOND_ORDER = ("layerwise", "one_step")
+
+
+def _amp_prediction(link: Link, d: int) -> Prediction:
+    """``n = α_c d`` for Bayes-optimal GAMP (weak recovery from an uninformed start,
+    :func:`weak_recovery_estimate`); ``ValueError`` when ``α_c`` is 0 (any ``α > 0``
+    suffices) or infinite (no ``n = Θ(d)`` suffices)."""
+    alpha = weak_recovery_estimate(link)
+    if alpha.value == 0 or math.isinf(alpha.value):
+        raise ValueError(f"algorithm='amp' has no n = α_c d prediction for link {link.name!r}: "
+                         f"α_c = {'0' if alpha.value == 0 else '∞'}")
+    return Prediction("amp", 1.0, "d", f"{alpha.value:.4g} d", alpha.value * d,
+                      "weak-recovery threshold of GAMP: Troiani et al. (AISTATS 2025)")
 
 
 def second_order_visible(link: str | Link) -> bool:

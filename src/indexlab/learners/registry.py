@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from indexlab._suggest import did_you_mean
+from indexlab.learners.amp import GAMP
 from indexlab.learners.base import InstanceFlag, Learner, document_hyperparameters
 from indexlab.learners.batch_reuse import BatchReuseSGD
 from indexlab.learners.kernels import KernelRidge, RandomFeatures
@@ -60,6 +61,7 @@ _BUILTIN: dict[str, type[Learner]] = {
     "phd": PHD,
     "random_features": RandomFeatures,
     "kernel_ridge": KernelRidge,
+    "gamp": GAMP,
 }
 
 LEARNERS: dict[str, type[Learner]] = {}
