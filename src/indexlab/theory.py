@@ -636,7 +636,7 @@ def _lattice_threshold(link: Link) -> tuple[tuple[float, float], tuple[float, fl
 
     Value: the lattice scheme (:func:`_lattice_rho`) with the fine lattice and ``B = 800``.
     Error: ``2|fine − coarse lattice| + |B = 800 − B = 400| + ROUND_OFF``. Measured against
-    exact values (this worktree, issue 24): ``z1 z2`` ρ = 1.68444 (exact 32/19 = 1.68421,
+    exact values: ``z1 z2`` ρ = 1.68444 (exact 32/19 = 1.68421,
     Defilippis et al. 2025: α_c = 19/32), ``‖z‖²/3`` 0.66820 (exact 2/3), ``z1 z2 z3``
     0.3964 (spec [C] 1/2.56 = 0.3906). The scheme converges slowly where ``G(y)`` varies
     fast (``h_4 + h_4``: 0.6896, error estimate 1.9e-2), and the error says so.

@@ -16,9 +16,10 @@ all samples: the entries of ``F`` have variance ``1/d``) and ``g_{−1} = 0``:
 sample by the same grid quadrature (``g_out = V⁻¹(ẑ − ω)``, ``∂_ω g_out = V⁻¹(Σ − V)V⁻¹``),
 so GAMP is tracked by :func:`indexlab.state_evolution.state_evolution`. ``A`` uses the
 Nishimori identity ``E[g gᵀ] = −E[∂_ω g]`` of the matched channel (Zdeborová & Krzakala
-2016, *Statistical physics of inference*, §V): the two agree on average, but at ``q ≈ 0`` the
-sample mean of ``−∂g`` fluctuates around 0 by ``O(1/√n)`` and makes ``V > I`` and the
-iteration oscillate (we saw it on ``z²``), while ``Σ g gᵀ/d`` is positive semi-definite. Damping
+2016, *Statistical physics of inference: thresholds and algorithms*, Adv. Phys.): the two
+agree on average, but at ``q ≈ 0`` the sample mean of ``−∂g`` fluctuates around 0 by
+``O(1/√n)`` and makes ``V > I`` and the iteration oscillate (we saw it on ``z²``), while
+``Σ g gᵀ/d`` is positive semi-definite. Damping
 ``β``: ``Ŵ, V ← (1 − β)·new + β·old``. **Start**: ``Ŵ_0 = √q₀ G`` with ``G`` i.i.d.
 ``N(0, 1)`` (seeded per replica), ``V_0 = (1 − q₀) I``: a random start of self-overlap
 ``q₀`` (default ``10⁻⁶``) and overlap ``O(√(q₀/d))`` with the truth, the uninformed
