@@ -8,26 +8,30 @@ all samples: the entries of ``F`` have variance ``1/d``) and ``g_{−1} = 0``:
 
     ω_t   = F Ŵ_t − g_{t−1} V_t                          (Onsager term)
     g_t   = g_out(y, ω_t, V_t),   ∂g_t = ∂_ω g_out(y, ω_t, V_t)   (per sample)
-    A_t   = (1/d) Σ_μ g_{t,μ} g_{t,μ}ᵀ    (= −(1/d) Σ_μ ∂g_{t,μ} on the Bayes-optimal line)
+    A_t   = −(1/d) Σ_μ ∂g_{t,μ}
     B_t   = Fᵀ g_t + Ŵ_t A_t
     Ŵ_{t+1} = B_t (I + A_t)⁻¹,   V_{t+1} = (I + A_t)⁻¹   (Gaussian prior: f_w, C)
 
 ``g_out`` is the channel of :func:`indexlab.state_evolution.output_channel`, computed per
 sample by the same grid quadrature (``g_out = V⁻¹(ẑ − ω)``, ``∂_ω g_out = V⁻¹(Σ − V)V⁻¹``),
-so GAMP is tracked by :func:`indexlab.state_evolution.state_evolution`. ``A`` uses the
-Nishimori identity ``E[g gᵀ] = −E[∂_ω g]`` of the matched channel (Zdeborová & Krzakala
-2016, *Statistical physics of inference: thresholds and algorithms*, Adv. Phys.): the two
-agree on average, but at ``q ≈ 0`` the sample mean of ``−∂g`` fluctuates around 0 by
-``O(1/√n)`` and makes ``V > I`` and the iteration oscillate (we saw it on ``z²``), while
-``Σ g gᵀ/d`` is positive semi-definite. Damping
-``β``: ``Ŵ, V ← (1 − β)·new + β·old``. **Start**: ``Ŵ_0 = √q₀ G`` with ``G`` i.i.d.
+so GAMP is tracked by :func:`indexlab.state_evolution.state_evolution`. Damping
+``β``: ``Ŵ ← (1 − β)·new + β·old``; ``V`` is always damped, ``V ← 0.3 (I + A)⁻¹ + 0.7 V``:
+near ``q = 0`` the undamped map ``V ↦ (I + A(V))⁻¹`` has slope ``≈ −α`` (``A`` is
+``α E[(V − Σ)/V²]``, ``Σ ≈ I``), so for ``α > 1`` it oscillates with a growing amplitude (on
+``z² + 0.3ε``, ``d = 300``, ``α = 3``: ``V = 1, 0.88, 1.37, 0.61, …`` until ``V`` is no longer
+positive); with the damping the slope is ``0.7 − 0.3α``, stable for ``α < 5.6``. Damping does
+not move the fixed points. **Start**: ``Ŵ_0 = √q₀ G`` with ``G`` i.i.d.
 ``N(0, 1)`` (seeded per replica), ``V_0 = (1 − q₀) I``: a random start of self-overlap
 ``q₀`` (default ``10⁻⁶``) and overlap ``O(√(q₀/d))`` with the truth, the uninformed
 symmetry-breaking start (no spectral initialisation). The start must be tiny: from
-``q₀ = 10⁻³`` on ``z² + 0.3ε`` at ``d = 2000``, ``α = 1.2`` the norm of ``Ŵ`` saturates before
-its direction has aligned and GAMP stalls at overlap ``3·10⁻⁴`` (from ``10⁻⁶``: 0.66, state
-evolution 0.62); in the linear phase the iteration is a power iteration of the optimal
-spectral matrix (Mondelli & Montanari 2018), which needs ``O(log d)`` steps to align.
+``q₀ = 10⁻³`` on ``z² + 0.3ε`` (``d = 500``, ``α = 2``) the finite-``n`` fluctuation of
+``A`` (``O(1/√n)`` around its mean, which is ``O(q)``) makes ``V`` oscillate about ``I`` and
+the iteration wanders; from ``10⁻⁶`` (``d = 2000``, ``α = 1.2``, 4 replicas) every replica
+reaches the state-evolution fixed point (overlaps 0.63, 0.55, 0.66, 0.63; SE 0.62). (With the
+Nishimori form ``A = Σ g gᵀ/d`` instead, one replica in four stalled at a spurious
+self-consistent state, so the exact ``−Σ ∂g/d`` is used.) In the linear phase the iteration
+is a power iteration of the optimal spectral matrix (Mondelli & Montanari 2018), which takes
+``O(log d)`` steps to align.
 **Stop** at the first iteration with ``‖Ŵ_{t+1} − Ŵ_t‖_F² < tol ‖Ŵ_{t+1}‖_F²`` (default
 ``tol = 10⁻¹⁰``), or once ``tr(ŴᵀŴ)/(d r) < 10⁻¹⁴`` (the uninformative fixed point
 ``Ŵ = 0``), for every replica, or after ``max_iter``.
@@ -61,6 +65,7 @@ from indexlab.state_evolution import MAX_R, Channel, output_channel
 
 _CHUNK_NUMBERS = 1 << 23  # samples × grid atoms per chunk of the channel computation
 COLLAPSED = 1e-14  # self-overlap below which the iterate has reached the fixed point Ŵ = 0
+V_DAMPING = 0.7  # V ← 0.3 (I + A)⁻¹ + 0.7 V (module docstring)
 
 
 def _channel_tensors(channel: Channel, dtype: torch.dtype, device: torch.device):
@@ -115,7 +120,7 @@ class GAMP(Projection):
         link: the link, needed when fitting a dataset (a target brings its own).
         channel_noise: label noise the channel assumes for a noiseless continuous link
             (``None``: the smallest the grid resolves).
-        damping: ``β`` in ``[0, 1)`` (default 0: fixed points do not depend on it).
+        damping: ``β`` of ``Ŵ`` in ``[0, 1)`` (default 0: fixed points do not depend on it).
         start: self-overlap ``q₀`` of the random start (default ``1e-6``).
         max_iter: iterations (default 300); tol: stopping rule on ``‖ΔŴ‖_F²/‖Ŵ‖_F²``.
         nodes: channel grid nodes per axis (``None``: ``800, 200, 40`` for ``r = 1, 2, 3``).
@@ -144,7 +149,7 @@ class GAMP(Projection):
         "link": "the link, for fitting a dataset (a target brings its own)",
         "channel_noise": "label noise assumed for a noiseless continuous link (None: the "
                          "smallest the channel grid resolves)",
-        "damping": "β of Ŵ, V ← (1 − β) new + β old",
+        "damping": "β of Ŵ ← (1 − β) new + β old (V is always damped by 0.7)",
         "start": "self-overlap q₀ of the random start (uninformed symmetry breaking)",
         "max_iter": "GAMP iterations at most",
         "tol": "stop when ‖Ŵ_{t+1} − Ŵ_t‖_F² < tol ‖Ŵ_{t+1}‖_F² for every replica",
@@ -229,17 +234,18 @@ class GAMP(Projection):
             if not bool(active.any()):
                 break
             omega = F @ W - g @ V
-            mean, _ = channel_moments(channel, yy, omega, V, tensors)
+            mean, cov = channel_moments(channel, yy, omega, V, tensors)
             Vinv = torch.linalg.inv(V)
             g_new = (mean - omega) @ Vinv
-            A = g_new.transpose(-1, -2) @ g_new / d  # Nishimori form of −(1/d) Σ ∂g
+            dg = Vinv[:, None] @ (cov - V[:, None]) @ Vinv[:, None]  # ∂_ω g_out
+            A = -dg.sum(dim=1) / d
             A = (A + A.transpose(-1, -2)) / 2
             B = F.transpose(-1, -2) @ g_new + W @ A
             prec = eye + A
             ok = torch.linalg.eigvalsh(prec)[:, 0] > 0
             C = torch.linalg.inv(torch.where(ok[:, None, None], prec, eye))
             W_new = (1 - beta) * (B @ C) + beta * W
-            V_new = (1 - beta) * C + beta * V
+            V_new = (1 - V_DAMPING) * C + V_DAMPING * V
             V_new = (V_new + V_new.transpose(-1, -2)) / 2
             ok &= torch.linalg.eigvalsh(V_new)[:, 0] > 0
             ok &= torch.isfinite(W_new).flatten(1).all(1) & torch.isfinite(g_new).flatten(1).all(1)
