@@ -584,7 +584,7 @@ def _lattice_atoms(r: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return z, w / w.sum(), half
 
 
-def _lattice_rho(link: Link, n: int, bins: tuple[int, ...]) -> list[tuple[float, float]]:
+def _lattice_rho(link: Link, n: int, bins: tuple[int, ...]) -> list[tuple[float, float]] | None:
     """``(Σ_i E_y[E[z_i|y]²], ρ)`` for each number of label bins ``B`` in ``bins``, on the
     lattice of ``n`` nodes per axis (:func:`_lattice_atoms`).
 
@@ -599,6 +599,9 @@ def _lattice_rho(link: Link, n: int, bins: tuple[int, ...]) -> list[tuple[float,
     r = link.r
     z, w, half = _lattice_atoms(r, n)
     y = link.mean_numpy(z)
+    _, counts = np.unique(y, return_counts=True)
+    if counts.max() * max(bins) * 8 > y.size:  # one label value on many atoms
+        return None
     order = np.argsort(y, kind="stable")
     centre = np.cumsum(w[order]) - w[order] / 2
     out = []
@@ -631,7 +634,7 @@ def _lattice_rho(link: Link, n: int, bins: tuple[int, ...]) -> list[tuple[float,
 
 
 @lru_cache(maxsize=64)
-def _lattice_threshold(link: Link) -> tuple[tuple[float, float], tuple[float, float]]:
+def _lattice_threshold(link: Link) -> tuple[tuple[float, float], tuple[float, float]] | None:
     """``(first, error), (ρ, error)`` of a noiseless continuous-label link with ``r = 2, 3``.
 
     Value: the lattice scheme (:func:`_lattice_rho`) with the fine lattice and ``B = 800``.
@@ -639,11 +642,16 @@ def _lattice_threshold(link: Link) -> tuple[tuple[float, float], tuple[float, fl
     exact values: ``z1 z2`` ρ = 1.68444 (exact 32/19 = 1.68421,
     Defilippis et al. 2025: α_c = 19/32), ``‖z‖²/3`` 0.66820 (exact 2/3), ``z1 z2 z3``
     0.3964 (spec [C] 1/2.56 = 0.3906). The scheme converges slowly where ``G(y)`` varies
-    fast (``h_4 + h_4``: 0.6896, error estimate 1.9e-2), and the error says so.
+    fast (``h_4 + h_4``: 0.6896, error estimate 1.9e-2), and the error says so. ``None`` when
+    one label value sits on more than ``1/(8B)`` of the atoms (a link that is constant along
+    lattice lines, e.g. ``hard2_relu`` ``∝ min(|z1|, |z2|) sign(z1 z2)``: equal-mass bins would
+    split such a level set by the atoms' order); the Monte Carlo scheme is used then.
     """
     fine_n, coarse_n = LATTICE_NODES[link.r]
     fine = _lattice_rho(link, fine_n, LATTICE_BINS)
     coarse = _lattice_rho(link, coarse_n, LATTICE_BINS[:1])
+    if fine is None or coarse is None:
+        return None
     (f0, r0), (f1, r1) = fine
     fc, rc = coarse[0]
     first_err = 2 * abs(f0 - fc) + abs(f0 - f1) + ROUND_OFF
@@ -676,7 +684,8 @@ def weak_recovery_estimate(link: str | Link) -> Threshold:
         if is_nonzero(est.value[1], est.error[1]):
             return Threshold(0.0, 0.0, math.inf, 0.0)
         rho, rho_err = 2.0 * float(est.value[2]), 2.0 * float(est.error[2])
-    elif link.r <= LATTICE_MAX_R and not link.is_random and not _is_discrete(link):
+    elif (link.r <= LATTICE_MAX_R and not link.is_random and not _is_discrete(link)
+          and _lattice_threshold(link) is not None):
         (first, first_err), (rho, rho_err) = _lattice_threshold(link)
         if is_nonzero(first, first_err):
             return Threshold(0.0, 0.0, math.inf, 0.0)
