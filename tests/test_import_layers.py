@@ -34,6 +34,7 @@ LAYERS = {
     "indexlab.support": 2.5,  # which links theory covers, the cost guard
     "indexlab.targets": 3,
     "indexlab.theory": 3,
+    "indexlab.state_evolution": 3,  # GAMP channel quadrature and state evolution (numpy)
     "indexlab.anchors": 3,  # population anchors of the claims (Lu–Li curve, S_ψ)
     "indexlab.metrics": 4,
     "indexlab.hardness": 4,

@@ -33,6 +33,7 @@ SMALL = {
     "phd": {},
     "random_features": dict(m=16),
     "kernel_ridge": {},
+    "gamp": dict(link="he1", max_iter=5, nodes=100),
 }
 
 

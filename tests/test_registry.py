@@ -59,7 +59,7 @@ def test_theory_keys_are_the_algorithms_the_theory_predicts():
     assert keys == {"online_sgd": "online_sgd", "smoothed_sgd": "smoothed_sgd",
                     "unified": "unified", "sparse_unified": "sparse_unified",
                     "batch_reuse_sgd": "batch_reuse_sgd", "layerwise": "layerwise",
-                    "one_step": "one_step"}
+                    "one_step": "one_step", "gamp": "amp"}
 
 
 def _learner(**extra):

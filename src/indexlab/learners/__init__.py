@@ -12,6 +12,7 @@ Every learner is a :class:`~indexlab.learners.base.Learner` (the contract: const
 * :mod:`~indexlab.learners.spectral`: ``Spectral`` (spectral estimator with label
   preprocessing, baseline);
 * :mod:`~indexlab.learners.sdr`: ``SIR``, ``SAVE``, ``PHD`` (sufficient dimension reduction);
+* :mod:`~indexlab.learners.amp`: ``GAMP`` (Bayes-optimal message passing, ``r ≤ 3``);
 * :mod:`~indexlab.learners.kernels`: ``RandomFeatures``, ``KernelRidge`` (no feature
   learning);
 * :mod:`~indexlab.learners.registry`: ``LEARNERS``, :func:`learner_class`,
@@ -26,6 +27,7 @@ Every learner is a :class:`~indexlab.learners.base.Learner` (the contract: const
   :mod:`~indexlab.learners.second_stage`.
 """
 
+from indexlab.learners.amp import GAMP
 from indexlab.learners.base import (
     DataSource,
     Learner,
@@ -68,6 +70,7 @@ for _cls in _learner_classes():  # help(Unified) lists every hyperparameter (bas
     document_hyperparameters(_cls)
 
 __all__ = [
+    "GAMP",
     "LEARNERS",
     "PHD",
     "SAVE",

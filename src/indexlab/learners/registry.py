@@ -22,6 +22,7 @@ from typing import Any
 
 import indexlab.learners.plugins as plugins
 from indexlab._suggest import did_you_mean
+from indexlab.learners.amp import GAMP
 from indexlab.learners.base import InstanceFlag, Learner, document_hyperparameters
 from indexlab.learners.batch_reuse import BatchReuseSGD
 from indexlab.learners.kernels import KernelRidge, RandomFeatures
@@ -64,6 +65,7 @@ _BUILTIN: dict[str, type[Learner]] = {
     "phd": PHD,
     "random_features": RandomFeatures,
     "kernel_ridge": KernelRidge,
+    "gamp": GAMP,
 }
 
 
