@@ -1,0 +1,82 @@
+"""The conditional engine of stage 1 (learners/conditional.py) against the full gradients."""
+
+import pytest
+import torch
+from scipy.stats import ks_2samp
+
+from indexlab.learners.conditional import bartlett, stage_one
+from indexlab.learners.layerwise import _full_batch_gradients
+from indexlab.nn import Network, get_activation, get_loss
+
+D, N, M, R = 24, 60, 4, 3000
+
+
+def _data(seed):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(R, N, D, generator=g, dtype=torch.float64)
+    y = X[:, :, 0] ** 2 - 1 + 0.3 * X[:, :, 0]  # U = e_1 (any U: the law is rotation invariant)
+    return X, y, g
+
+
+def _full(X, y, g, t1, lr, decay, loss):
+    half = M // 2
+    v = torch.randn(R, half, D, generator=g, dtype=torch.float64)
+    v = v / v.norm(dim=-1, keepdim=True)
+    W = torch.cat([v, v], 1)
+    a = torch.cat([torch.ones(R, half), -torch.ones(R, half)], 1).double()
+    net = Network(W=W, a=a, b=torch.zeros(R, M).double(), activation=get_activation("logcosh"),
+                  offset=torch.zeros(R).double())
+    for _ in range(t1):
+        dW = _full_batch_gradients(net, X, y, get_loss(loss))
+        net.W = net.W - lr * (dW + decay * net.W)
+    return net.W[:, :, :1], net.W[:, :, 1:]
+
+
+def _cond(y, Z, g, t1, lr, decay, loss):
+    W_par, C, div = stage_one(Z, y, D, width=M, t1=t1, lr=torch.full((R,), lr),
+                              decay=torch.full((R,), decay), offset=torch.zeros(R),
+                              loss=loss, init_scale=1.0, generator=g)
+    assert not div.any()
+    return W_par, C
+
+
+def _stats(W_par, W_perp):
+    """⟨w_1, u⟩, ‖w_1⊥‖², ⟨w_1⊥, w_2⊥⟩, ⟨w_1⊥, w_3⊥⟩ (the pair partner)."""
+    return {"par": W_par[:, 0, 0], "norm": W_perp[:, 0].pow(2).sum(-1),
+            "cross": (W_perp[:, 0] * W_perp[:, 1]).sum(-1),
+            "pair": (W_perp[:, 0] * W_perp[:, 2]).sum(-1)}
+
+
+def test_bartlett_moments():
+    g = torch.Generator().manual_seed(1)
+    T = bartlett(20000, 3, 7, g, torch.float64, "cpu")
+    # T Tᵀ is Wishart(I_3, 7): E[(T Tᵀ)_ii] = 7
+    mean = (T @ T.transpose(1, 2)).diagonal(dim1=1, dim2=2).mean(0)
+    assert torch.allclose(mean, torch.full((3,), 7.0, dtype=torch.float64), atol=0.15)
+
+
+def test_refuses_small_complement():
+    g = torch.Generator().manual_seed(0)
+    Z = torch.randn(2, 10, 1, generator=g)
+    with pytest.raises(ValueError, match="explored dimension"):
+        stage_one(Z, Z[:, :, 0] ** 2, 8, width=4, t1=3, lr=torch.ones(2), decay=torch.ones(2),
+                  offset=torch.zeros(2), generator=g)
+
+
+@pytest.mark.parametrize("loss", ["huber", "square"])
+def test_laws_agree_with_full_engine(loss):
+    """Two steps (t1=2) of the same GD: KS p > 0.01 for each statistic, and the one-step
+    mean of ⟨w_1, u⟩ within 4 standard errors."""
+    t1, lr, decay = 2, 2.0 * M, 0.3
+    X, y, g = _data(11)
+    full = _stats(*_full(X, y, g, t1, lr, decay, loss))
+    cond = _stats(*_cond(y, X[:, :, :1], torch.Generator().manual_seed(12), t1, lr, decay,
+                         loss))
+    for key in full:
+        p = ks_2samp(full[key].numpy(), cond[key].numpy()).pvalue
+        assert p > 0.01, (key, p)
+    f1 = _stats(*_full(X, y, g, 1, lr, decay, loss))["par"]
+    c1 = _stats(*_cond(y, X[:, :, :1], torch.Generator().manual_seed(13), 1, lr, decay,
+                       loss))["par"]
+    se = (f1.var() / R + c1.var() / R).sqrt()
+    assert abs(f1.mean() - c1.mean()) < 4 * se
