@@ -48,7 +48,7 @@ def bartlett(R: int, m: int, q: int, generator: torch.Generator, dtype, device) 
         raise ValueError(f"the unexplored complement has dimension q={q} < m={m} new "
                          "directions: engine='conditional' needs d - r >= explored dimension")
     dof = torch.arange(q, q - m, -1, dtype=torch.float64)
-    chi2 = torch._standard_gamma(dof.expand(R, m).contiguous(), generator=generator) * 2.0
+    chi2 = torch._standard_gamma((dof / 2).expand(R, m).contiguous(), generator=generator) * 2
     T = torch.randn(R, m, m, generator=generator, dtype=torch.float64).tril(-1)
     T = T + torch.diag_embed(chi2.sqrt())
     return T.to(device, dtype)
@@ -63,11 +63,13 @@ def reveal(B: torch.Tensor | None, G: torch.Tensor, q: int, generator: torch.Gen
     dimension ``q``. Returns ``(known_basis_coeff Sᵀ T (R, m, m), A_new (R, n, m), B_new)``
     with ``B_new = [B, Q]``."""
     R, n, m = G.shape
+    K = 0 if B is None else B.shape[2]
+    if n < K + m:
+        raise ValueError(f"n={n} samples are fewer than the explored dimension {K + m} of "
+                         "the sample space: engine='conditional' needs n >= width·(t1 + 1)")
     if B is None:
         Q, S = torch.linalg.qr(G)
-        K = 0
     else:
-        K = B.shape[2]
         Q_all, S_all = torch.linalg.qr(torch.cat([B, G], dim=2))
         Q, S = Q_all[:, :, K:K + m], S_all[:, K:K + m, K:K + m]
         B = Q_all[:, :, :K]
