@@ -80,3 +80,37 @@ def test_laws_agree_with_full_engine(loss):
                        loss))["par"]
     se = (f1.var() / R + c1.var() / R).sqrt()
     assert abs(f1.mean() - c1.mean()) < 4 * se
+
+
+def test_subspace_laws_agree_on_two_index_target():
+    """z1·z2 (r = 2), Huber, three steps: KS p > 0.01 for the subspace distance and the
+    largest principal cosine between the full and conditional engines (d = 40, 2000 replicas)."""
+    from indexlab.learners.conditional import subspace_metrics
+    from indexlab.metrics import subspace_distance, top_subspace
+
+    d, n, m, reps, t1 = 40, 200, 4, 2000, 3
+    g = torch.Generator().manual_seed(21)
+    X = torch.randn(reps, n, d, generator=g, dtype=torch.float64)
+    y = X[:, :, 0] * X[:, :, 1]
+    half = m // 2
+    v = torch.randn(reps, half, d, generator=g, dtype=torch.float64)
+    v = v / v.norm(dim=-1, keepdim=True)
+    a = torch.cat([torch.ones(reps, half), -torch.ones(reps, half)], 1).double()
+    net = Network(W=torch.cat([v, v], 1), a=a, b=torch.zeros(reps, m).double(),
+                  activation=get_activation("logcosh"), offset=torch.zeros(reps).double())
+    lr, decay = 3.0 * m, 1.0 / (3.0 * m)
+    for _ in range(t1):
+        net.W = net.W - lr * (_full_batch_gradients(net, X, y, get_loss("huber"))
+                              + decay * net.W)
+    U = torch.zeros(reps, 2, d, dtype=torch.float64)
+    U[:, 0, 0] = U[:, 1, 1] = 1.0
+    top = top_subspace(net.W, 2)
+    full_dist = subspace_distance(top, U)
+    full_cos = torch.linalg.svdvals(top @ U.transpose(1, 2))[:, 0]
+    W_par, C, div = stage_one(X[:, :, :2], y, d, width=m, t1=t1, lr=torch.full((reps,), lr),
+                              decay=torch.full((reps,), decay), offset=torch.zeros(reps),
+                              init_scale=1.0, generator=torch.Generator().manual_seed(22))
+    assert not div.any()
+    dist, cos = subspace_metrics(W_par, C, 2)
+    assert ks_2samp(full_dist.numpy(), dist.numpy()).pvalue > 0.01
+    assert ks_2samp(full_cos.numpy(), cos[:, 0].numpy()).pvalue > 0.01

@@ -132,3 +132,17 @@ def stage_one(Z: torch.Tensor, y: torch.Tensor, d: int, *, width: int, t1: int,
             A = torch.where(diverged[:, None, None], 0.0, A)
             B = torch.where(diverged[:, None, None], 0.0, B)
     return W_par, C, diverged
+
+
+def subspace_metrics(W_par: torch.Tensor, C: torch.Tensor, r: int):
+    """``(subspace_distance (R,), principal cosines (R, r), descending)`` of the top-``r``
+    right singular space of ``W = [W∥, C]`` (basis ``[Uᵀ, V]``) to ``U = [I_r, 0]``: the same
+    values as :func:`indexlab.metrics.subspace_distance` on the full ``W``."""
+    from indexlab.metrics import subspace_distance, top_subspace
+
+    Wc = torch.cat([W_par, C], dim=2).to(torch.float64)
+    top = top_subspace(Wc, r)
+    U = torch.zeros(Wc.shape[0], r, Wc.shape[2], dtype=torch.float64, device=Wc.device)
+    U[:, :, :r] = torch.eye(r, dtype=torch.float64)
+    cosines = torch.linalg.svdvals(top[:, :, :r])
+    return subspace_distance(top, U), cosines
