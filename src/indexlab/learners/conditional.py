@@ -14,8 +14,9 @@ Conditional law (Bolthausen's lemma; every earlier ``G_sᵀ X⊥`` lies in ``spa
 construction): ``X⊥ = A Vᵀ + P_B^⊥ Ξ P_V^⊥`` with ``Ξ`` fresh i.i.d. Gaussian. One step:
 
 1. ``Gᵀ X⊥ = Gᵀ A Vᵀ + G̃ᵀ Ξ P_V^⊥`` with ``G̃ = P_B^⊥ G``. Write ``G̃ = Q S`` (``Q (n, m)``
-   orthonormal, in ``range(P_B^⊥)``, from the Householder QR of ``[B, G]``, which stays exact
-   when ``G̃`` is rank deficient, as at the symmetric initialisation). ``M = Qᵀ Ξ P_V^⊥`` is an
+   orthonormal, in ``range(P_B^⊥)``: block Gram-Schmidt against ``B``, then QR; the free
+   columns of a rank-deficient ``G̃``, as at the symmetric initialisation, are projected
+   off ``B``). ``M = Qᵀ Ξ P_V^⊥`` is an
    ``m × q`` i.i.d. Gaussian matrix, ``q = p − k``; its LQ factorisation ``M = T Oᵀ`` has
    ``T`` lower triangular with ``T_ii ~ χ_{q−i+1}``, ``T_ij ~ N(0, 1)`` (i > j) (Bartlett)
    and ``O`` Haar on the ``q``-dimensional complement, independent of ``T``. So the new part
@@ -69,10 +70,15 @@ def reveal(B: torch.Tensor | None, G: torch.Tensor, q: int, generator: torch.Gen
                          "the sample space: engine='conditional' needs n >= width·(t1 + 1)")
     if B is None:
         Q, S = torch.linalg.qr(G)
-    else:
-        Q_all, S_all = torch.linalg.qr(torch.cat([B, G], dim=2))
-        Q, S = Q_all[:, :, K:K + m], S_all[:, K:K + m, K:K + m]
-        B = Q_all[:, :, :K]
+    else:  # block Gram-Schmidt against B (twice, for orthogonality in float32), O(n K m)
+        Gt = G - B @ (B.transpose(1, 2) @ G)
+        Gt = Gt - B @ (B.transpose(1, 2) @ Gt)
+        Q, S = torch.linalg.qr(Gt)
+        # a rank-deficient G̃ leaves columns of Q free; project them off B and re-orthonormalise
+        # (range(Q2) ⊇ range(G̃), so G̃ = Q' (R' S) with Q' inside range(P_B^⊥))
+        Q2 = Q - B @ (B.transpose(1, 2) @ Q)
+        Q, R2 = torch.linalg.qr(Q2)
+        S = R2 @ S
     T = bartlett(R, m, q, generator, G.dtype, G.device)
     B_new = Q if B is None else torch.cat([B, Q], dim=2)
     noise = _fresh((R, n, m), generator, G.dtype, G.device)
