@@ -19,7 +19,6 @@ from indexlab.learners.conditional import stage_one
 from indexlab.learners.layerwise import _full_batch_gradients
 from indexlab.nn import Network, get_activation, get_loss
 
-
 FULL_MAX_D = 2048
 
 
