@@ -114,3 +114,18 @@ def test_subspace_laws_agree_on_two_index_target():
     dist, cos = subspace_metrics(W_par, C, 2)
     assert ks_2samp(full_dist.numpy(), dist.numpy()).pvalue > 0.01
     assert ks_2samp(full_cos.numpy(), cos[:, 0].numpy()).pvalue > 0.01
+
+
+def test_nonfinite_replica_flagged_others_unchanged():
+    g = torch.Generator().manual_seed(5)
+    Z = torch.randn(3, 50, 1, generator=g, dtype=torch.float64)
+    y = Z[:, :, 0] ** 2 - 1
+    y_bad = y.clone()
+    y_bad[1, 7] = float("nan")
+    kw = dict(width=4, t1=2, lr=torch.full((3,), 8.0), decay=torch.full((3,), 0.1),
+              offset=torch.zeros(3), loss="square", init_scale=1.0)
+    Wp, C, div = stage_one(Z, y, 30, generator=torch.Generator().manual_seed(6), **kw)
+    Wp_b, C_b, div_b = stage_one(Z, y_bad, 30, generator=torch.Generator().manual_seed(6), **kw)
+    assert not div.any() and div_b.tolist() == [False, True, False]
+    keep = torch.tensor([0, 2])
+    assert torch.allclose(Wp[keep], Wp_b[keep]) and torch.allclose(C[keep], C_b[keep])
