@@ -128,7 +128,9 @@ class GAMP(Projection):
 
     Fitted: ``directions_ (R, r, d)`` (orthonormalised columns of ``Ŵ``), ``weights_``
     ``(R, d, r)`` (``Ŵ``), ``V_ (R, r, r)``, ``q_ (R, r, r)`` (``ŴᵀŴ/d``), ``iterations_``,
-    ``converged_``, ``diverged_``, ``channel_`` (the :class:`~indexlab.state_evolution.Channel`),
+    ``converged_``, ``diverged_``, ``n_iter_`` (the most iterations a replica ran), ``channel_kind_``
+    (the kind of :class:`~indexlab.state_evolution.Channel`: the channel itself holds the link's
+    functions and is not kept, so a fitted GAMP pickles),
     ``channel_noise_``, ``samples_``, ``trace_`` (one record per iteration with ``samples =
     n``: ``iteration``, ``self_overlap = tr q/r`` and, on a target, ``overlap`` =
     ``‖Û Uᵀ‖_F²/r`` and ``subspace_distance``).
@@ -268,7 +270,8 @@ class GAMP(Projection):
         self.iterations_ = iterations
         self.converged_ = converged
         self.diverged_ = diverged
-        self.channel_ = channel
+        self.channel_kind_ = channel.kind
+        self.n_iter_ = int(iterations.max()) if R else 0
         self.channel_noise_ = channel.sigma if channel.kind == "gaussian" else 0.0
         self.samples_ = nn
         self._mark_fitted(R, source.squeeze, device, d)
