@@ -126,6 +126,11 @@ class GAMP(Projection):
         nodes: channel grid nodes per axis (``None``: ``800, 200, 40`` for ``r = 1, 2, 3``).
         seed: the random start; replica ``j`` uses ``(seed, j)``.
 
+    Known defect: at small ``d`` and large ``α`` (e.g. ``d = 12``, ``α = 50`` on he2) the
+    iteration leaves the positive-definite cone of ``I + A`` or ``V`` within one or two steps
+    and the replica is flagged diverged although its data are clean; at ``d ≥ 400``, ``α`` of
+    a few, it runs cleanly (tests/test_adversarial.py records the case, strict xfail).
+
     Fitted: ``directions_ (R, r, d)`` (orthonormalised columns of ``Ŵ``), ``weights_``
     ``(R, d, r)`` (``Ŵ``), ``V_ (R, r, r)``, ``q_ (R, r, r)`` (``ŴᵀŴ/d``), ``iterations_``,
     ``converged_``, ``diverged_``, ``n_iter_`` (the most iterations a replica ran), ``channel_kind_``
