@@ -134,8 +134,8 @@ class GAMP(Projection):
     Fitted: ``directions_ (R, r, d)`` (orthonormalised columns of ``Ŵ``), ``weights_``
     ``(R, d, r)`` (``Ŵ``), ``V_ (R, r, r)``, ``q_ (R, r, r)`` (``ŴᵀŴ/d``), ``iterations_``,
     ``converged_``, ``diverged_``, ``n_iter_`` (the most iterations a replica ran),
-    ``channel_kind_`` (the kind of :class:`~indexlab.state_evolution.Channel`: the channel itself holds the link's
-    functions and is not kept, so a fitted GAMP pickles),
+    ``channel_kind_`` (the kind of :class:`~indexlab.state_evolution.Channel`; the channel
+    itself holds the link's functions and is not kept, so a fitted GAMP pickles),
     ``channel_noise_``, ``samples_``, ``trace_`` (one record per iteration with ``samples =
     n``: ``iteration``, ``self_overlap = tr q/r`` and, on a target, ``overlap`` =
     ``‖Û Uᵀ‖_F²/r`` and ``subspace_distance``).
