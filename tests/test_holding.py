@@ -57,3 +57,23 @@ def test_hold_values_outside_0_1_are_rejected(value):
 
     with pytest.raises(ValueError, match="hold_search"):
         SmoothedSGD(hold_search=value).fit(SingleIndex("he4", 8, replicas=1), n=16)
+
+
+def test_agnostic_transform_with_replicas_gets_the_smallest_hold_cap():
+    """The agnostic transform is one CDF per replica; the hold caps are computed on labels of
+    no replica, so each replica's transform gives its own cap and the shared schedule takes the
+    smallest (R > 1 with the default caps crashed in ``alignment_statistics`` before)."""
+    import torch
+
+    from indexlab.experiments.single_run import make_target
+    from indexlab.learners.label_transforms import agnostic_transform
+    from indexlab.learners.registry import make_learner
+
+    y = torch.randn(3, 500, generator=torch.Generator().manual_seed(0))
+    T = agnostic_transform(y)
+    v = torch.randn(3, 40, generator=torch.Generator().manual_seed(1))
+    for i in range(3):  # row i of the batched transform is replica i's own transform
+        assert torch.equal(T(v)[i], T.replica(i)(v[i]))
+    target = make_target("he3", 32, replicas=3, seed=1)
+    learner = make_learner("unified", label_transform="agnostic").fit(target, n=20000)
+    assert learner.diverged_.tolist() == [False, False, False]

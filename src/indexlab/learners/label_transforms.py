@@ -53,7 +53,16 @@ def agnostic_transform(y: torch.Tensor, degree: int = 8, seed: int = 0) -> Trans
     ref = raw(ys)
     mean = ref.mean(dim=-1, keepdim=True)
     sd = ref.std(dim=-1, keepdim=True).clamp_min(1e-12)
-    return lambda v: ((raw(v.to(ys.device)) - mean) / sd).to(v.device, v.dtype)
+
+    def transform(v: torch.Tensor) -> torch.Tensor:
+        return ((raw(v.to(ys.device)) - mean) / sd).to(v.device, v.dtype)
+
+    # one transform per replica, for statistics computed on labels of no replica (the hold
+    # caps of online_setup); row i of the batched transform is exactly transform i
+    transform.replicas = ys.shape[0] if ys.dim() > 1 else 1  # type: ignore[attr-defined]
+    transform.replica = (  # type: ignore[attr-defined]
+        lambda i: agnostic_transform(y[i] if y.dim() > 1 else y, degree, seed))
+    return transform
 
 
 def transform_labels(transform: Transform, y: torch.Tensor) -> torch.Tensor:

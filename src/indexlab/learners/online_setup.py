@@ -186,6 +186,15 @@ def _schedule(learner, n: int, lr: float, act: Activation, lam: float, d: int,
                         learner.label_transform, s)
                        if learner.label_transform in ("optimal", "identity") else None)
                 stats = _ALIGNMENT_CACHE.get(key) if key is not None else None
+                if stats is None and hasattr(T, "replica"):
+                    # a per-replica (agnostic) transform: the schedule is shared, so it
+                    # takes the smallest of the replicas' caps
+                    per_replica = [
+                        hold_step(*alignment_statistics(psi, link, T.replica(i), d), eps)
+                        for i in range(T.replicas)]
+                    capped = [cap for cap in per_replica if cap is not None]
+                    caps[phase] = min(capped) if capped else None
+                    continue
                 if stats is None:
                     stats = alignment_statistics(psi, link, T, d)
                     if key is not None:
