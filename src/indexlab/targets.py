@@ -162,6 +162,28 @@ class Target:
             gens.append(g)
         return self._shape(*self._draw(n, gens))
 
+    def sample_latents(self, n: int, test: bool = False):
+        """``n`` fresh latents ``z ~ N(0, I_r)`` and labels per replica, without the
+        ``d``-dimensional inputs: ``Z (R, n, r)``, ``y (R, n)`` (the law of
+        ``(X Uᵀ, y)`` from :meth:`sample`, not the same numbers). From the training stream,
+        or with ``test=True`` from a stream seeded from the fixed test set's seed (not its
+        numbers; the same at every call). For engines that never form ``X``
+        (docs/conditional.md)."""
+        n = _check_int("n", n, 1)
+        if test:
+            gens = [torch.Generator(device=self.device).manual_seed(s + 1)
+                    for s in self._test_seeds]
+        else:
+            gens = self._train
+        Z = torch.empty(len(gens), n, self.r, device=self.device, dtype=self.dtype)
+        for i, g in enumerate(gens):
+            torch.randn(n, self.r, generator=g, out=Z[i])
+        if not self.link.is_random:
+            y = self.link(Z.reshape(-1, self.r)).reshape(len(gens), n)
+        else:
+            y = torch.stack([self.link(Z[i], generator=g) for i, g in enumerate(gens)])
+        return Z, y
+
     def default_chunk(self) -> int:
         return max(1, _CHUNK_ELEMENTS // (self.d * self.replicas))
 

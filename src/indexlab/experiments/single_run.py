@@ -101,6 +101,10 @@ def replica_metrics(target: Target, learner, n_test: int = 10_000) -> dict[str, 
         out["subspace_distance"] = subspace_distance(subspace, U).cpu()
     if has_predictor(learner) and n_test > 0:
         out["test_mse"] = prediction_mse(learner.predict, target, n_test).cpu().reshape(R)
+    elif n_test > 0 and callable(getattr(learner, "test_error", None)):
+        # a learner without predict(X) that scores itself on the target's law (a reduced
+        # engine, docs/conditional.md): its own test_error
+        out["test_mse"] = learner.test_error(target, n_test).cpu().reshape(R)
     return out
 
 

@@ -152,3 +152,46 @@ def subspace_metrics(W_par: torch.Tensor, C: torch.Tensor, r: int):
     U[:, :, :r] = torch.eye(r, dtype=torch.float64)
     cosines = torch.linalg.svdvals(top[:, :, :r])
     return subspace_distance(top, U), cosines
+
+
+def gram_factor(C: torch.Tensor) -> torch.Tensor:
+    """``R_c (R, m', m)``, ``m' = min(k, m)``, with ``R_cᵀ R_c = C Cᵀ`` (the reduced QR
+    ``Cᵀ = Q_c R_c``; exact also for a rank-deficient ``C``, as after the first step, where
+    the pair rows are opposite)."""
+    return torch.linalg.qr(C.transpose(1, 2), mode="r")[1]
+
+
+def fresh_preactivations(Z: torch.Tensor, W_par: torch.Tensor, Rc: torch.Tensor,
+                         generator: torch.Generator) -> torch.Tensor:
+    """``X Wᵀ (R, n, m)`` on ``n`` fresh samples with latents ``Z (R, n, r)``, in law:
+    ``X Wᵀ = Z W∥ᵀ + X⊥ V Cᵀ`` and ``X⊥ V (n, k)`` is fresh i.i.d. ``N(0, 1)`` (``V``
+    orthonormal, independent of the new samples), so ``X⊥ V Cᵀ = (X⊥ V Q_c) R_c`` with
+    ``X⊥ V Q_c`` an ``n × m'`` fresh Gaussian matrix (:func:`gram_factor`): cost
+    ``O(n m m')``, no ``d`` and no ``k``."""
+    R, n, _ = Z.shape
+    Xi = _fresh((R, n, Rc.shape[1]), generator, Z.dtype, Z.device)
+    return Z @ W_par.transpose(1, 2) + Xi @ Rc
+
+
+def spectrum_equivalent(Z: torch.Tensor, rho: torch.Tensor, d: int) -> torch.Tensor:
+    """Deterministic equivalent of the top ``r + 1`` |eigenvalues| of
+    ``Σ̂ = (1/n) Σ_i ρ_i x_i x_iᵀ`` from the latents alone, ``(R, r + 1)`` descending.
+
+    The bulk ``(1/n) X⊥ᵀ diag(ρ) X⊥`` is, for ``p/n → 0``, a semicircle of radius ``2s``
+    around ``c = mean ρ``, ``s² = mean ρ² · p/n`` (the edge of :func:`default_t1`); an
+    eigenvalue ``θ`` of the exact ``r × r`` block ``Zᵀ diag(ρ) Z/n`` with ``|θ − c| > s``
+    gives the outlier ``c + (θ − c) + s²/(θ − c)`` (the BBP map of a rank-``r`` spike of a
+    Wigner matrix; Benaych-Georges and Nadakuditi 2011), else it sticks to the edge
+    ``c ± 2s``. Returns the ``r`` spike values and the larger |edge|."""
+    _, n, r = Z.shape
+    rho64, Z64 = rho.to(torch.float64), Z.to(torch.float64)
+    S = Z64.transpose(1, 2) @ (rho64.unsqueeze(-1) * Z64) / n
+    theta = torch.linalg.eigvalsh((S + S.transpose(1, 2)) / 2)  # (R, r)
+    c = rho64.mean(dim=1, keepdim=True)
+    s = torch.sqrt(rho64.pow(2).mean(dim=1, keepdim=True) * (d - r) / n)
+    dev = theta - c
+    out = torch.where(dev.abs() > s, c + dev + s.pow(2) / torch.where(dev == 0, 1.0, dev),
+                      c + torch.sign(dev) * 2 * s)
+    edge = torch.maximum((c + 2 * s).abs(), (c - 2 * s).abs())
+    values = torch.cat([out.abs(), edge], dim=1)
+    return values.sort(dim=1, descending=True).values.to(Z.dtype)

@@ -22,7 +22,8 @@ The model, with ``R`` replicas, budget ``n``, dimension ``d``, ``m`` neurons:
   draws ``R n (m+1)``: nothing scales with ``d``;
 * layer-wise (both stages full batch): the dataset ``R·n·d``, ``Σ̂`` (``R·d²`` for
   ``d ≤ 1024``, else a Lanczos basis), the stage-2 features ``R·(n/2)·m``, the weights;
-  work ``4 T_1 R (n/2) m d + R n min(d², 30 d (r + 4))``;
+  work ``4 T_1 R (n/2) m d + R n min(d², 30 d (r + 4))``; with ``engine="conditional"``
+  (``docs/conditional.md``) the revealed products ``R·n₁·m(2T_1 + 1/2)`` and no ``n·d`` term;
 * spectral / SIR / PHD / SAVE: a chunk and ``(k + 3)`` ``R·d²`` matrices (``k = H`` slices for
   SAVE, 2 for PHD, else 1); work ``2 R n d² (×2 for SAVE, PHD) + 10 R d³``;
 * random features: features and chunk ``R·b·(2m + d)``, the Gram ``3 R m² + R m d``; work
@@ -113,6 +114,31 @@ def layerwise_cost(h: dict[str, Any], d: float, n: float, R: float, r: float) ->
     t1 = number(h.get("t1"), math.ceil(math.sqrt(math.log(max(d, 2.0)))) + 4)
     flops = 4 * t1 * R * (n / 2) * m * d + R * n * min(d * d, 30 * d * (r + 4))
     return Cost(parts, flops, R * n * d)
+
+
+CONDITIONAL_TEST_SAMPLES = 10_000  # the summary's test set, drawn in the reduced form
+
+
+def conditional_layerwise_cost(h: dict[str, Any], d: float, n: float, R: float,
+                               r: float) -> Cost:
+    """Layer-wise GD with ``engine="conditional"`` (docs/conditional.md): after ``T1`` steps
+    the revealed products ``A = X⊥V`` (``k = m/2 + m T1`` columns) and the sample-space basis
+    ``B`` (``K = m T1``) of the ``n₁`` stage-1 samples, ``R·n₁·m(2T1 + 1/2)`` numbers, the
+    latents ``R·n·r``, the stage-2 and test features ``R·(n₂ + n_test)·m``; work
+    ``Σ_t 6 R n₁ m (k_t + K_t) ≈ 6 R n₁ m² T1 (T1 + 1)`` (Gram-Schmidt against ``B``, the
+    products with ``A``), plus the stage 2 ``4 R (n₂ + n_test) m²``; draws
+    ``R n₁ m (T1 + 1) + R n r``. ``d`` enters only through the default ``T1``: no ``n·d``
+    term."""
+    m = number(h.get("width"), 512)
+    t1 = number(h.get("t1"), math.ceil(math.sqrt(math.log(max(d, 2.0)))) + 4)
+    n1 = number(h.get("n1_fraction"), 0.5) * n
+    n2 = n - n1
+    nt = CONDITIONAL_TEST_SAMPLES
+    parts = {"revealed products R·n₁·m(2T1 + 1/2)": 2 * R * n1 * m * (2 * t1 + 0.5),
+             "latents R·n·r": R * n * r,
+             "stage-2 and test features R·(n₂ + n_test)·m": 2 * R * (n2 + nt) * m}
+    flops = 6 * R * n1 * m * m * t1 * (t1 + 1) + 4 * R * (n2 + nt) * m * m
+    return Cost(parts, flops, R * n1 * m * (t1 + 1) + R * n * r)
 
 
 def moment_cost(d: float, n: float, R: float, matrices: float, passes: float,

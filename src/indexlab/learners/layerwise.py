@@ -45,9 +45,10 @@ from typing import ClassVar
 import torch
 from sklearn.base import RegressorMixin, TransformerMixin
 
-from indexlab.learners.base import Learner, Trace, as_replicated
+import indexlab.learners.conditional as conditional
+from indexlab.learners.base import InstanceFlag, Learner, Trace, as_replicated
 from indexlab.learners.constraints import Bool, InstanceOf, Int, Options, Real
-from indexlab.learners.costs import layerwise_cost, with_defaults
+from indexlab.learners.costs import conditional_layerwise_cost, layerwise_cost, with_defaults
 from indexlab.metrics import max_overlap, subspace_distance, top_subspace
 from indexlab.nn import (
     ACTIVATIONS,
@@ -63,6 +64,12 @@ from indexlab.seeding import replica_generator
 from indexlab.targets import Target
 
 LAYERWISE_STAGE_TWO_RIDGES = (1e-4, 1e-3, 1e-2, 1e-1)  # candidates of the output-layer ridge
+CONDITIONAL_NOTE = ("engine='conditional' (exact Gaussian conditioning, docs/conditional.md) "
+                    "has no d-dimensional directions_ or network_, and no predict or "
+                    "transform: subspace_ is a d-dimensional representative with the exact "
+                    "law (the fitted components along U, a Haar frame with the fitted Gram "
+                    "orthogonal to it), and the test error is that of reduced_network_ on "
+                    "fresh samples of the target's law, not on its fixed test set")
 
 
 def output_offset(y: torch.Tensor, loss, iters: int = 60) -> torch.Tensor:
@@ -114,8 +121,13 @@ def default_t1(X, rho, r: int, eig: torch.Tensor | None = None) -> int:
     ``ρ̂ = |λ_r| / (2 ŝ)`` with the bulk edge ``2ŝ``, ``ŝ = sqrt(mean ρ_i² · d/n)``; ``eig``:
     the :func:`spectrum_estimate` of ``(X, ρ, r)`` when the caller already has it.
     """
-    n, d = X.shape[1], X.shape[2]
     eig = spectrum_estimate(X, rho, r) if eig is None else eig
+    return t1_from_spectrum(eig, rho, X.shape[1], X.shape[2], r)
+
+
+def t1_from_spectrum(eig: torch.Tensor, rho: torch.Tensor, n: int, d: int, r: int) -> int:
+    """:func:`default_t1` from the top |eigenvalues| ``eig (R, ≥ r)`` of ``Σ̂`` and ``ρ``
+    (``n`` samples, dimension ``d``): the formula without the data matrix."""
     edge = 2 * torch.sqrt((rho.to(torch.float64) ** 2).mean(dim=1) * d / n)
     ratio = torch.nan_to_num(eig[:, r - 1].to(torch.float64) / edge, nan=1.0, posinf=1e6)
     ratio = ratio.clamp_min(1.0 + 1e-6)  # no signal above the bulk: the upper clip applies
@@ -154,7 +166,9 @@ class LayerwiseGD(TransformerMixin, RegressorMixin, Learner):
     preprocess: str = "none"
     stage1_bias: str = "zero"
     seed: int = 0
+    engine: str = "full"
 
+    engines: ClassVar[tuple[str, ...]] = ("full", "conditional")
     constraints: ClassVar[dict] = {
         "r": (Int(1), None),
         "width": (Int(2, even=True),),
@@ -169,6 +183,7 @@ class LayerwiseGD(TransformerMixin, RegressorMixin, Learner):
         "preprocess": (Options("none", "dls", "square"),),
         "stage1_bias": (Options("zero", "normal"),),
         "seed": (Int(0),),
+        "engine": (Options("full", "conditional"),),
     }
     hyperparameter_docs: ClassVar[dict[str, str]] = {
         "r": "subspace dimension reported (subspace_); None: the target's r, else 1",
@@ -187,8 +202,11 @@ class LayerwiseGD(TransformerMixin, RegressorMixin, Learner):
                       "Damian et al. 2022) or 'square' (y²)",
         "stage1_bias": "stage-1 biases: 'zero' or 'normal' N(0, 1)",
         "seed": "initialisation and stage-2 biases; replica j uses (seed, j)",
+        "engine": "'full' (the d-dimensional network) or 'conditional' (exact Gaussian "
+                  "conditioning: targets only, cost independent of d; docs/conditional.md)",
     }
-    predicts: ClassVar[bool] = True
+    predicts = InstanceFlag(True, lambda self: self.engine != "conditional")
+    learns_directions = InstanceFlag(True, lambda self: self.engine != "conditional")
     estimates_subspace: ClassVar[bool] = True
     stage_budgets: ClassVar[bool] = True
     width_parameter: ClassVar[str | None] = "width"
@@ -205,24 +223,52 @@ class LayerwiseGD(TransformerMixin, RegressorMixin, Learner):
 
     @classmethod
     def cost(cls, hyper, d, n, replicas, r=1):
-        """Full batch, both stages: the dataset, Σ̂, the stage-2 features
-        (:mod:`indexlab.learners.costs`)."""
-        return layerwise_cost(with_defaults(cls, hyper), d, n, replicas, r)
+        """Full batch, both stages: the dataset, Σ̂, the stage-2 features; with
+        ``engine="conditional"`` the revealed products ``R·n₁·m(2T1 + 1)``, with no term in
+        ``d`` (:mod:`indexlab.learners.costs`)."""
+        h = with_defaults(cls, hyper)
+        if h.get("engine") == "conditional":
+            return conditional_layerwise_cost(h, d, n, replicas, r)
+        return layerwise_cost(h, d, n, replicas, r)
+
+    def _validate_combination(self) -> None:
+        """``engine="conditional"`` (docs/conditional.md) runs stage 1 with zero biases on
+        labels that depend on ``y`` alone: ``stage1_bias="zero"``, ``preprocess`` ``"none"``
+        or ``"square"`` (``"dls"`` subtracts ``β̂·x``, a product of the data with ``y``);
+        any loss and activation, constant ``lr``."""
+        if self.engine not in self.engines:
+            raise ValueError(f"engine={self.engine!r} is not available for "
+                             f"{type(self).__name__}: it has engine "
+                             f"{' or '.join(repr(e) for e in self.engines)}")
+        if self.engine != "conditional":
+            return
+        if self.stage1_bias != "zero":
+            raise ValueError(f"engine='conditional' supports stage1_bias='zero' only, not "
+                             f"{self.stage1_bias!r}: use stage1_bias='zero' or engine='full'")
+        if self.preprocess not in ("none", "square"):
+            raise ValueError(f"engine='conditional' supports preprocess='none' or 'square', "
+                             f"not {self.preprocess!r} (it subtracts β̂·x, a product of the "
+                             "data with y): use engine='full'")
 
     # -------------------------------------------------------------- data
+    def _budgets(self, y, n, n1, n2) -> tuple[int, int]:
+        """``(n1, n2)`` of a fit on a target."""
+        if y is not None:
+            raise ValueError("fit(target, ...) takes budgets n= or n1=/n2=, not labels")
+        if n1 is None or n2 is None:
+            if n is None:
+                raise ValueError("fit(target) needs a sample budget: n=... or n1=, n2=")
+            n1 = n1 if n1 is not None else int(self.n1_fraction * n)
+            n2 = n2 if n2 is not None else n - n1
+        for name, v in (("n1", n1), ("n2", n2)):
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name}={v!r} is not allowed: use an int >= 1")
+        return n1, n2
+
     def _data(self, data, y, n, n1, n2):
         """``(X1, y1), (X2, y2), squeeze, target``: stage-1 and stage-2 datasets."""
         if isinstance(data, Target):
-            if y is not None:
-                raise ValueError("fit(target, ...) takes budgets n= or n1=/n2=, not labels")
-            if n1 is None or n2 is None:
-                if n is None:
-                    raise ValueError("fit(target) needs a sample budget: n=... or n1=, n2=")
-                n1 = n1 if n1 is not None else int(self.n1_fraction * n)
-                n2 = n2 if n2 is not None else n - n1
-            for name, v in (("n1", n1), ("n2", n2)):
-                if not isinstance(v, int) or v < 1:
-                    raise ValueError(f"{name}={v!r} is not allowed: use an int >= 1")
+            n1, n2 = self._budgets(y, n, n1, n2)
             X1, y1 = data.sample(n1)
             X2, y2 = data.sample(n2)
             if data.squeeze:
@@ -312,6 +358,8 @@ class LayerwiseGD(TransformerMixin, RegressorMixin, Learner):
         dataset ``X (n, d)`` / ``(R, n, d)``, ``y (n,)`` / ``(R, n)``, torch or numpy (its
         first ``n1`` samples for stage 1, the rest for stage 2). Returns ``self``."""
         self.validate()
+        if self.engine == "conditional":
+            return self._fit_conditional(data, y, n, n1, n2)
         (X1, y1), (X2, y2), squeeze, target = self._data(data, y, n, n1, n2)
         self.r_ = self.r if self.r is not None else (target.r if target is not None else 1)
         reference = target.directions.to(X1.device) if target is not None else None
@@ -340,6 +388,140 @@ class LayerwiseGD(TransformerMixin, RegressorMixin, Learner):
             self.trace_.record(self.samples_, **values)
         return self
 
+    # -------------------------------------------------------------- engine = "conditional"
+    def _fit_conditional(self, data, y, n, n1, n2):
+        """``engine="conditional"`` (docs/conditional.md): both stages and the test error from
+        the latents ``z = U x`` and the Gram form, never forming ``X (n, d)``.
+
+        Stage 1: :func:`~indexlab.learners.conditional.stage_one` on ``(Z1, y1)`` gives
+        ``[W∥, C]``, the law of ``W`` in the basis ``[Uᵀ, V]``. Stage 2: rows normalised,
+        ``w_j/‖w_j‖`` with ``‖w_j‖² = ‖w∥_j‖² + ‖c_j‖²``; on fresh samples
+        ``X₂ Wᵀ = Z₂ W∥ᵀ + Ξ R_c`` with ``R_cᵀ R_c = C Cᵀ`` and ``Ξ (n₂ × m')`` fresh
+        i.i.d. ``N(0, 1)`` (:func:`~indexlab.learners.conditional.fresh_preactivations`), so
+        the ridge features ``σ(X₂ Wᵀ + b)`` have exactly the full engine's law. The fitted
+        network acts on the reduced input ``(z, ξ) ∈ R^{r + m'}`` with weights
+        ``[W∥, R_cᵀ]`` (``reduced_network_``); the test error is its error on fresh
+        ``(z, ξ ~ N(0, I))`` with the target's labels: the law of the full network's test
+        error on fresh ``x``. Defaults of ``lr`` and ``T1`` from the deterministic
+        equivalent of ``Σ̂``'s spectrum (:func:`~indexlab.learners.conditional.spectrum_equivalent`),
+        not from ``Σ̂`` itself: docs/conditional.md, section 6."""
+        if not isinstance(data, Target):
+            raise ValueError("engine='conditional' fits a target (it draws the latents "
+                             "z = U x and never forms X): fit(target, n=...); fit a dataset "
+                             "with engine='full'")
+        n1, n2 = self._budgets(y, n, n1, n2)
+        d, ids = data.d, data.replica_ids
+        self.r_ = self.r if self.r is not None else data.r
+        Z1, y1 = data.sample_latents(n1)
+        Z2, y2 = data.sample_latents(n2)
+        bad = ~(torch.isfinite(y1).all(dim=1) & torch.isfinite(y2).all(dim=1))
+        y1, y2 = (torch.where(bad[:, None], 0.0, t) for t in (y1, y2))
+        act, loss = get_activation(self.activation), get_loss(self.loss)
+        R, r = Z1.shape[0], data.r
+        labels = y1 * y1 if self.preprocess == "square" else y1
+        t0 = (output_offset(labels, loss) if self.center
+              else torch.zeros(R, dtype=Z1.dtype, device=Z1.device))
+        rho = loss.grad(t0.unsqueeze(1).expand_as(labels), labels)
+        spectrum = functools.cache(lambda: conditional.spectrum_equivalent(Z1, rho, d))
+        t1 = self.t1 if self.t1 is not None else t1_from_spectrum(spectrum(), rho, n1, d,
+                                                                  self.r_)
+        if self.lr is None:
+            lr = (self.width / spectrum()[:, 0].clamp_min(1e-12)).to(Z1.dtype)
+        else:
+            lr = torch.full((R,), float(self.lr), dtype=Z1.dtype, device=Z1.device)
+        decay = (1.0 / lr) if self.weight_decay is None else torch.full_like(lr,
+                                                                             self.weight_decay)
+        gen = replica_generator(self.seed, ids[0], 5)
+        W_par, C, diverged = conditional.stage_one(
+            Z1, labels, d, width=self.width, t1=t1, lr=lr, decay=decay, offset=t0,
+            activation=act, loss=loss, init_scale=self.init_scale, generator=gen)
+        diverged = diverged | bad
+        self.hyper_ = {"t1": t1, "lr": float(lr.mean()), "weight_decay": float(decay.mean()),
+                       "activation": act.name, "loss": loss.name, "width": self.width,
+                       "engine": "conditional"}
+        self.distance_trace_ = []
+        U = data.directions.to(torch.float64)
+        self.subspace_ = self._representative_subspace(W_par, C, U, self.r_, gen)
+        distance = subspace_distance(self.subspace_.to(torch.float64), U)
+        # stage 2 on fresh samples, in the reduced coordinates (z, ξ)
+        norm = (W_par.pow(2).sum(-1) + C.pow(2).sum(-1)).sqrt().clamp_min(1e-30).unsqueeze(-1)
+        Wn_par, Rc = W_par / norm, conditional.gram_factor(C / norm)
+        b = torch.stack([torch.randn(self.width, generator=replica_generator(self.seed, j, 4),
+                                     dtype=torch.float64) for j in ids]).to(Z1)
+        pre = conditional.fresh_preactivations(Z2, Wn_par, Rc, gen) + b.unsqueeze(1)
+        coef, offset, _ = ridge_fit(act(pre), torch.where(diverged[:, None], 0.0, y2),
+                                    LAYERWISE_STAGE_TWO_RIDGES)
+        coef = torch.where(diverged[:, None], math.nan, coef)
+        self.reduced_network_ = Network(W=torch.cat([Wn_par, Rc.transpose(1, 2)], dim=2),
+                                        a=(coef * self.width).to(Z1.dtype), b=b,
+                                        activation=act, offset=offset.to(Z1.dtype))
+        self.network_ = None
+        self.directions_ = None
+        self.diverged_ = diverged
+        self.samples_ = n1 + n2
+        self._mark_fitted(R, data.squeeze, Z1.device, d)
+        self.trace_ = Trace()
+        values = {"subspace_distance": distance.to(Z1.dtype)}
+        if r == 1 and self.r_ == 1:
+            self.neuron_overlaps_ = Wn_par[:, :, 0]
+            values["overlap"] = Wn_par[:, :, 0].abs().max(dim=1).values
+        self.trace_.record(self.samples_, **values)
+        return self
+
+    @staticmethod
+    def _representative_subspace(W_par, C, U, rows, generator) -> torch.Tensor:
+        """A ``d``-dimensional ``subspace_ (R, r', d)`` with the exact law of the full
+        engine's: the top-``r'`` right singular rows of ``[W∥, C]`` are ``[P, Q]``
+        (``P`` on ``U``, ``Q = L O`` on the explored frame, ``L`` its ``r' × r'``
+        LQ factor); the law of ``W`` is invariant under rotations that fix ``U``, so
+        ``P U + L F`` with ``F`` a Haar frame orthogonal to ``U`` has the law of the full
+        estimate, and its principal angles to ``U`` are exactly those of ``[W∥, C]``."""
+        from indexlab.metrics import top_subspace as top_rows
+
+        r = W_par.shape[2]
+        top = top_rows(torch.cat([W_par, C], dim=2).to(torch.float64), rows)
+        P, Q = top[:, :, :r], top[:, :, r:]
+        L = torch.linalg.qr(Q.transpose(1, 2), mode="r")[1].transpose(1, 2)  # Q = L O
+        F = torch.randn(U.shape[0], L.shape[2], U.shape[2], generator=generator,
+                        dtype=torch.float64)
+        F = F - (F @ U.transpose(1, 2)) @ U
+        F = F - (F @ U.transpose(1, 2)) @ U
+        F = torch.linalg.qr(F.transpose(1, 2))[0].transpose(1, 2)
+        return (P @ U + L @ F).to(W_par.dtype)
+
+    def test_error(self, target: Target, n: int = 10_000) -> torch.Tensor:
+        """Normalised test error ``mean (f̂ − y)²/Var y`` per replica on ``n`` test samples
+        (``indexlab.metrics.prediction_mse``). With ``engine="conditional"``: on ``n`` fresh
+        reduced inputs ``(z, ξ)`` (``fit`` docstring), the same law as the full network's
+        error on fresh ``x``, but not the target's fixed test set."""
+        from indexlab.metrics import prediction_mse
+
+        self.check_fitted()
+        if self.engine != "conditional":
+            return prediction_mse(self.predict, target, n)
+        Z, y = target.sample_latents(n, test=True)
+        if Z.ndim == 2:
+            Z, y = Z[None], y[None]
+        net = self.reduced_network_
+        g = replica_generator(self.seed, target.replica_ids[0], 6)
+        Xi = torch.randn(Z.shape[0], Z.shape[1], net.W.shape[2] - Z.shape[2], generator=g,
+                         dtype=torch.float64).to(Z)
+        pred = net(torch.cat([Z, Xi], dim=2))
+        err = (pred.to(y.dtype) - y).pow(2)
+        mse = torch.where(torch.isfinite(err).all(dim=-1), err.mean(dim=-1),
+                          torch.full_like(err[..., 0], math.inf))
+        var = y.var(dim=-1)
+        constant = var <= torch.finfo(y.dtype).eps * y.pow(2).mean(dim=-1)
+        return torch.where(constant, math.nan, mse / var.clamp_min(torch.finfo(y.dtype).tiny))
+
+    def fit_note(self) -> str | None:
+        """With ``engine="conditional"``: no ``d``-dimensional weights (docs/conditional.md)."""
+        return CONDITIONAL_NOTE if self.engine == "conditional" else None
+
+    def _no_conditional(self, what: str) -> None:
+        if self.engine == "conditional":
+            raise ValueError(f"{what} needs the d-dimensional network; {CONDITIONAL_NOTE}")
+
     def _stage_two(self, W, diverged, X2, y2, ids) -> Network:
         m = W.shape[1]
         act = get_activation(self.activation)
@@ -360,12 +542,14 @@ class LayerwiseGD(TransformerMixin, RegressorMixin, Learner):
     def predict(self, X: torch.Tensor) -> torch.Tensor:
         """The fitted network ``f(X)``: ``(R, n)``, or ``(n,)`` for data fitted and given
         without a replica axis."""
+        self._no_conditional("predict")
         Xr = X[None] if X.ndim == 2 else X
         return self._unreplicated(self.network_(Xr.to(self.directions_.dtype)))
 
     def transform(self, X: torch.Tensor) -> torch.Tensor:
         """Projection of ``X (R, n, d)`` (or ``(n, d)``) on the estimated subspace:
         ``(R, n, r)`` (or ``(n, r)`` when fitted on data without a replica axis)."""
+        self._no_conditional("transform")
         Xr = X[None] if X.ndim == 2 else X
         return self._unreplicated(Xr.to(self.subspace_.dtype) @ self.subspace_.transpose(1, 2))
 
@@ -399,6 +583,7 @@ class PowerIteration(LayerwiseGD):
     initialisation, offset ``t0`` and second stage as :class:`LayerwiseGD`."""
 
     theory_key: ClassVar[str | None] = None  # no prediction of its own
+    engines: ClassVar[tuple[str, ...]] = ("full",)  # conditional form: docs/conditional.md §5
 
     def stage_one(self, X, y, replica_ids=None, reference=None, r=None):
         loss = get_loss(self.loss)
@@ -422,6 +607,7 @@ class OneStepGD(LayerwiseGD):
     ReLU, unit-norm init, biases ``N(0, 1)``, DLS label preprocessing, square loss."""
 
     theory_key: ClassVar[str | None] = "one_step"
+    engines: ClassVar[tuple[str, ...]] = ("full",)  # DLS preprocessing: docs/conditional.md §5
 
     activation: str = "relu"
     loss: str = "square"
