@@ -13,7 +13,7 @@ from indexlab.experiments.single_run import fit_and_summarise, make_target
 from indexlab.learners import make_learner
 from indexlab.learners.registry import check_engine
 
-# fixed lr and T1 for both engines: the defaults differ (docs/conditional.md, section 6)
+# fixed lr and T1 for both engines: the defaults differ (docs/conditional.md, section 7)
 HYPER = dict(width=8, t1=3, lr=30.0)
 
 
@@ -116,6 +116,6 @@ def test_the_guard_has_no_n_d_term_for_the_conditional_engine():
     assert ({k: v for k, v in small.parts.items() if "directions" not in k}
             == {k: v for k, v in cond.parts.items() if "directions" not in k})
     # no n·d term, but R·n₁·m(2T1 + 1/2) is not small: about 53 GB here, where the full
-    # engine's dataset is 5.7 TB (docs/conditional.md, section 4)
+    # engine's dataset is 5.7 TB (docs/conditional.md, section 9)
     assert cond.bytes < full.bytes / 50
     assert check_engine("layerwise", {"engine": "conditional"}) == {"engine": "conditional"}

@@ -150,7 +150,9 @@ class LayerwiseGD(TransformerMixin, RegressorMixin, Learner):
     (default ``1/η1``); center: fit the offset ``t0``; n1_fraction: share of ``n`` for stage 1
     (rest for stage 2); preprocess: ``"none"``, ``"dls"`` (remove the constant and linear
     parts of ``y``, as in DLS22) or ``"square"`` (stage 1 on ``y²``, an even label transform;
-    stage 2 still fits ``y``); stage1_bias: ``"zero"`` or ``"normal"``; seed.
+    stage 2 still fits ``y``); stage1_bias: ``"zero"`` or ``"normal"``; seed;
+    engine: ``"full"`` or ``"conditional"`` (exact Gaussian conditioning, targets only, no
+    ``d``-dimensional weights: :meth:`_fit_conditional`, docs/conditional.md).
     """
 
     r: int | None = None
@@ -404,7 +406,7 @@ class LayerwiseGD(TransformerMixin, RegressorMixin, Learner):
         ``(z, ξ ~ N(0, I))`` with the target's labels: the law of the full network's test
         error on fresh ``x``. Defaults of ``lr`` and ``T1`` from the deterministic
         equivalent of ``Σ̂``'s spectrum (:func:`~indexlab.learners.conditional.spectrum_equivalent`),
-        not from ``Σ̂`` itself: docs/conditional.md, section 6."""
+        not from ``Σ̂`` itself: docs/conditional.md, section 7."""
         if not isinstance(data, Target):
             raise ValueError("engine='conditional' fits a target (it draws the latents "
                              "z = U x and never forms X): fit(target, n=...); fit a dataset "
