@@ -32,9 +32,9 @@ from indexlab.seeding import replica_generator
 StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float, bool, bool],
                   tuple[torch.Tensor, torch.Tensor | None]]
 
-# trace checkpoints per decade of n: first passages are read from the trace, so its grid
-# (a factor 10^(1/24) ≈ 1.1 between checkpoints) bounds how well n* can be located; both
-# engines read it here at fit time
+# trace checkpoints per decade of n (a factor 10^(1/24) ≈ 1.1 between them), read by both
+# engines at fit time; first passages at the trace's levels are watched after every step
+# (PassageWatch), so the grid bounds n* only for criteria off PASSAGE_LEVELS
 TRACE_PER_DECADE = 24
 
 
