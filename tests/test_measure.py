@@ -157,7 +157,14 @@ def _passage(store, link: str, lr: str, n: int = 100_000, d: int = 64):
                           "hyper": {"width": 1, "search_fraction": 1.0, "engine": "chain"},
                           "formulas": {"lr": lr}}]}
     analysis, _ = measure_mod._run_sweep(spec, store, False, 400)
-    return analysis.thresholds[0]
+    return analysis.thresholds[0], analysis.curves[0]
+
+
+def _held(curve) -> float:
+    """The share of (checkpoint, replica) pairs at overlap ≥ 0.5 over the second half of the
+    traced budget: near 0 for a step that never recovers, whatever its first passages."""
+    later = curve.ns >= curve.ns.max() / 2
+    return float((curve.values[later] >= 0.5).mean())
 
 
 def _log_diff_ci(a, b):
@@ -173,17 +180,19 @@ def test_the_normalised_step_makes_n_star_invariant_to_the_label_scale(tmp_path)
 
     with Store(tmp_path / "s.db") as store:
         one, ten = "He(3,z)", "10*He(3,z)"
-        base = _passage(store, one, spec_lr_formula("online_sgd", one, normalised=True))
-        scaled = _passage(store, ten, spec_lr_formula("online_sgd", ten, normalised=True))
+        base, base_curve = _passage(store, one, spec_lr_formula("online_sgd", one,
+                                                                normalised=True))
+        scaled, _ = _passage(store, ten, spec_lr_formula("online_sgd", ten, normalised=True))
         lo, hi = _log_diff_ci(scaled, base)
         assert lo <= 0 <= hi, (scaled.n_star, base.n_star)
         # the control (the test can fail): the unnormalised spec step on the 10× link is a
-        # 10× larger step (10√6 × the normalised one), which at d = 64 does not escape
-        # (measured: n* censored at n = 10⁵, vs n* ≈ 3.4·10³ normalised)
-        raw = _passage(store, ten, spec_lr_formula("online_sgd", ten))
-        if raw.n_star < math.inf:
-            lo, hi = _log_diff_ci(raw, base)
-            assert not lo <= 0 <= hi, (raw.n_star, base.n_star)
+        # 10× larger step (10√6 × the normalised one), which at d = 64 does not recover: its
+        # overlap stays at the noise level (measured: median 0.15 at the end, 0 of the
+        # second half's checkpoints at ≥ 0.5, vs 0.73 normalised). Its exact first passages
+        # are finite (at one-step resolution the noise touches 0.5 at d = 64), so the control
+        # compares the overlap held, not n*.
+        _, raw_curve = _passage(store, ten, spec_lr_formula("online_sgd", ten))
+        assert _held(raw_curve) < 0.1 < 0.5 < _held(base_curve)
 
 
 def test_kill_9_loses_no_finished_run_and_the_same_command_resumes(tmp_path):

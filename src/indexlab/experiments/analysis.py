@@ -19,7 +19,10 @@ censored and reported as the lower bound ``n* > n_T``. The percentile bootstrap 
 (resampled with replacement, censored ones included) gives its interval; the lower end is
 moved to the checkpoint before it, since a passage seen at ``n_i`` happened in
 ``(n_{i−1}, n_i]``, and when every resample gives the same checkpoint the interval is that one
-cell, flagged ``grid_limited``. A replica that passed and later fell below ``τ − 0.1``
+cell, flagged ``grid_limited``. Where the run also recorded first passages after every step
+(:mod:`indexlab.learners.trace`, at the criterion's level), ``N_j`` is that exact sample count
+instead, the interval is the bootstrap's alone and never grid-limited
+(:func:`exact_passage_threshold`). A replica that passed and later fell below ``τ − 0.1``
 (above ``τ + 0.1`` for ``<=`` criteria) is counted as *lost after success*: its passage counts
 for ``n*`` (it did reach the criterion) and the report shows the count beside it.
 
@@ -88,6 +91,9 @@ class Curve:
     target_config: dict[str, Any] = field(default_factory=dict)
     learner_config: dict[str, Any] = field(default_factory=dict)
     resolved: dict[str, Any] = field(default_factory=dict)  # the run's resolved hyperparameters
+    # first passages at one-step resolution of the traced metric, when recorded: (levels (L,),
+    # samples (L, R) float64, +inf where a replica never reached the level or diverged)
+    passages: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass
@@ -258,6 +264,27 @@ def passage_threshold(ns: np.ndarray, success: np.ndarray, q: float = 0.5,
                      boot, limited, "first passage", int(np.isfinite(fp).sum()), 0, R)
 
 
+def exact_passage_threshold(fp: np.ndarray, ns: np.ndarray, q: float = 0.5,
+                            n_boot: int = N_BOOT, level: float = LEVEL,
+                            rng: np.random.Generator | None = None) -> Threshold:
+    """``n*`` from first passages recorded at every step (module docstring, "First passage",
+    with ``N_j`` exact instead of read at the checkpoints): the censored ``q``-quantile and
+    its percentile bootstrap over replicas; no checkpoint cell to widen it, so never
+    ``grid_limited``. ``ns``: the trace's checkpoints, where the success curve is drawn."""
+    fp = np.asarray(fp, dtype=np.float64)
+    log_fp = np.log(fp)
+    log_star = censored_quantile(log_fp, q)
+    rng = np.random.default_rng(0) if rng is None else rng
+    R = fp.size
+    boot = np.array([censored_quantile(log_fp[rng.integers(0, R, R)], q)
+                     for _ in range(n_boot)])
+    lo, hi = percentile_interval(boot, level)
+    ns = np.sort(np.asarray(ns, dtype=np.float64))
+    fitted = (fp[None, :] <= ns[:, None]).mean(axis=1)
+    return Threshold(float(np.exp(log_star)), float(np.exp(lo)), float(np.exp(hi)), fitted,
+                     boot, False, "first passage", int(np.isfinite(fp).sum()), 0, R)
+
+
 def percentile_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
     """Percentile interval: the ``(1 ∓ level)/2`` empirical quantiles (order statistics, no
     interpolation, so that infinite values are kept as they are)."""
@@ -380,7 +407,8 @@ def load_curves(store: Store, sweep: dict[str, Any], metric: str) -> list[Curve]
             top = max(members, key=lambda r: r.n)
             curves.append(Curve(target, learner, d, ns, values, source,
                                 members[0].target_config(), members[0].learner_config(),
-                                resolved.get(top.key, {})))
+                                resolved.get(top.key, {}),
+                                _passages(store, top, metric) if source == "trace" else None))
     return curves
 
 
@@ -403,6 +431,31 @@ def _trace_curve(store: Store, run: Run, metric: str):
     diverged = store.replicas(run.key)["diverged"]
     values = np.where(diverged[None, :], np.nan, trace[name].astype(np.float64))
     return trace["samples"].astype(np.int64), values, "trace"
+
+
+def _passages(store: Store, run: Run, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The run's stored first passages of ``metric``'s trace (``+inf``: never reached, or the
+    replica diverged, as in :func:`_trace_curve`); ``None`` when it recorded none."""
+    found = store.passages(run.key).get(TRACE_METRICS.get(metric, ""))
+    if found is None:
+        return None
+    levels, samples = found
+    diverged = store.replicas(run.key)["diverged"]
+    if samples.shape[1] != diverged.size:
+        return None
+    fp = np.where((samples < 0) | diverged[None, :], math.inf, samples.astype(np.float64))
+    return levels, fp
+
+
+def exact_passages(curve: Curve, success: Success) -> np.ndarray | None:
+    """Each replica's exact first passage ``N_j`` for ``success`` (``+inf``: censored), when
+    the run recorded passages at the criterion's level (``>=`` on an overlap whose level is
+    one of :data:`~indexlab.learners.trace.PASSAGE_LEVELS`); ``None`` otherwise."""
+    if curve.passages is None or success.op != ">=":
+        return None
+    levels, fp = curve.passages
+    hit = np.flatnonzero(np.abs(levels - success.value) < 1e-9)
+    return fp[hit[0]] if hit.size else None
 
 
 def learner_width(config: dict[str, Any]) -> int | None:
@@ -527,7 +580,10 @@ def curve_threshold(curve: Curve, success: Success, n_boot: int = N_BOOT,
                     level: float = LEVEL, rng: np.random.Generator | None = None) -> Threshold:
     """First passage for a traced curve, the isotonic crossing for runs; lost counts."""
     S = succeeded(curve.values, success)
-    if curve.source == "trace":
+    exact = exact_passages(curve, success) if curve.source == "trace" else None
+    if exact is not None:
+        t = exact_passage_threshold(exact, curve.ns, success.probability, n_boot, level, rng)
+    elif curve.source == "trace":
         t = passage_threshold(curve.ns, S, success.probability, n_boot, level, rng)
     else:
         t = threshold(curve.ns, S, success.probability, n_boot, level, rng)

@@ -204,7 +204,9 @@ def execute_run(config: Run | dict[str, Any], threads: int | None = None) -> dic
     trace_out = None
     if trace.samples:
         trace_out = {"samples": list(trace.samples),
-                     "metrics": {k: trace[k].astype("float32") for k in trace.values}}
+                     "metrics": {k: trace[k].astype("float32") for k in trace.values},
+                     "passages": {k: {"levels": levels, "samples": samples}
+                                  for k, (levels, samples) in trace.passages.items()}}
     return {
         "key": key, "status": "diverged" if bool(diverged.any()) else "done", "error": None,
         "seconds": time.perf_counter() - start, "samples": int(learner.samples_),

@@ -81,6 +81,7 @@ from indexlab.learners.chain_kernel import (
     init_state,
 )
 from indexlab.learners.label_transforms import transform_labels
+from indexlab.learners.trace import PASSAGE_LEVELS
 from indexlab.links import Link
 from indexlab.nn import Activation, Loss, get_activation, get_loss
 from indexlab.seeding import replica_seeds
@@ -267,6 +268,7 @@ class ChunkRecords:
     best: list[np.ndarray]
     mean: list[np.ndarray]
     loss: list[np.ndarray]
+    passages: np.ndarray  # (R_part, len(PASSAGE_LEVELS)) int64, −1: not reached
 
 
 def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedule,
@@ -275,12 +277,14 @@ def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedul
               checkpoints: list[int] | None = None,
               ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Run the chain for ``n`` samples per replica from state ``L``; returns
-    ``(L, diverged (R,), samples, random numbers drawn)`` and records ``loss``, ``overlap``
-    (best neuron) and ``overlap_mean`` in ``trace`` at the checkpoints of the full engine
-    (:func:`~indexlab.learners.spherical.run_online`). ``first`` is an already drawn first
-    chunk (its labels may have built an agnostic ``transform``); ``checkpoints``: the sample
-    counts to record at (default :func:`log_checkpoints` of ``n``; the learner passes the
-    full engine's).
+    ``(L, diverged (R,), samples, random numbers drawn)`` and records ``loss``, ``overlap`` (best
+    neuron) and ``overlap_mean`` in ``trace`` at the checkpoints of the full engine
+    (:func:`~indexlab.learners.spherical.run_online`), and each replica's first passage of the best
+    overlap at every level of :data:`~indexlab.learners.trace.PASSAGE_LEVELS`, at the resolution of
+    one step (:meth:`~indexlab.learners.trace.Trace.record_passages`). ``first`` is an already drawn
+    first chunk (its labels may have built an agnostic ``transform``); ``checkpoints``: the sample
+    counts to record at (default :func:`log_checkpoints` of ``n``; the learner passes the full
+    engine's).
 
     The replicas are split into ``numba.get_num_threads()`` ranges (``NUMBA_NUM_THREADS``),
     each run start to end — drawing, labels, ``T(y)`` and the kernel — by its own thread
@@ -309,6 +313,8 @@ def run_chain(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedul
         trace.record(at, loss=np.concatenate([r.loss[slot] for r in records]),
                      overlap=np.concatenate([r.best[slot] for r in records]),
                      overlap_mean=np.concatenate([r.mean[slot] for r in records]))
+    trace.record_passages("overlap", PASSAGE_LEVELS,
+                          np.concatenate([r.passages for r in records]).T)
     seen = results[0][1]
     return L, ~alive, seen, sum(res[2] for res in results)
 
@@ -328,7 +334,8 @@ def _run_range(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedu
                   else (np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1)))
     alive = np.ones(R, dtype=np.bool_)
     draws = np.zeros(R, dtype=np.int64)
-    records = ChunkRecords([], [], [], [])
+    records = ChunkRecords([], [], [], [],
+                           np.full((R, len(PASSAGE_LEVELS)), -1, dtype=np.int64))
     seen, chunk_index, orthogonal_draws = 0, 0, 0
     per_chunk = chunk_samples(schedule.batch, k, lam > 0)
     while seen < n:
@@ -347,7 +354,7 @@ def _run_range(data: ChainData, L: np.ndarray, d: int, n: int, transform, schedu
         seeds = replica_seeds(data.seed, data.replicas, 3, chunk_index)
         chain_chunk(0, R, (L, alive, draws), (coords, t, bn, bc, seeds),
                     (sizes, etas, smooth, rec), (p, sig, dsig, (sp, sq, sc), loss_code),
-                    (out[0], out[1], out[2]))
+                    (out[0], out[1], out[2], records.passages, PASSAGE_LEVELS, seen))
         for slot, at in enumerate(rec_seen):
             records.samples.append(int(at))
             records.best.append(out[0][:, slot])

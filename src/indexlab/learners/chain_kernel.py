@@ -285,13 +285,18 @@ def chain_chunk(r0, r1, state, samples, plan, slope, records):
     uses the smoothed slope, checkpoint slot or −1. ``slope = (p, sig, dsig, slope_terms,
     loss_code)``: ``p = d − k``, polynomial coefficients of ``σ``/``σ'``, the smoothed slope
     ``Σ sc a^sp R^sq`` as ``(sp, sq, sc)``, ``loss_code`` 0 correlation, 1 square.
-    ``records = (best, mean, loss)``, each ``(R, n_cp)``, written at the checkpoint slots.
+    ``records = (best, mean, loss, passages, levels, base)``: ``best``, ``mean``, ``loss``
+    each ``(R, n_cp)``, written at the checkpoint slots; ``passages (R, n_levels)`` int64, in/out,
+    ``−1`` until replica ``r``'s best overlap ``max_j |⟨w_j, θ*⟩|`` first reaches
+    ``levels[l]`` (sorted), then the sample count at the end of that step (``base`` = the
+    samples seen before this chunk): first passages at the resolution of one step.
     """
     L, alive, draws = state
     coords, t, bn, bc, seeds = samples
     bsz, etas, smooth, rec = plan
     p, sig, dsig, slope_terms, loss_code = slope
-    out_best, out_mean, out_loss = records
+    out_best, out_mean, out_loss, passages, levels, base = records
+    n_levels = levels.shape[0]
     k = L.shape[1]
     m = k - 1
     S = bsz.shape[0]
@@ -311,6 +316,9 @@ def chain_chunk(r0, r1, state, samples, plan, slope, records):
         drawn = 0
         ibn = 0
         ibc = 0
+        nxt = 0  # the first level replica r has not reached yet
+        while nxt < n_levels and passages[r, nxt] >= 0:
+            nxt += 1
         for s in range(S):
             b = bsz[s]
             inv_b = 1.0 / b
@@ -345,15 +353,19 @@ def chain_chunk(r0, r1, state, samples, plan, slope, records):
             ok = _fold(M, k + q, v, Lr)
             if not ok:
                 break
-            if rec[s] >= 0:
+            if rec[s] >= 0 or nxt < n_levels:
                 best = 0.0
                 mean = 0.0
                 for j in range(1, k):
                     ov = abs(Lr[j, 0])
                     best = max(best, ov)
                     mean += ov
-                out_best[r, rec[s]] = best
-                out_mean[r, rec[s]] = mean / m
+                if rec[s] >= 0:
+                    out_best[r, rec[s]] = best
+                    out_mean[r, rec[s]] = mean / m
+                while nxt < n_levels and best >= levels[nxt]:
+                    passages[r, nxt] = base + off + b
+                    nxt += 1
             off += b
         if not ok:
             alive[r] = False

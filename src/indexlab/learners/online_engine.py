@@ -24,6 +24,7 @@ import torch
 from indexlab.learners.base import DataSource, Trace, log_checkpoints
 from indexlab.learners.label_transforms import transform_labels
 from indexlab.learners.schedule import Schedule
+from indexlab.learners.trace import PASSAGE_LEVELS
 from indexlab.metrics import max_overlap, mean_overlap
 from indexlab.seeding import replica_generator
 
@@ -31,9 +32,9 @@ from indexlab.seeding import replica_generator
 StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float, bool, bool],
                   tuple[torch.Tensor, torch.Tensor | None]]
 
-# trace checkpoints per decade of n: first passages are read from the trace, so its grid
-# (a factor 10^(1/24) ≈ 1.1 between checkpoints) bounds how well n* can be located; both
-# engines read it here at fit time
+# trace checkpoints per decade of n (a factor 10^(1/24) ≈ 1.1 between them), read by both
+# engines at fit time; first passages at the trace's levels are watched after every step
+# (PassageWatch), so the grid bounds n* only for criteria off PASSAGE_LEVELS
 TRACE_PER_DECADE = 24
 
 
@@ -80,7 +81,9 @@ def run_online(
 
     ``labels`` maps raw labels to the transformed ``T(y)`` once per chunk (a non-finite label
     gives NaN: :func:`~indexlab.learners.label_transforms.transform_labels`). ``reference``
-    (``(R, d)`` true directions, when known) adds overlaps to the trace.
+    (``(R, d)`` true directions, when known) adds overlaps to the trace, and each replica's
+    first passage of its best overlap at every level of
+    :data:`~indexlab.learners.trace.PASSAGE_LEVELS`, watched after every step.
     """
     diverged = torch.zeros(W.shape[0], dtype=torch.bool, device=W.device)
     checkpoints = log_checkpoints(source.n, per_decade=TRACE_PER_DECADE)
@@ -89,6 +92,7 @@ def run_online(
     loss = torch.zeros(W.shape[0], dtype=W.dtype, device=W.device)
     any_diverged = False
     B = schedule.batch
+    watch = None if reference is None else PassageWatch(W, reference)
     for Xc, yc in source.chunks:
         Xc = Xc.to(W.dtype)
         Tc = transform_labels(labels, yc).to(W.dtype)
@@ -103,6 +107,8 @@ def run_online(
             W_new, batch_loss = step(W, X, T, eta, seen < schedule.search, at_checkpoint)
             W = torch.where(diverged[:, None, None], W, W_new) if any_diverged else W_new
             seen += X.shape[1]
+            if watch is not None:
+                watch.after_step(W, seen)
             if at_checkpoint:
                 loss = batch_loss
                 bad = ~torch.isfinite(W).all(dim=2).all(dim=1) | ~torch.isfinite(loss)
@@ -116,4 +122,52 @@ def run_online(
                 while next_cp < len(checkpoints) and seen >= checkpoints[next_cp]:
                     next_cp += 1
     diverged |= ~torch.isfinite(W).all(dim=2).all(dim=1) | ~torch.isfinite(loss)
+    if watch is not None:
+        trace.record_passages("overlap", PASSAGE_LEVELS, watch.result())
     return W, diverged, seen
+
+
+class PassageWatch:
+    """First passages of the best overlap ``max_j |⟨w_j, θ⟩|`` at every level of
+    :data:`~indexlab.learners.trace.PASSAGE_LEVELS`, watched after every step.
+
+    Every step function returns unit rows, so ``|W θ̂|`` holds the cosines. One step costs a
+    single batched product, written into a buffer of :data:`BUFFER_STEPS` steps; each full
+    buffer is then scanned at once: ``N_j(τ)`` is the sample count of the first buffered step
+    with best overlap ``≥ τ``, for the levels replica ``j`` had not reached before. A NaN
+    (diverged) overlap compares false: never a passage."""
+
+    BUFFER_STEPS = 256
+
+    def __init__(self, W: torch.Tensor, reference: torch.Tensor):
+        R, m = W.shape[0], W.shape[1]
+        self.theta = (reference / torch.linalg.vector_norm(reference, dim=-1, keepdim=True)
+                      ).to(W.dtype).unsqueeze(-1)
+        self.levels = torch.as_tensor(PASSAGE_LEVELS, dtype=W.dtype, device=W.device)
+        self.passages = torch.full((R, self.levels.numel()), -1, dtype=torch.int64,
+                                   device=W.device)
+        self.buffer = torch.empty((self.BUFFER_STEPS, R, m, 1), dtype=W.dtype, device=W.device)
+        self.samples: list[int] = []
+
+    def after_step(self, W: torch.Tensor, seen: int) -> None:
+        torch.bmm(W, self.theta, out=self.buffer[len(self.samples)])
+        self.samples.append(seen)
+        if len(self.samples) == self.BUFFER_STEPS:
+            self._scan()
+
+    def _scan(self) -> None:
+        k = len(self.samples)
+        if not k:
+            return
+        best = self.buffer[:k].abs().amax(dim=(2, 3))  # (k, R)
+        hit = best[:, :, None] >= self.levels  # (k, R, L)
+        first = hit.to(torch.int8).argmax(dim=0)  # the first buffered step reaching each level
+        at = torch.as_tensor(self.samples, dtype=torch.int64, device=best.device)[first]
+        new = hit.any(dim=0) & (self.passages < 0)
+        self.passages = torch.where(new, at, self.passages)
+        self.samples = []
+
+    def result(self) -> torch.Tensor:
+        """``(L, R)`` int64 first passages (``−1``: never reached)."""
+        self._scan()
+        return self.passages.T.cpu()

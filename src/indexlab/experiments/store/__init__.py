@@ -23,7 +23,9 @@ Tables:
   ``INDEXLAB_CLAIM_TIMEOUT``). A ``running`` run without a live claim is *interrupted*;
 * ``replicas(key, replica, overlap, overlap_neuron, test_mse, diverged)``: per-replica metrics;
 * ``traces(key, metric, samples, "values", steps, width)``: a run's recorded trace, ``samples``
-  as int64 bytes and ``values`` as float32 bytes of shape ``(steps, width = R)``.
+  as int64 bytes and ``values`` as float32 bytes of shape ``(steps, width = R)``;
+* ``passages(key, metric, levels, samples)``: first passages at one-step resolution, ``levels``
+  float64 bytes and ``samples`` int64 bytes of shape ``(L, R)`` (``−1``: never reached).
 
 A finished run is written in one transaction (its row, replicas and traces together), so a
 crash or ``kill -9`` leaves either the whole result or none of it. A run's state only moves
@@ -215,6 +217,7 @@ class Store(Claiming, Reading):
         key = result["key"]
         replica_rows = _replica_rows(key, result)
         trace_rows = _trace_rows(key, result.get("trace"))
+        passage_rows = _passage_rows(key, result.get("trace"))
         with self._transaction() as conn:
             cursor = conn.execute(
                 "UPDATE runs SET status = ?, error = ?, seconds = ?, samples = ?, finished = ?, "
@@ -229,6 +232,8 @@ class Store(Claiming, Reading):
                                  replica_rows)
                 conn.executemany("INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?)",
                                  trace_rows)
+                conn.executemany("INSERT OR REPLACE INTO passages VALUES (?, ?, ?, ?)",
+                                 passage_rows)
             conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, self.owner))
         return written and 1 + len(replica_rows) + len(trace_rows)
 
@@ -252,6 +257,17 @@ def _trace_rows(key: str, trace: dict[str, Any] | None) -> list[tuple]:
     for metric, values in trace["metrics"].items():
         arr = np.ascontiguousarray(values, dtype=np.float32)
         rows.append((key, metric, samples.tobytes(), arr.tobytes(), arr.shape[0], arr.shape[1]))
+    return rows
+
+
+def _passage_rows(key: str, trace: dict[str, Any] | None) -> list[tuple]:
+    """``(key, metric, levels float64 bytes, samples (L, R) int64 bytes)`` per recorded metric
+    (:meth:`indexlab.learners.trace.Trace.record_passages`)."""
+    rows = []
+    for metric, rec in ((trace or {}).get("passages") or {}).items():
+        levels = np.ascontiguousarray(rec["levels"], dtype=np.float64)
+        samples = np.ascontiguousarray(rec["samples"], dtype=np.int64)
+        rows.append((key, metric, levels.tobytes(), samples.tobytes()))
     return rows
 
 

@@ -79,6 +79,21 @@ class Reading:
             out[metric] = np.frombuffer(values, dtype=np.float32).reshape(steps, width)
         return out
 
+    def passages(self, key: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """A run's first passages at one-step resolution: ``{metric: (levels (L,), samples
+        (L, R) int64)}``, ``−1`` where a replica never reached the level; empty for runs (or
+        stores) that recorded none."""
+        try:
+            rows = self.conn.execute(
+                "SELECT metric, levels, samples FROM passages WHERE key = ?", (key,)).fetchall()
+        except sqlite3.OperationalError:  # a store written before the table existed
+            return {}
+        out = {}
+        for metric, levels, samples in rows:
+            lv = np.frombuffer(levels, dtype=np.float64)
+            out[metric] = (lv, np.frombuffer(samples, dtype=np.int64).reshape(lv.size, -1))
+        return out
+
     def status_counts(self) -> dict[str, int]:
         """Number of runs per status."""
         return dict(self.conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"))

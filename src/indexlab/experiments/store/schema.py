@@ -1,14 +1,14 @@
 """The store's schema: its tables and columns, the versions it reads, the checks made before
 a file is opened for writing, and the migration of older stores.
 
-A file given as a store is checked read-only first (:func:`check_file`), so that nothing is
-ever written to a file that is not a sound indexlab store: it must be new or empty, or an
-SQLite database with the tables of :data:`SCHEMA`, a ``meta`` row ``schema`` in
-:data:`SUPPORTED_SCHEMAS`, and every column :data:`SCHEMA` gives its tables (``claims`` may be
-absent and ``runs.provenance`` missing: both are added when the store is opened for writing,
-see :func:`migrate`). Each refusal is a :class:`StoreError` naming what is wrong; a missing
-directory and a file or directory that cannot be written have their own messages
-(:func:`check_location`, :func:`readonly_error`).
+A file given as a store is checked read-only first (:func:`check_file`), so that nothing is ever
+written to a file that is not a sound indexlab store: it must be new or empty, or an SQLite database
+with the tables of :data:`SCHEMA`, a ``meta`` row ``schema`` in :data:`SUPPORTED_SCHEMAS`, and every
+column :data:`SCHEMA` gives its tables (``claims`` and ``passages`` may be absent and
+``runs.provenance`` missing: they are added when the store is opened for writing, see
+:func:`migrate`). Each refusal is a :class:`StoreError` naming what is wrong; a missing directory
+and a file or directory that cannot be written have their own messages (:func:`check_location`,
+:func:`readonly_error`).
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ CREATE TABLE IF NOT EXISTS replicas (
 CREATE TABLE IF NOT EXISTS traces (
     key TEXT NOT NULL, metric TEXT NOT NULL, samples BLOB NOT NULL, "values" BLOB NOT NULL,
     steps INTEGER NOT NULL, width INTEGER NOT NULL, PRIMARY KEY (key, metric));
+CREATE TABLE IF NOT EXISTS passages (
+    key TEXT NOT NULL, metric TEXT NOT NULL, levels BLOB NOT NULL, samples BLOB NOT NULL,
+    PRIMARY KEY (key, metric));
 CREATE TABLE IF NOT EXISTS claims (
     key TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
     heartbeat REAL NOT NULL);
@@ -56,7 +59,8 @@ CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
 """
 SCHEMA_VERSION = "3"
 SUPPORTED_SCHEMAS = ("2", "3")  # 2: runs without provenance (migrated to 3 when written)
-OPTIONAL_TABLES = {"claims"}  # stores written before claims existed gain the table on open
+# stores written before claims (first passages) existed gain the table on open
+OPTIONAL_TABLES = {"claims", "passages"}
 MIGRATED_COLUMNS = {("runs", "provenance")}  # schema 2 -> 3 (:func:`migrate`)
 
 
