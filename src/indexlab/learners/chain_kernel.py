@@ -62,10 +62,32 @@ def _lq_rows(M, k, ncols, v):
     Row ``i``'s reflector zeroes ``M[i, i+1:]`` and acts on rows ``i..k−1`` (columns ``≥ i``),
     so row lengths and inner products (the Gram matrix) are preserved exactly up to rounding.
     A row whose tail is already zero (row 0 = ``e_0``) is left alone: basis vector 0 stays
-    ``+θ*``. It is :func:`_qr_r` of ``Mᵀ``, whose column reflectors are these row reflectors,
-    with the same sums in the same order.
+    ``+θ*``. These are the column reflectors of :func:`_qr_r` on ``Mᵀ``, with the same sums in
+    the same order (so the same bits), written along ``M``'s rows: a C-ordered array instead
+    of the strided view ``M.T``, which numba compiles to slower indexing.
     """
-    _qr_r(M.T, ncols, k, v)  # the same reflectors on the transpose (k ≤ ncols)
+    for i in range(k):
+        tail = 0.0
+        for c in range(i + 1, ncols):
+            tail += M[i, c] * M[i, c]
+        if tail == 0.0:
+            continue
+        x0 = M[i, i]
+        norm = math.sqrt(x0 * x0 + tail)
+        alpha = -norm if x0 > 0 else norm
+        v[i] = x0 - alpha
+        for c in range(i + 1, ncols):
+            v[c] = M[i, c]
+        vv = v[i] * v[i] + tail
+        for row in range(i, k):
+            dot = 0.0
+            for c in range(i, ncols):
+                dot += M[row, c] * v[c]
+            f = 2.0 * dot / vv
+            for c in range(i, ncols):
+                M[row, c] -= f * v[c]
+        for c in range(i + 1, ncols):
+            M[i, c] = 0.0
 
 
 @njit(cache=True)

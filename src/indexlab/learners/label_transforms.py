@@ -72,7 +72,10 @@ def transform_labels(transform: Transform, y: torch.Tensor) -> torch.Tensor:
     replica's weights NaN and the engine flags that replica (only) as diverged. Finite labels
     (and transforms that keep a non-finite label non-finite) give ``T(y)`` unchanged."""
     t = transform(y)
-    hidden = ~torch.isfinite(y) & torch.isfinite(t)
+    finite = torch.isfinite(y)
+    if bool(finite.all()):  # the usual case: one pass over the labels, nothing to hide
+        return t
+    hidden = ~finite & torch.isfinite(t)
     if bool(hidden.any()):
         t = torch.where(hidden, torch.nan, t)
     return t
