@@ -320,17 +320,8 @@ def data():
 PREDICTORS = ("layerwise", "power_iteration", "one_step", "random_features", "kernel_ridge")
 
 
-# A known defect, recorded rather than hidden: on this fixture (he2, d = 12, n = 600, α = 50)
-# GAMP flags even the clean replicas as diverged after one or two iterations (I + A or V
-# leaves the positive-definite cone); it runs cleanly at d = 400, α = 3 and in the slow
-# SE comparison at d = 2000. Strict: the mark fails once the defect is mended.
-_GAMP_UNSTABLE = pytest.mark.xfail(
-    strict=True, reason="GAMP diverges on clean replicas at small d and large α (known defect)")
-
-
 @pytest.mark.parametrize("where", ["X", "y"])
-@pytest.mark.parametrize("name", [pytest.param(name, marks=_GAMP_UNSTABLE) if name == "gamp"
-                                  else name for name in sorted(LEARNERS)])
+@pytest.mark.parametrize("name", sorted(LEARNERS))
 def test_one_nan_replica_is_flagged_and_the_others_are_untouched(name, where, data):
     """A NaN in replica 1's X or y: every learner finishes, flags replica 1 (only) as
     diverged, and gives replicas 0 and 2 exactly what a clean fit gives them."""

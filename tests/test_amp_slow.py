@@ -22,8 +22,7 @@ from indexlab.links import get_link
 from indexlab.targets import MultiIndex, SingleIndex
 
 D = 2000
-# z1 z2 + 0.5ε (nodes=60) is left out: 161 s on one core, and at α = 2α_c, 150 iterations,
-# its overlaps (0.05-0.20) are still far below state evolution (see the report of issue 24)
+# z1 z2 + 0.5ε at d = 2000 takes 161 s on one core: the r = 2 check is at d = 500 below
 CASES = [("phase_retrieval", 1, 0.3, 400)]
 
 
@@ -50,3 +49,24 @@ def test_gamp_follows_state_evolution_around_the_threshold(name, r, noise, nodes
             assert predicted > 0.1
             assert abs(overlap.mean().item() - predicted) < 4 * err, (name, alpha, overlap,
                                                                       predicted)
+
+
+@pytest.mark.slow
+def test_r2_gamp_follows_state_evolution_on_z1z2():
+    """z1 z2 + 0.5ε (channel nodes 60) at α = 2α_c, d = 500, R = 4, 24 iterations: the replica
+    mean of ‖Û Uᵀ‖_F²/2 is within 4 standard errors (over replicas, floor 1/√d) of state
+    evolution (0.289). Measured: 0.284, 0.34, 0.255, 0.302 after 300 iterations, the same
+    from iteration 20 on (the escape from q₀ = 10⁻⁶ takes ≈ 15 iterations at 2α_c). State
+    evolution starts near its fixed point (q₀ = 0.29, 0.9 s a step): from q₀ = 10⁻³ it reaches
+    the same 0.2898 in 58 steps (the transition is continuous)."""
+    link = get_link("z1*z2", noise=0.5)
+    channel = se.output_channel(link, nodes=60)
+    alpha = 2 * se.channel_threshold(link).value
+    d = 500
+    fit = GAMP(r=2, nodes=60, max_iter=24).fit(MultiIndex(link, d, replicas=4, seed=11),
+                                                n=round(alpha * d))
+    overlap = torch.as_tensor(fit.trace_["overlap"][-1])
+    predicted = se.state_evolution(channel, alpha, q0=0.29, tol=1e-4).overlap
+    err = max(overlap.std().item() / 2, 1 / math.sqrt(d))
+    assert not fit.diverged_.any() and predicted > 0.2
+    assert abs(overlap.mean().item() - predicted) < 4 * err, (overlap, predicted)

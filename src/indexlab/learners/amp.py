@@ -36,11 +36,20 @@ is a power iteration of the optimal spectral matrix (Mondelli & Montanari 2018),
 ``tol = 10⁻¹⁰``), or once ``tr(ŴᵀŴ)/(d r) < 10⁻¹⁴`` (the uninformative fixed point
 ``Ŵ = 0``), for every replica, or after ``max_iter``.
 
-A replica whose iterate becomes non-finite, or whose ``V`` or ``I + A`` loses positive
-definiteness, is flagged in ``diverged_`` and frozen at its last valid iterate; the others
-go on unchanged. Noiseless continuous links have no density on the grid: GAMP assumes the
-noise ``channel_noise`` (default: the smallest the grid resolves, recorded in
-``channel_noise_``), which makes it the Bayes-optimal algorithm of the slightly noisy link.
+**PSD-preserving update.** The exact ``A = −(1/d)Σ_μ ∂g_μ`` fluctuates around its mean by
+``O(√(α/d))`` (at ``q ≈ 0`` on ``he2`` it is ``(1/d)Σ_μ (1 − z_μ²)``, of standard deviation
+``√(2α/d)``): at small ``d`` and large ``α`` (``d = 12``, ``α = 50``: ``A = −8`` in one replica
+of three) ``I + A`` is not positive definite and the Gaussian-prior step has no proper
+posterior. Wherever the smallest eigenvalue of ``I + A`` is below ``0.05``, that replica's
+step uses the Nishimori form ``A = (1/d)Σ_μ g_μ g_μᵀ`` instead (positive semi-definite, the
+same mean on the Bayes-optimal line: ``E[∂_ω g_out] = −E[g_out g_outᵀ]``, Aubin et al. 2018),
+so ``C = (I + A)⁻¹`` and the damped ``V`` stay positive definite; the fixed points of the
+state evolution are unchanged. A replica whose iterate becomes non-finite, or whose ``V`` or
+``I + A`` still loses positive definiteness, is flagged in ``diverged_`` and frozen at its
+last valid iterate; the others go on unchanged. Noiseless continuous links have no density
+on the grid: GAMP assumes the noise ``channel_noise`` (default: the smallest the grid
+resolves, recorded in ``channel_noise_``), which makes it the Bayes-optimal algorithm of the
+slightly noisy link.
 Cost per iteration: ``4 R n d r`` for the two products with ``F`` and ``≈ 2 R n K (r + 3)``
 for the channel on ``K`` grid atoms (``K ≈ 500, 2·10⁴, 8·10³`` for ``r = 1, 2, 3``).
 """
@@ -66,6 +75,7 @@ from indexlab.state_evolution import MAX_R, Channel, output_channel
 _CHUNK_NUMBERS = 1 << 23  # samples × grid atoms per chunk of the channel computation
 COLLAPSED = 1e-14  # self-overlap below which the iterate has reached the fixed point Ŵ = 0
 V_DAMPING = 0.7  # V ← 0.3 (I + A)⁻¹ + 0.7 V (module docstring)
+PROPER = 0.05  # smallest eigenvalue of I + A kept in the exact form (module docstring)
 
 
 def _channel_tensors(channel: Channel, dtype: torch.dtype, device: torch.device):
@@ -125,11 +135,6 @@ class GAMP(Projection):
         max_iter: iterations (default 300); tol: stopping rule on ``‖ΔŴ‖_F²/‖Ŵ‖_F²``.
         nodes: channel grid nodes per axis (``None``: ``800, 200, 40`` for ``r = 1, 2, 3``).
         seed: the random start; replica ``j`` uses ``(seed, j)``.
-
-    Known defect: at small ``d`` and large ``α`` (e.g. ``d = 12``, ``α = 50`` on he2) the
-    iteration leaves the positive-definite cone of ``I + A`` or ``V`` within one or two steps
-    and the replica is flagged diverged although its data are clean; at ``d ≥ 400``, ``α`` of
-    a few, it runs cleanly (tests/test_adversarial.py records the case, strict xfail).
 
     Fitted: ``directions_ (R, r, d)`` (orthonormalised columns of ``Ŵ``), ``weights_``
     ``(R, d, r)`` (``Ŵ``), ``V_ (R, r, r)``, ``q_ (R, r, r)`` (``ŴᵀŴ/d``), ``iterations_``,
@@ -247,6 +252,11 @@ class GAMP(Projection):
             dg = Vinv[:, None] @ (cov - V[:, None]) @ Vinv[:, None]  # ∂_ω g_out
             A = -dg.sum(dim=1) / d
             A = (A + A.transpose(-1, -2)) / 2
+            # PSD-preserving fallback (module docstring): where I + A is not positive
+            # definite, the Nishimori form Σ g gᵀ/d (PSD, same mean) replaces it
+            nishimori = g_new.transpose(-1, -2) @ g_new / d
+            proper = torch.linalg.eigvalsh(eye + A)[:, 0] > PROPER
+            A = torch.where(proper[:, None, None], A, nishimori)
             B = F.transpose(-1, -2) @ g_new + W @ A
             prec = eye + A
             ok = torch.linalg.eigvalsh(prec)[:, 0] > 0
