@@ -69,3 +69,90 @@ def test_criteria_that_can_never_be_met_are_spec_errors(success):
 def test_search_cannot_be_mixed_with_a_grid():
     with pytest.raises(SpecError, match="replaces n/c/p"):
         parse_spec(_spec({**SEARCH, "n": [10]}))
+
+
+def _recording_bar(monkeypatch) -> list:
+    """Replace the sweep's bar by one that records every (completed, total) it shows."""
+    from indexlab.experiments import progress_bars
+
+    bars = []
+
+    class Recording(progress_bars.SweepBar):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.initial = self.total
+            self.shown = []
+            bars.append(self)
+
+        def _show(self, completed, **fields):
+            super()._show(completed, **fields)
+            self.shown.append((completed, self.total))
+
+    monkeypatch.setattr(progress_bars, "SweepBar", Recording)
+    return bars
+
+
+def test_one_bar_counts_the_samples_of_fixed_runs_and_searches(tmp_path, monkeypatch):
+    """The sweep draws one bar, in samples n·R: it starts at the dry run's total (fixed
+    runs plus each search at its most), only moves forward across the searches' steps, and
+    ends settled on the n·R of every run the sweep stored."""
+    from indexlab.experiments.cli import plan_rows
+
+    fixed = {"name": "unified", "label": "fixed", "budget": {"n": [64, 256]},
+             "hyper": {"width": 1, "ridge_samples": 0}}
+    spec = parse_spec(_spec(SEARCH, targets=[{"link": "he3", "d": [16]}],
+                            learners=[*_spec(SEARCH)["learners"], fixed]))
+    bars = _recording_bar(monkeypatch)
+    with Store(tmp_path / "a.db") as store:
+        summary = sweep(spec, store, progress=False)
+        assert summary["ran"] > 2 + 3  # the search refined beyond its three first runs
+        assert len(bars) == 1
+        bar = bars[0]
+        assert bar.initial == plan_rows(spec)[1]["samples"]
+        done = [c for c, _ in bar.shown]
+        assert done == sorted(done) and done[-1] > 0  # never reset
+        stored = sum(r["n"] * r["replicas"] for r in store.runs(store.sweeps()[0]["labels"]))
+        assert done[-1] == bar.total == stored
+        assert bar.runs_done == bar.runs_total == summary["total"]
+        assert bar.initial != stored  # the plan was an upper bound, settled at the end
+        again = sweep(spec, store, progress=False)  # all stored: nothing left to count
+        assert again["ran"] == 0 and bars[1].initial == 0
+
+
+def test_search_plans_leave_out_what_the_store_holds(tmp_path):
+    """A search not started counts planned_budgets; one finished counts nothing; one cut
+    off after its first round counts its refinements only."""
+    from indexlab.experiments.adaptive import planned_budgets
+    from indexlab.experiments.runner import run_config, search_plans
+
+    spec = parse_spec(_spec(SEARCH, targets=[{"link": "he3", "d": [16]}]))
+    plan = planned_budgets(32, 4096, 0.5)
+    [(_, fresh)] = search_plans(spec)
+    assert [r.n for r in fresh] == plan
+    with Store(tmp_path / "a.db") as store:
+        from indexlab.experiments.runner import run_local
+
+        run_local([run_config(spec, spec.targets[0], 16, 0, n) for n in plan[:3]], store,
+                  lambda *_: None, progress=False)
+        [(_, cut)] = search_plans(spec, store)
+        # the first refinement (at its budget, now known), the later ones at the upper bound
+        assert len(cut) == len(plan) - 3 and 32 < cut[0].n < 4096
+        assert [r.n for r in cut[1:]] == [4096] * (len(plan) - 4)
+        sweep(spec, store, progress=False)
+        assert search_plans(spec, store) == [((spec.targets[0], 16, 0), [])]
+
+
+def test_time_guard_counts_adaptive_searches(tmp_path):
+    """A sweep made only of an adaptive search is refused when its most exceeds the
+    limit (before, its runs were unknown and it passed with 0 s), and nothing is stored."""
+    from indexlab.experiments.cli import plan_rows
+    from indexlab.experiments.guards import ResourceError
+
+    spec = parse_spec(_spec({"search": {"low": "2*d", "high": "64*d**2"}},
+                            targets=[{"link": "he3", "d": [256]}]))
+    seconds = plan_rows(spec)[1]["seconds"]
+    assert seconds > 0
+    with Store(tmp_path / "a.db") as store:
+        with pytest.raises(ResourceError, match="adaptive search"):
+            sweep(spec, store, progress=False, time_limit=f"{seconds / 2:.6g}")
+        assert store.sweeps() == [] and store.runs() == []

@@ -19,6 +19,7 @@ from indexlab.experiments.progress_bars import (
     expected_figures,
     learner_width,
     run_cost,
+    run_samples,
     samples_bar,
 )
 from indexlab.experiments.store import Store
@@ -100,10 +101,11 @@ def test_progress_hook_is_silent_without_a_callback_and_nests():
     assert seen == [(3, "samples"), (1, "figures")]
 
 
-def test_sweep_eta_weights_runs_by_cost():
-    """Cost = the learner's declared work (6·n·d·R·width for an online pass without a second
-    stage): the last run of a grid in n·d dominates the ETA, not the count; the overlap chain's
-    cost does not grow with d."""
+def test_sweep_bar_counts_samples_and_run_cost_the_declared_work():
+    """The bar counts samples n·R (reported samples per replica times R): the last run of a
+    grid in n dominates the ETA, not the count. The declared cost (6·n·d·R·width for an
+    online pass without a second stage) stays a helper; the overlap chain's cost does not
+    grow with d."""
     base = {"target": {"d": 8}, "replicas": 4,
             "learner": {"name": "online_sgd", "hyper": {"width": 4, "ridge_samples": 0}}}
     small, big = {**base, "n": 100}, {**base, "n": 10_000, "target": {"d": 64}}
@@ -114,15 +116,22 @@ def test_sweep_eta_weights_runs_by_cost():
     assert learner_width("random_features", {"m": 128}) == 128
     assert learner_width("online_sgd", {}) > 1  # the dataclass default width
     assert learner_width("sir", {}) == 1  # no neurons
+    assert run_samples(small) == 400 and run_samples(big) == 40_000
     bar = SweepBar([small, big], enabled=False)
     with bar:
+        assert bar.progress.tasks[0].total == 40_400
         with bar.running(small, "small"):
-            report(50)  # half the small run
-        assert bar.progress.tasks[0].completed == pytest.approx(run_cost(small) / 2)
+            report(50)  # half the small run: 50 samples of each of 4 replicas
+            assert bar.progress.tasks[0].completed == 200
+            report(500)  # a run never books more than its n·R
+        assert bar.progress.tasks[0].completed == 400
         bar.finished(small)
-    fraction = bar.progress.tasks[0].completed / bar.progress.tasks[0].total
-    assert fraction == pytest.approx(run_cost(small) / (run_cost(small) + run_cost(big)))
-    assert fraction < 0.01  # one run of two done, but under 1% of the work
+        assert bar.progress.tasks[0].completed == 400
+        bar.replan(-1, -30_000)  # a search made fewer runs than planned
+        assert bar.progress.tasks[0].total == 10_400 and bar.runs_total == 1
+        bar.finished(big)  # ... or more: the total grows, never below what is done
+        assert bar.progress.tasks[0].total == bar.progress.tasks[0].completed == 40_400
+        assert bar.progress.tasks[0].fields["runs"] == "2/2"
 
 
 def test_stored_runs_carry_versions_and_resolved_hyperparameters(tiny_db):
@@ -194,3 +203,26 @@ def test_exponents_plot_draws_the_theory_card(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "theory card saved" in result.output
     bad = runner.invoke(app, ["exponents", "genexp3", "--plot", str(tmp_path / "no" / "c.png")])
     assert bad.exit_code == 2 and "could not write the plot" in bad.output
+
+
+@pytest.mark.parametrize("flags, shown", [([], True), (["--no-progress"], False),
+                                          (["--json"], False)])
+def test_reproduce_asks_its_sweeps_for_bars_by_default(flags, shown, tmp_path, monkeypatch):
+    """`reproduce` hands progress=True to its sweeps unless --no-progress or --json (the
+    bars then draw only on a terminal: bars_enabled)."""
+    from indexlab.experiments import runner as runner_module
+    from indexlab.experiments.claims import get_claims
+
+    asked = []
+
+    def recording(*args, progress=None, **kwargs):
+        asked.append(progress)
+        raise KeyboardInterrupt  # stop before any run
+
+    monkeypatch.setattr(runner_module, "sweep", recording)
+    name = next(c.name for c in get_claims([]) if not c.missing("tiny"))
+    result = runner.invoke(app, ["reproduce", "--tiny", "--only", name, "--db",
+                                 str(tmp_path / "r.db"), "--out", str(tmp_path / "out"),
+                                 *flags])
+    assert result.exit_code == 130, result.output
+    assert asked == [shown]

@@ -156,3 +156,48 @@ def planned_budgets(low: int, high: int, rel_width: float) -> list[int]:
         gap /= 2
         rounds += 1
     return [low, mid, high] + [high] * rounds
+
+
+class _PendingRunsError(Exception):
+    """Raised by the replay of :func:`remaining_budgets` at the first round with runs not
+    stored yet."""
+
+    def __init__(self, budgets: list[int]):
+        super().__init__()
+        self.budgets = budgets
+
+
+def remaining_budgets(
+    store: Store | None,
+    make_config: Callable[[int], Run],
+    key_of: Callable[[Run], str],
+    low: int,
+    high: int,
+    success: Success,
+    rel_width: float,
+) -> list[int]:
+    """The budgets of the runs a search may still make, at most: :func:`planned_budgets`
+    for a search not started (``store`` ``None`` or holding none of its runs); for one
+    resumed, :func:`refine` replayed on the stored results up to the first round with a run
+    not stored (its missing budgets), then the rounds :func:`planned_budgets` allows beyond
+    it, each at ``high``; empty for a search the store holds to its end. The sweep's time
+    guard and progress bar count these (the bar settles on the runs actually made)."""
+    planned = planned_budgets(low, high, rel_width)
+    if store is None:
+        return planned
+    finished = store.finished_keys()
+    rounds = [0]
+
+    def replay(configs: list[Run]) -> None:
+        missing = [_parts(c)[0] for c in configs if key_of(c) not in finished]
+        if missing:
+            raise _PendingRunsError(missing)
+        rounds[0] += 1
+
+    try:
+        refine(store, make_config, replay, key_of, low, high, success, rel_width)
+    except _PendingRunsError as pending:
+        # round 0 is the first three runs; round k >= 1 is refinement k
+        left = max(0, len(planned) - 3 - rounds[0])
+        return sorted(pending.budgets) + [high] * left
+    return []

@@ -113,45 +113,34 @@ def plan_rows(spec, memory_limit: str | None = None,
     """What ``--dry-run`` prints: per (target, learner, d) the runs, samples (``n·R`` summed
     over runs), peak memory and time estimates; and the totals with the memory limit. An
     adaptive search counts the most runs it can make (``adaptive`` true: an upper bound,
-    :func:`indexlab.experiments.adaptive.planned_budgets`)."""
-    from indexlab.experiments.adaptive import planned_budgets
+    :func:`indexlab.experiments.runner.search_plans`, the count the sweep's time guard and
+    progress bar use)."""
     from indexlab.experiments.guards import memory_limit as limit_of
     from indexlab.experiments.guards import time_limit as time_limit_of
     from indexlab.experiments.runner import (
-        adaptive_searches,
         expand_labelled,
         learner_labels,
-        run_config,
         run_estimate,
+        search_plans,
         target_label,
     )
 
     labels = learner_labels(spec)
     groups: dict[tuple, dict] = {}
-    for run, target, learner in expand_labelled(spec):
+    planned = [(run, target_label(t), labels[i], True)
+               for (t, _, i), runs in search_plans(spec) for run in runs]
+    for run, target, learner, adaptive in [(*row, False) for row in expand_labelled(spec)
+                                           ] + planned:
         est = run_estimate(run)
         g = groups.setdefault((target, learner, run.d), {
             "target": target, "learner": learner, "d": run.d, "runs": 0,
             "samples": 0, "memory": 0.0, "seconds": 0.0})
+        if adaptive:  # upper bounds: runs chosen while running
+            g["adaptive"] = True
         g["runs"] += 1
         g["samples"] += run.budget * run.replicas
         g["memory"] = max(g["memory"], est.bytes)
         g["seconds"] += est.seconds
-    for target, d, i in adaptive_searches(spec):  # upper bounds: runs chosen while running
-        budget = spec.learners[i].budget or spec.budget
-        low, high = budget.bounds(d)
-        label = target_label(target)
-        for n in planned_budgets(low, high, budget.rel_width):
-            run = run_config(spec, target, d, i, n)
-            est = run_estimate(run)
-            g = groups.setdefault((label, labels[i], d), {
-                "target": label, "learner": labels[i], "d": d, "runs": 0,
-                "samples": 0, "memory": 0.0, "seconds": 0.0})
-            g["adaptive"] = True
-            g["runs"] += 1
-            g["samples"] += run.budget * run.replicas
-            g["memory"] = max(g["memory"], est.bytes)
-            g["seconds"] += est.seconds
     rows = list(groups.values())
     limit, source = limit_of(memory_limit, spec.device)
     totals = {"runs": sum(g["runs"] for g in rows), "samples": sum(g["samples"] for g in rows),

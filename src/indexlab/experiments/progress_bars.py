@@ -1,14 +1,16 @@
-"""Rich progress bars of the command line: samples of a fit, cost of a sweep, report steps.
+"""Rich progress bars of the command line: samples of a fit, samples of a sweep, report steps.
 
 Every bar shows the work done with its rate and an ETA. The bars draw only on an interactive
 terminal and when ``enabled`` (``--no-progress`` turns them off): piped or captured output
 (``--json``, CI logs, tests) never holds a progress line. Each bar feeds from the hook of
 :mod:`indexlab.progress`.
 
-The sweep bar measures work in *cost units*, the floating-point work each run's learner
-declares for its engine (:meth:`indexlab.learners.base.Learner.cost`: ``∝ n · d · R · width``
-for an online pass of the full engine, no ``d`` for the overlap chain), not in runs: the
-costly runs of a sweep come last, so an ETA from the run count alone is far too short.
+The sweep bar counts *samples*, ``n · R`` summed over the runs (the same count as
+``--dry-run``'s "samples n·R" column), not runs: the large runs of a sweep come last, so an
+ETA from the run count alone is far too short. An adaptive search enters at the most runs it
+may make (:func:`indexlab.experiments.runner.search_plans`) and is settled on the runs it
+made when it stops (:meth:`SweepBar.replan`); the bar is never restarted between searches.
+:func:`run_cost` gives a run's declared floating-point work instead.
 """
 
 from __future__ import annotations
@@ -121,21 +123,30 @@ def run_cost(config: Run | dict[str, Any]) -> float:
     return max(1.0, float(cost.flops))
 
 
+def run_samples(config: Run | dict[str, Any]) -> int:
+    """Samples a run draws: its budget per replica (:attr:`Run.budget`) times its replicas."""
+    if isinstance(config, Run):
+        return max(1, config.budget) * config.replicas
+    return max(1, config["n"]) * config["replicas"]
+
+
 class SweepBar:
-    """The sweep's bar in cost units: :meth:`running` feeds the current run's reported
-    samples (local executor) as a fraction of its cost; :meth:`finished` books the run's whole
-    cost (and counts runs for the ``runs i/N`` column)."""
+    """The sweep's bar in samples (``n · R``): :meth:`running` feeds the current run's
+    reported samples per replica (local executor, times ``R``); :meth:`finished` books the
+    run's whole ``n · R`` (and counts runs for the ``runs i/N`` column); :meth:`replan`
+    moves the totals when an adaptive search makes fewer or more runs than planned. The
+    total never drops below what is done."""
 
     def __init__(self, configs: list[Run] | list[dict[str, Any]], enabled: bool = True,
                  console: Console | None = None):
-        self.costs = [run_cost(c) for c in configs]
-        self.progress = _progress("cost", enabled, console,
+        self.progress = _progress("samples", enabled, console,
                                   TextColumn("runs {task.fields[runs]}"),
                                   TextColumn("[dim]{task.fields[current]}"))
         self.runs_total = len(configs)
         self.runs_done = 0
-        self.booked = 0.0
-        self.task = self.progress.add_task("sweep", total=sum(self.costs) or 1.0,
+        self.booked = 0
+        self.total = sum(run_samples(c) for c in configs)
+        self.task = self.progress.add_task("sweep", total=self.total or 1,
                                            runs=f"0/{len(configs)}", current="")
 
     def __enter__(self) -> SweepBar:
@@ -145,20 +156,25 @@ class SweepBar:
     def __exit__(self, *exc) -> None:
         self.progress.__exit__(*exc)
 
+    def _show(self, completed: float, **fields) -> None:
+        self.total = max(self.total, int(completed))
+        self.runs_total = max(self.runs_total, self.runs_done)
+        self.progress.update(self.task, completed=completed, total=self.total or 1,
+                             runs=f"{self.runs_done}/{self.runs_total}", **fields)
+
     @contextmanager
     def running(self, config: Run | dict[str, Any], label: str) -> Iterator[None]:
         """The block runs ``config`` in this process: its samples advance the bar."""
-        cost = run_cost(config)
-        n = max(1, config.budget if isinstance(config, Run) else config["n"])
-        partial = 0.0
-        self.progress.update(self.task, current=label)
+        samples = run_samples(config)
+        replicas = config.replicas if isinstance(config, Run) else config["replicas"]
+        partial = 0
+        self._show(self.booked, current=label)
 
         def on_report(amount: float, kind: str) -> None:
             nonlocal partial
-            if kind == "samples" and partial < cost:
-                step = min(cost - partial, cost * amount / n)
-                partial += step
-                self.progress.update(self.task, completed=self.booked + partial)
+            if kind == "samples" and partial < samples:
+                partial = min(samples, partial + amount * replicas)
+                self._show(self.booked + partial)
 
         with reporting(on_report):
             yield
@@ -168,11 +184,16 @@ class SweepBar:
         self.progress.update(self.task, current=label)
 
     def finished(self, config: Run | dict[str, Any], label: str = "") -> None:
-        """Book a finished run at its full cost."""
-        self.booked += run_cost(config)
+        """Book a finished run at its whole ``n · R``."""
+        self.booked += run_samples(config)
         self.runs_done += 1
-        self.progress.update(self.task, completed=self.booked,
-                             runs=f"{self.runs_done}/{self.runs_total}", current=label)
+        self._show(self.booked, current=label)
+
+    def replan(self, runs: int, samples: int) -> None:
+        """Add ``runs`` and ``samples`` (negative: fewer than planned) to the totals."""
+        self.runs_total += runs
+        self.total += samples
+        self._show(self.booked)
 
 
 @contextmanager
@@ -205,4 +226,4 @@ def expected_figures(store) -> int:
 
 
 __all__ = ["SweepBar", "bars_enabled", "expected_figures", "learner_width", "run_cost",
-           "samples_bar", "steps_bar"]
+           "run_samples", "samples_bar", "steps_bar"]

@@ -107,21 +107,25 @@ def claim_specs(claim: Claim, mode: str, seed: int | None = None) -> dict[str, d
 
 def pending_runs(claims: list[Claim], mode: str, store: Store,
                  seed: int | None = None) -> list:
-    """The runs of ``claims`` in ``mode`` not yet finished in ``store`` (each once), for the
-    time estimate before any work; claims missing a capability contribute none."""
-    from indexlab.experiments.runner import expand_runs
+    """The runs of ``claims`` in ``mode`` not yet finished in ``store`` (each once), and the
+    runs their adaptive searches may still make at most
+    (:func:`~indexlab.experiments.runner.search_plans`), for the time estimate before any
+    work; claims missing a capability contribute none."""
+    from indexlab.experiments.runner import expand_runs, search_plans
     from indexlab.experiments.spec import parse_spec
 
     finished = store.finished_keys()
-    runs = {}
+    runs, planned = {}, []
     for claim in claims:
         if claim.missing(mode):
             continue
         for spec in claim_specs(claim, mode, seed).values():
-            for run in expand_runs(parse_spec(spec)):
+            parsed = parse_spec(spec)
+            for run in expand_runs(parsed):
                 if run.key not in finished:
                     runs[run.key] = run
-    return list(runs.values())
+            planned += [run for _, plan in search_plans(parsed, store) for run in plan]
+    return list(runs.values()) + planned
 
 
 def run_claim(claim: Claim, mode: str, store: Store, executor: str = "local",

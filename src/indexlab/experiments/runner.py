@@ -22,14 +22,18 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from indexlab import __version__
 from indexlab.experiments.run import Run, as_run, config_key, run_seed
 from indexlab.experiments.spec import Spec, TargetSpec, budgets, resolve_hyper
 from indexlab.experiments.store import BUSY, CLAIMED, FINISHED_ELSEWHERE, Store
 from indexlab.experiments.threads import available_cores, share_cores, threads_for
+
+if TYPE_CHECKING:
+    from indexlab.experiments.progress_bars import SweepBar
 
 EXECUTORS = ("local", "dask")
 
@@ -96,6 +100,29 @@ def adaptive_searches(spec: Spec) -> list[tuple[TargetSpec, int, int]]:
                 if budget.search is not None and not learner.trace:
                     out.append((target, d, i))
     return out
+
+
+def search_plans(spec: Spec, store: Store | None = None
+                 ) -> list[tuple[tuple[TargetSpec, int, int], list[Run]]]:
+    """Per adaptive search of ``spec`` (:func:`adaptive_searches`), the runs it may still
+    make, at most (:func:`indexlab.experiments.adaptive.remaining_budgets`: every
+    refinement counted at the upper bound; runs ``store`` holds are left out). The dry run,
+    the time guard and the progress bar count these, so no adaptive search is left out of
+    an estimate; the refinements at the upper bound share a key, so keep duplicates."""
+    from indexlab.experiments.adaptive import remaining_budgets
+
+    plans = []
+    for target, d, i in adaptive_searches(spec):
+        budget = spec.learners[i].budget or spec.budget
+        low, high = budget.bounds(d)
+
+        def make(n: int, t=target, d=d, i=i) -> Run:
+            return run_config(spec, t, d, i, n)
+
+        ns = remaining_budgets(store, make, run_key, low, high, spec.success,
+                               budget.rel_width)
+        plans.append(((target, d, i), [make(n) for n in ns]))
+    return plans
 
 
 def expand_runs(spec: Spec) -> list[Run]:
@@ -268,19 +295,31 @@ class _Queue:
         return None
 
 
-def run_local(configs: list[Run] | list[dict[str, Any]], store: Store, on_result: Report,
-              progress: bool = True, on_elsewhere: Callable[[], None] | None = None) -> int:
-    """Run each run (a :class:`Run` or its configuration dict) in this process, claiming it
-    first and storing its result when it finishes; runs another live sweep holds are waited
-    for (taken over if that sweep dies). Returns the number of runs finished by other
-    processes meanwhile."""
-    configs = [as_run(c, __version__) for c in configs]
+@contextmanager
+def _bar(configs: list[Run], progress: bool, bar: SweepBar | None) -> Iterator[SweepBar]:
+    """``bar`` when the caller holds one open (a sweep's one bar over all its steps), else
+    a new bar over ``configs``."""
     from indexlab.experiments.progress_bars import SweepBar
 
+    if bar is not None:
+        yield bar
+        return
+    with SweepBar(configs, progress) as own:
+        yield own
+
+
+def run_local(configs: list[Run] | list[dict[str, Any]], store: Store, on_result: Report,
+              progress: bool = True, on_elsewhere: Callable[[], None] | None = None,
+              bar: SweepBar | None = None) -> int:
+    """Run each run (a :class:`Run` or its configuration dict) in this process, claiming it
+    first and storing its result when it finishes; runs another live sweep holds are waited
+    for (taken over if that sweep dies). ``bar``: an open bar to advance (else one is drawn
+    for these runs). Returns the number of runs finished by other processes meanwhile."""
+    configs = [as_run(c, __version__) for c in configs]
     queue = _Queue(configs, store)
     seen = 0
     try:
-        with SweepBar(configs, progress) as bar:
+        with _bar(configs, progress, bar) as bar:
             while not queue.empty():
                 config = queue.next()
                 for other in queue.elsewhere_configs[seen:]:
@@ -319,11 +358,12 @@ def _dask_client(scheduler: str | None, workers: int | None, processes: bool):
 
 def run_dask(configs: list[Run] | list[dict[str, Any]], store: Store, on_result: Report,
              scheduler: str | None = None, workers: int | None = None, progress: bool = True,
-             processes: bool = True) -> int:
+             processes: bool = True, bar: SweepBar | None = None) -> int:
     """Run the configurations on Dask (a ``distributed.Client`` on ``scheduler``, or a
     ``LocalCluster`` of ``workers`` single-threaded processes on loopback); this client claims
     each run just before submitting it (keeping twice the cluster's threads busy) and writes
-    results as they complete. Returns the runs finished by other processes meanwhile."""
+    results as they complete. ``bar``: an open bar to advance (else one is drawn for these
+    runs). Returns the runs finished by other processes meanwhile."""
     from distributed import wait
 
     configs = [as_run(c, __version__) for c in configs]
@@ -333,13 +373,11 @@ def run_dask(configs: list[Run] | list[dict[str, Any]], store: Store, on_result:
     threads = (None if scheduler or not processes
                else threads_for(available_cores(), workers or 2))
     window = max(2, 2 * sum(client.nthreads().values()))
-    from indexlab.experiments.progress_bars import SweepBar
-
     queue = _Queue(list({c.key: c for c in configs}.values()), store)
     in_flight: dict[Any, Run] = {}
     seen = 0
     try:
-        with SweepBar(configs, progress) as bar:
+        with _bar(configs, progress, bar) as bar:
             while not queue.empty() or in_flight:
                 while len(in_flight) < window:
                     config = queue.next()
@@ -392,9 +430,16 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
     else 80% of the available memory) is an
     :class:`~indexlab.experiments.guards.ResourceError`, and so are runs not yet stored whose
     estimated time, shared by the Dask workers, exceeds ``time_limit`` (default:
-    ``INDEXLAB_TIME_LIMIT``, else one day; :func:`check_time`). The runs an adaptive search
-    adds while it runs are not known before: they are not in the estimate.
+    ``INDEXLAB_TIME_LIMIT``, else one day; :func:`check_time`). An adaptive search chooses
+    its runs while it runs: the estimate counts the most it may still make
+    (:func:`search_plans`, every refinement at the upper bound).
+
+    One progress bar (``progress``, on a terminal) covers the whole sweep in samples (``n ·
+    R`` summed over runs): the fixed runs and each search at its most; when a search stops,
+    the total is settled on the runs it made (it grows if a search makes more).
     """
+    from indexlab.experiments.progress_bars import SweepBar, run_samples
+
     if executor not in EXECUTORS:
         raise ValueError(f"executor={executor!r} is not allowed: use one of {', '.join(EXECUTORS)}")
     if workers is not None and workers < 1:
@@ -405,7 +450,11 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
     keys = [c.key for c in configs]
     stored = store.finished_keys()
     todo = list({c.key: c for c in configs if c.key not in stored}.values())
-    check_time(todo, f"sweep {spec.name!r} ({len(todo)} runs to compute)", time_limit,
+    plans = search_plans(spec, store)
+    planned = [run for _, runs in plans for run in runs]
+    what = f"{len(todo)} runs to compute" + (
+        f" and at most {len(planned)} of {len(plans)} adaptive search(es)" if plans else "")
+    check_time(todo + planned, f"sweep {spec.name!r} ({what})", time_limit,
                (workers or 2) if executor == "dask" else 1)
     store.register_sweep(spec.name, spec.source, spec.success.text(), spec.success.probability,
                          [(k, t, lr) for k, (_, t, lr) in zip(keys, labelled, strict=True)])
@@ -421,39 +470,43 @@ def sweep(spec: Spec, store: Store, executor: str = "local", scheduler: str | No
 
     start = time.perf_counter()
     elsewhere = [0]
-
-    def execute(batch: list[Run]) -> None:
-        if executor == "local":
-            elsewhere[0] += run_local(batch, store, count, progress)
-        elif batch:
-            elsewhere[0] += run_dask(batch, store, count, scheduler, workers, progress,
-                                     processes)
-
-    execute(pending)
-    searches = adaptive_searches(spec)
     notes: list[str] = []
-    if searches:
-        from indexlab.experiments.adaptive import refine
+    with SweepBar(pending + planned, progress) as bar:
 
-        members = [(k, t, lr) for k, (_, t, lr) in zip(keys, labelled, strict=True)]
-        labels = learner_labels(spec)
+        def execute(batch: list[Run]) -> None:
+            if executor == "local":
+                elsewhere[0] += run_local(batch, store, count, progress, bar=bar)
+            elif batch:
+                elsewhere[0] += run_dask(batch, store, count, scheduler, workers, progress,
+                                         processes, bar=bar)
 
-        def execute_new(batch: list[Run]) -> None:
-            done = store.finished_keys()
-            todo = list({c.key: c for c in batch if c.key not in done}.values())
-            check_resources(todo, memory_limit)
-            execute(todo)
+        execute(pending)
+        if plans:
+            from indexlab.experiments.adaptive import refine
 
-        for target, d, i in searches:
-            budget = spec.learners[i].budget or spec.budget
-            low, high = budget.bounds(d)
-            used = refine(store, lambda n, t=target, d=d, i=i: run_config(spec, t, d, i, n),
-                          execute_new, run_key, low, high, spec.success, budget.rel_width,
-                          notes.append)
-            members += [(c.key, target_label(target), labels[i]) for c in used]
-            store.register_sweep(spec.name, spec.source, spec.success.text(),
-                                 spec.success.probability, members)
-        keys = [k for k, _, _ in members]
+            members = [(k, t, lr) for k, (_, t, lr) in zip(keys, labelled, strict=True)]
+            labels = learner_labels(spec)
+
+            def execute_new(batch: list[Run]) -> None:
+                done = store.finished_keys()
+                todo = list({c.key: c for c in batch if c.key not in done}.values())
+                check_resources(todo, memory_limit)
+                execute(todo)
+
+            for (target, d, i), runs in plans:
+                budget = spec.learners[i].budget or spec.budget
+                low, high = budget.bounds(d)
+                runs_before, samples_before = bar.runs_done, bar.booked
+                used = refine(store, lambda n, t=target, d=d, i=i: run_config(spec, t, d, i, n),
+                              execute_new, run_key, low, high, spec.success, budget.rel_width,
+                              notes.append)
+                # the search's planned runs give way to those it made
+                bar.replan(bar.runs_done - runs_before - len(runs),
+                           bar.booked - samples_before - sum(map(run_samples, runs)))
+                members += [(c.key, target_label(target), labels[i]) for c in used]
+                store.register_sweep(spec.name, spec.source, spec.success.text(),
+                                     spec.success.probability, members)
+            keys = [k for k, _, _ in members]
     ran = sum(counts.values())
     return {"total": len(set(keys)), "skipped": len(set(keys)) - ran - elsewhere[0],
             "ran": ran, "elsewhere": elsewhere[0], **counts,
