@@ -62,9 +62,10 @@ def _lq_rows(M, k, ncols, v):
     Row ``i``'s reflector zeroes ``M[i, i+1:]`` and acts on rows ``i..k−1`` (columns ``≥ i``),
     so row lengths and inner products (the Gram matrix) are preserved exactly up to rounding.
     A row whose tail is already zero (row 0 = ``e_0``) is left alone: basis vector 0 stays
-    ``+θ*``. These are the column reflectors of :func:`_qr_r` on ``Mᵀ``, with the same sums in
-    the same order (so the same bits), written along ``M``'s rows: a C-ordered array instead
-    of the strided view ``M.T``, which numba compiles to slower indexing.
+    ``+θ*``. On ``Pᵀ`` it is the Householder QR from the left of ``P (ncols × k)``: ``M``'s
+    top ``min(k, ncols)`` columns then hold ``Rᵀ`` with ``RᵀR = PᵀP`` (the unsmoothed steps'
+    QR of ``Ψ``). Written along rows: a C-ordered array, not the strided ``M.T``, which numba
+    compiles to slower indexing.
     """
     for i in range(k):
         tail = 0.0
@@ -91,43 +92,16 @@ def _lq_rows(M, k, ncols, v):
 
 
 @njit(cache=True)
-def _qr_r(P, nr, nc, v):
-    """Householder QR from the left of ``P[:nr, :nc]`` in place; on return its top
-    ``min(nr, nc)`` rows hold an upper-trapezoidal ``R`` with ``RᵀR = PᵀP``."""
-    for c in range(min(nr, nc)):
-        tail = 0.0
-        for i in range(c + 1, nr):
-            tail += P[i, c] * P[i, c]
-        if tail == 0.0:
-            continue
-        x0 = P[c, c]
-        norm = math.sqrt(x0 * x0 + tail)
-        alpha = -norm if x0 > 0 else norm
-        v[c] = x0 - alpha
-        for i in range(c + 1, nr):
-            v[i] = P[i, c]
-        vv = v[c] * v[c] + tail
-        for col in range(c, nc):
-            dot = 0.0
-            for i in range(c, nr):
-                dot += P[i, col] * v[i]
-            f = 2.0 * dot / vv
-            for i in range(c, nr):
-                P[i, col] -= f * v[i]
-        for i in range(c + 1, nr):
-            P[i, c] = 0.0
-
-
-@njit(cache=True)
 def _scratch(bmax, k):
     """Work arrays of one replica's chunk: ``G (b, k)`` sample coordinates, ``A (b, m)``
     pre-activations, ``Psi (b, m)`` slopes, ``C (m, m+1)`` the smoothed steps' orthogonal
-    sums, ``zeta (m+1)``, ``Q`` (QR of ``Ψ``), ``RA`` (Bartlett ``R_A``), ``M (k, k + ·)``
-    the new rows before the LQ fold and ``v`` its reflector."""
+    sums, ``zeta (m+1)``, ``Qt (m, ·)`` (``Ψᵀ``, then the transposed ``R`` of its QR),
+    ``RA`` (Bartlett ``R_A``), ``M (k, k + ·)`` the new rows before the LQ fold and ``v`` its
+    reflector."""
     m = k - 1
     wide = k + max(bmax, m)
     return (np.zeros((bmax, k)), np.zeros((bmax, m)), np.zeros((bmax, m)),
-            np.zeros((m, m + 1)), np.zeros(m + 1), np.zeros((max(bmax, m), m)),
+            np.zeros((m, m + 1)), np.zeros(m + 1), np.zeros((m, max(bmax, m))),
             np.zeros((m, m)), np.zeros((k, wide)), np.zeros(wide))
 
 
@@ -236,7 +210,7 @@ def _rows_in_span(b, inv_b, Lr, G, A, Psi, M):
 
 
 @njit(cache=True, inline="always")
-def _bartlett_columns(b, inv_b, p, Psi, Q, RA, M, v):
+def _bartlett_columns(b, inv_b, p, Psi, Qt, RA, M, v):
     """Columns ``k..k+q−1`` of ``M`` for an unsmoothed step: ``X_⊥ᵀΨ = Q_A R_A R_Ψ`` with
     ``R_Ψ`` from the QR of ``Ψ`` (``b × m``) and ``R_A`` upper Bartlett (``q × min(b, m)``,
     ``q = min(p, min(b, m))``: ``√χ²_{p−row}`` on the diagonal, ``N(0, 1)`` above), from
@@ -246,8 +220,8 @@ def _bartlett_columns(b, inv_b, p, Psi, Q, RA, M, v):
     qs = min(b, m)
     for i in range(b):
         for j in range(m):
-            Q[i, j] = Psi[i, j]
-    _qr_r(Q, b, m, v)
+            Qt[j, i] = Psi[i, j]
+    _lq_rows(Qt, m, b, v)  # Qt[j, c] = R_Ψ[c, j]
     q = min(p, qs)
     for row in range(q):
         for col in range(qs):
@@ -261,7 +235,7 @@ def _bartlett_columns(b, inv_b, p, Psi, Q, RA, M, v):
         for row in range(q):
             acc = 0.0
             for col in range(row, qs):
-                acc += RA[row, col] * Q[col, j]
+                acc += RA[row, col] * Qt[j, col]
             M[j + 1, k + row] = acc * inv_b
     return q, q * qs - q * (q - 1) // 2
 
@@ -332,7 +306,7 @@ def chain_chunk(r0, r1, state, samples, plan, slope, records):
             continue
         np.random.seed(seeds[r])
         Lr = L[r].copy()
-        G, A, Psi, C, zeta, Q, RA, M, v = _scratch(bmax, k)
+        G, A, Psi, C, zeta, Qt, RA, M, v = _scratch(bmax, k)
         off = 0
         ok = True
         drawn = 0
@@ -370,7 +344,7 @@ def chain_chunk(r0, r1, state, samples, plan, slope, records):
                     for col in range(q):
                         M[j + 1, k + col] = C[j, col] * inv_b
             else:
-                q, used = _bartlett_columns(b, inv_b, p, Psi, Q, RA, M, v)
+                q, used = _bartlett_columns(b, inv_b, p, Psi, Qt, RA, M, v)
                 drawn += used
             ok = _fold(M, k + q, v, Lr)
             if not ok:
