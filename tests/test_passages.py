@@ -148,3 +148,10 @@ def test_the_analysis_reads_n_star_from_the_stored_passages(tmp_path):
         assert all(old.passages(r["key"]) == {} for r in old.runs())
         again = analyse(old, old.sweeps()[0], n_boot=50)
         assert all(isinstance(cv, Curve) and cv.passages is None for cv in again.curves)
+
+
+@pytest.mark.parametrize("bad", [np.array([]), np.array([[1.0, 2.0]]), np.array([3.0, np.nan]),
+                                 np.array([0.0, 5.0])])
+def test_exact_threshold_refuses_what_is_not_a_set_of_passages(bad):
+    with pytest.raises(ValueError, match="first passages must be"):
+        exact_passage_threshold(bad, np.array([1.0, 10.0]))

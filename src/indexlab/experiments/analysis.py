@@ -246,13 +246,7 @@ def passage_threshold(ns: np.ndarray, success: np.ndarray, q: float = 0.5,
     ns = np.asarray(ns, dtype=np.float64)[order]
     S = np.asarray(success, dtype=bool)[order]
     fp = first_passage(ns, S)
-    log_fp = np.log(fp)
-    log_star = censored_quantile(log_fp, q)
-    rng = np.random.default_rng(0) if rng is None else rng
-    R = S.shape[1]
-    boot = np.array([censored_quantile(log_fp[rng.integers(0, R, R)], q)
-                     for _ in range(n_boot)])
-    lo, hi = percentile_interval(boot, level)
+    log_star, boot, lo, hi = _passage_bootstrap(fp, q, n_boot, level, rng)
     limited = False
     if math.isfinite(lo):
         # a passage seen at checkpoint n_i happened in (n_{i-1}, n_i]
@@ -261,7 +255,22 @@ def passage_threshold(ns: np.ndarray, success: np.ndarray, q: float = 0.5,
         lo = float(np.log(ns[i - 1])) if i > 0 else lo
     fitted = (fp[None, :] <= ns[:, None]).mean(axis=1)
     return Threshold(float(np.exp(log_star)), float(np.exp(lo)), float(np.exp(hi)), fitted,
-                     boot, limited, "first passage", int(np.isfinite(fp).sum()), 0, R)
+                     boot, limited, "first passage", int(np.isfinite(fp).sum()), 0, S.shape[1])
+
+
+def _passage_bootstrap(fp: np.ndarray, q: float, n_boot: int, level: float,
+                       rng: np.random.Generator | None
+                       ) -> tuple[float, np.ndarray, float, float]:
+    """``(log n*, the B bootstrap values of log n*, lo, hi)`` for first passages ``fp``
+    (``+inf``: censored): the censored ``q``-quantile and its percentile interval over
+    replicas resampled with replacement (module docstring, "First passage")."""
+    log_fp = np.log(fp)
+    rng = np.random.default_rng(0) if rng is None else rng
+    R = fp.size
+    boot = np.array([censored_quantile(log_fp[rng.integers(0, R, R)], q)
+                     for _ in range(n_boot)])
+    lo, hi = percentile_interval(boot, level)
+    return censored_quantile(log_fp, q), boot, lo, hi
 
 
 def exact_passage_threshold(fp: np.ndarray, ns: np.ndarray, q: float = 0.5,
@@ -272,17 +281,14 @@ def exact_passage_threshold(fp: np.ndarray, ns: np.ndarray, q: float = 0.5,
     its percentile bootstrap over replicas; no checkpoint cell to widen it, so never
     ``grid_limited``. ``ns``: the trace's checkpoints, where the success curve is drawn."""
     fp = np.asarray(fp, dtype=np.float64)
-    log_fp = np.log(fp)
-    log_star = censored_quantile(log_fp, q)
-    rng = np.random.default_rng(0) if rng is None else rng
-    R = fp.size
-    boot = np.array([censored_quantile(log_fp[rng.integers(0, R, R)], q)
-                     for _ in range(n_boot)])
-    lo, hi = percentile_interval(boot, level)
+    if fp.ndim != 1 or fp.size == 0 or np.isnan(fp).any() or (fp <= 0).any():
+        raise ValueError(f"first passages must be a non-empty 1-d array of positive sample "
+                         f"counts (+inf: censored); got shape {fp.shape}")
+    log_star, boot, lo, hi = _passage_bootstrap(fp, q, n_boot, level, rng)
     ns = np.sort(np.asarray(ns, dtype=np.float64))
     fitted = (fp[None, :] <= ns[:, None]).mean(axis=1)
     return Threshold(float(np.exp(log_star)), float(np.exp(lo)), float(np.exp(hi)), fitted,
-                     boot, False, "first passage", int(np.isfinite(fp).sum()), 0, R)
+                     boot, False, "first passage", int(np.isfinite(fp).sum()), 0, fp.size)
 
 
 def percentile_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
