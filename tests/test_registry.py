@@ -180,6 +180,10 @@ def test_the_guard_reads_the_engine_of_the_run():
     small = estimate("unified", {"width": 1, "engine": "chain"}, **{**big, "d": 100})
     assert small.flops == chain.flops  # the chain's work does not depend on d
     assert CHAIN_CHUNK_NUMBERS == CHUNK_NUMBERS
+    # the full engine's first-passage buffer (PassageWatch) is declared: 256 steps of R·m
+    from indexlab.learners.online_engine import PassageWatch
+    wide = estimate("unified", {"width": 64}, **{**big, "d": 256})
+    assert wide.parts["passage buffer 256·R·m"] == PassageWatch.BUFFER_STEPS * 8 * 64
 
 
 def test_the_test_set_is_counted_only_for_learners_that_predict():

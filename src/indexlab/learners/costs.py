@@ -43,6 +43,9 @@ CHUNK_ELEMENTS = 1 << 24  # the default streaming chunk of targets.py, in number
 # 2·10¹⁰ flop/s of a CPU this is 10⁷ samples/s per core at m = 1, as bench/chain.py measures
 CHAIN_FLOPS_PER_STATE = 500.0
 CHAIN_CHUNK_NUMBERS = 1 << 16  # the chain's chunk per replica (learners.chain.CHUNK_NUMBERS)
+# steps of best-overlap cosines the full engine buffers before scanning them for first
+# passages (learners.online_engine.PassageWatch): R·m numbers per step
+PASSAGE_BUFFER_STEPS = 256
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,8 @@ def online_full_cost(h: dict[str, Any], d: float, n: float, R: float) -> Cost:
     b = streaming_chunk(h, d, R, n)
     parts = {"sample chunk R·b·d": 2 * R * b * d,
              "weights R·m·d (4 copies)": 4 * R * m * d,
-             "second stage R·n_ridge·(d + m)": R * ridge * (d + 2 * m)}
+             "second stage R·n_ridge·(d + m)": R * ridge * (d + 2 * m),
+             "passage buffer 256·R·m": PASSAGE_BUFFER_STEPS * R * m}
     flops = 6 * R * n * m * d + 2 * R * ridge * (m * d + m * m)
     return Cost(parts, flops, R * n * d, steps=n / number(h.get("batch"), 32))
 

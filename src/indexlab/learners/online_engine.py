@@ -22,6 +22,7 @@ from collections.abc import Callable
 import torch
 
 from indexlab.learners.base import DataSource, Trace, log_checkpoints
+from indexlab.learners.costs import PASSAGE_BUFFER_STEPS
 from indexlab.learners.label_transforms import transform_labels
 from indexlab.learners.schedule import Schedule
 from indexlab.learners.trace import PASSAGE_LEVELS
@@ -137,7 +138,7 @@ class PassageWatch:
     with best overlap ``≥ τ``, for the levels replica ``j`` had not reached before. A NaN
     (diverged) overlap compares false: never a passage."""
 
-    BUFFER_STEPS = 256
+    BUFFER_STEPS = PASSAGE_BUFFER_STEPS
 
     def __init__(self, W: torch.Tensor, reference: torch.Tensor):
         R, m = W.shape[0], W.shape[1]
