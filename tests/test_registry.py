@@ -181,8 +181,9 @@ def test_the_guard_reads_the_engine_of_the_run():
     assert small.flops == chain.flops  # the chain's work does not depend on d
     assert CHAIN_CHUNK_NUMBERS == CHUNK_NUMBERS
     # the full engine's first-passage buffer (PassageWatch) is declared: 256 steps of R·m
+    from indexlab.learners.costs import online_full_cost
     from indexlab.learners.online_engine import PassageWatch
-    wide = estimate("unified", {"width": 64}, **{**big, "d": 256})
+    wide = online_full_cost({"width": 64}, d=256, n=4_000_000, R=8)
     assert wide.parts["passage buffer 256·R·m"] == PassageWatch.BUFFER_STEPS * 8 * 64
 
 
