@@ -226,3 +226,19 @@ def test_reproduce_asks_its_sweeps_for_bars_by_default(flags, shown, tmp_path, m
                                  *flags])
     assert result.exit_code == 130, result.output
     assert asked == [shown]
+
+
+def test_measure_after_ctrl_c_says_what_is_stored_and_how_to_resume(tmp_path, monkeypatch):
+    """`measure` shares the store contract of `sweep` and `reproduce`: Ctrl-C names the
+    store's finished runs and the command that resumes, exit code 130."""
+    from indexlab.experiments import measure as measure_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(measure_module, "measure", interrupted)
+    result = runner.invoke(app, ["measure", "he3", "--mode", "tiny", "--db",
+                                 str(tmp_path / "m.db"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 130, result.output
+    assert "interrupted: 0 runs are stored" in result.output
+    assert "resume with: indexlab" in result.output

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from indexlab.experiments.terminal import console
+from indexlab.experiments.terminal import console, emit_json, run_on_store
 from indexlab.experiments.terminal import fail as _fail
 
 MAX_BOOTSTRAP = 100_000  # bootstrap resamples per interval (`report --bootstrap`)
@@ -69,19 +69,11 @@ def sweep(
     except ValueError as exc:
         _fail(str(exc))
         return
-    try:
-        summary = run_sweep(parsed, store, executor, scheduler, workers, progress=progress,
-                            memory_limit=memory_limit, time_limit=time_limit)
-    except KeyboardInterrupt:
-        _interrupted(store, parsed.name, f"indexlab sweep {spec} --db {db}")
-    except ValueError as exc:
-        _fail(str(exc))
-        return
-    except sqlite3.DatabaseError as exc:
-        _fail(f"results store {str(db)!r} is damaged or unreadable: {exc}")
-        return
-    finally:
-        store.close()
+    summary = run_on_store(
+        store, lambda: run_sweep(parsed, store, executor, scheduler, workers,
+                                 progress=progress, memory_limit=memory_limit,
+                                 time_limit=time_limit),
+        f"indexlab sweep {spec} --db {db}", sweep_name=parsed.name)
     elsewhere = (f", {summary['elsewhere']} finished by another sweep"
                  if summary.get("elsewhere") else "")
     console.print(
@@ -90,22 +82,6 @@ def sweep(
         f"{summary['failed']} failed){elsewhere} in {summary['seconds']:.1f} s -> {db}")
     for note in summary.get("notes", ()):
         console.print(f"note: {note}", markup=False, highlight=False)
-
-
-def _interrupted(store, sweep_name: str | None, command: str) -> None:
-    """After Ctrl-C: what the store holds (finished runs of the sweep, or of the whole store)
-    and the command that resumes; exits with 130 (the shell's code for SIGINT)."""
-    from rich.markup import escape
-
-    finished = store.finished_keys()
-    sweeps = [s for s in store.sweeps() if sweep_name is None or s["name"] == sweep_name]
-    keys = {k for s in sweeps for k in s["labels"]}
-    held = len(keys & finished) if keys else len(finished)
-    total = f" of {len(keys)}" if keys else ""
-    console.print(f"interrupted: {held}{total} runs are stored in {escape(str(store.path))} "
-                  "(each finished run is kept; a run cut off is computed again)")
-    console.print(f"resume with: {escape(command)}", highlight=False)
-    raise typer.Exit(130)
 
 
 def plan_rows(spec, memory_limit: str | None = None,
@@ -450,22 +426,17 @@ def reproduce(
                           f"{result.runs.get('skipped', 0)} stored, {result.seconds:.1f} s)",
                           highlight=False)
 
-    try:
+    def work():
         results = run_all([c.name for c in claims], mode, store, executor, scheduler, workers,
                           progress=progress and not as_json, on_claim=say,
                           time_limit=time_limit, seed=seed)
-        paths = write_claims_report(results, store, out, mode)
-    except KeyboardInterrupt:
-        picked = "".join(f" --only {c.name}" for c in claims) if only else ""
-        _interrupted(store, None, f"indexlab reproduce --{mode}{picked} --db {db} --out {out}")
-    except ValueError as exc:
-        _fail(str(exc))
-        return
-    finally:
-        store.close()
+        return results, write_claims_report(results, store, out, mode)
+
+    picked = "".join(f" --only {c.name}" for c in claims) if only else ""
+    results, paths = run_on_store(
+        store, work, f"indexlab reproduce --{mode}{picked} --db {db} --out {out}")
     if as_json:
-        for result in results:
-            typer.echo(json.dumps(result.as_dict()))
+        emit_json(results)
         return
     console.print(f"report written: {paths['html']} and {paths['markdown']}")
 

@@ -3,7 +3,6 @@ one error line and exits with code 2 before any run."""
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from indexlab.experiments.terminal import console
+from indexlab.experiments.terminal import console, emit_json, run_on_store
 from indexlab.experiments.terminal import fail as _fail
 
 
@@ -63,19 +62,17 @@ def measure(
             console.print(f"{result.learner}: [bold]{result.verdict}[/] "
                           f"({result.seconds:.1f} s)", highlight=False)
 
-    try:
+    command = shlex.join(["indexlab", *sys.argv[1:]])
+
+    def work():
         results = run_measure(link, store, names, sparsity=sparsity, noise=noise,
                               criterion=criterion, mode=mode, seed=seed,
                               progress=progress and not as_json, on_learner=say)
-        paths = write_report(results, link, out, shlex.join(["indexlab", *sys.argv[1:]]))
-    except ValueError as exc:
-        _fail(str(exc))
-        return
-    finally:
-        store.close()
+        return results, write_report(results, link, out, command)
+
+    results, paths = run_on_store(store, work, command)
     if as_json:
-        for result in results:
-            typer.echo(json.dumps(result.as_dict()))
+        emit_json(results)
         return
     from rich.table import Table
 
