@@ -12,29 +12,11 @@ import pytest
 import torch
 from sklearn.base import clone
 
+from _small_hyper import SMALL
 from indexlab.experiments.spec import SpecError, parse_spec
 from indexlab.learners import LEARNERS, BatchReuseSGD, LayerwiseGD, Learner, NotFittedError, Trace
 from indexlab.learners.registry import make_learner
 from indexlab.targets import SingleIndex
-
-# small, fast settings per learner that fit a plain dataset (no link known)
-SMALL = {
-    "online_sgd": dict(exponent=1, width=4),
-    "smoothed_sgd": dict(exponent=1, width=4),
-    "unified": dict(exponent=1, label_transform="identity", width=4),
-    "sparse_unified": dict(exponent=1, label_transform="identity", width=4, sparsity=3),
-    "batch_reuse_sgd": dict(width=4),
-    "layerwise": dict(width=8, t1=2),
-    "power_iteration": dict(width=8, t1=2),
-    "one_step": dict(width=8),
-    "spectral": dict(preprocess="identity"),
-    "sir": {},
-    "save": {},
-    "phd": {},
-    "random_features": dict(m=16),
-    "kernel_ridge": {},
-    "gamp": dict(link="he1", max_iter=5, nodes=100),
-}
 
 
 def test_every_registered_learner_is_covered():

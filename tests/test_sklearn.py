@@ -26,27 +26,19 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn.utils.validation import check_is_fitted
 
+from _small_hyper import SMALL
 from indexlab.learners import LEARNERS, NotFittedError
 from indexlab.learners.registry import make_learner
 
 # small sizes for the checks' datasets (n ≈ 20–200, d ≈ 1–10); datasets come without a link,
 # so the link-driven defaults are set here (an exponent, the identity transform)
 CHECK_HYPER = {
-    "online_sgd": dict(exponent=1, width=4),
-    "smoothed_sgd": dict(exponent=1, width=4),
-    "unified": dict(exponent=1, label_transform="identity", width=4),
-    "sparse_unified": dict(exponent=1, label_transform="identity", width=4, sparsity=1),
-    "batch_reuse_sgd": dict(width=4),
-    "layerwise": dict(width=8, t1=2),
-    "power_iteration": dict(width=8, t1=2),
-    "one_step": dict(width=8),
-    "spectral": dict(preprocess="identity"),
-    "sir": dict(n_slices=3),
+    **SMALL,
+    "sparse_unified": {**SMALL["sparse_unified"], "sparsity": 1},  # d may be 1 in the checks
+    "sir": dict(n_slices=3),  # n may be ≈ 20 in the checks
     "save": dict(n_slices=3),
-    "phd": {},
-    "random_features": dict(m=16),
-    "kernel_ridge": {},
-    # a dataset brings no link: GAMP is told one (the linear link, which the checks' data follow)
+    # a dataset brings no link: GAMP is told one (the linear link, which the checks' data
+    # follow), at its default iterations and nodes
     "gamp": dict(link="he1", r=1),
 }
 
