@@ -1,7 +1,12 @@
 """Exact Gaussian conditioning for full-batch GD on a Gaussian dataset (docs/conditional.md).
 
-Stage 1 of :class:`~indexlab.learners.layerwise.LayerwiseGD` touches the data only through
-``H = X Wᵀ`` and ``dW = diag(a/m) Gᵀ X`` (``G (n, m)``: ``σ'(H) ⊙ ℓ'(f, y)/n``). Rotate the
+Stage 1 of :class:`~indexlab.learners.layerwise.LayerwiseGD`, of
+:class:`~indexlab.learners.layerwise.PowerIteration` and of
+:class:`~indexlab.learners.layerwise.OneStepGD` touches the data only through ``H = X Wᵀ``
+and products ``Gᵀ X`` with a left factor ``G (n, m)`` computed from ``H`` and ``y``
+(:func:`iterate`; layer-wise GD: ``G = σ'(H) ⊙ ℓ'(f, y)/n ⊙ a/m``; power iteration:
+``G = ρ ⊙ H/n``; the DLS preprocessing adds the single column ``y/n``, :func:`dls_labels`;
+docs/conditional.md, section 5). Rotate the
 input space so that ``U = [I_r, 0]``: ``X = [Z, X⊥]``, ``W = [W∥, W⊥]``, with ``X⊥ (n, p)``,
 ``p = d − r``, i.i.d. ``N(0, 1)`` and independent of ``(Z, y)``. The engine keeps
 
