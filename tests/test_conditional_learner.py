@@ -141,6 +141,9 @@ def test_the_guard_has_no_n_d_term_for_the_conditional_engine():
     # engine's dataset is 5.7 TB (docs/conditional.md, section 9)
     assert cond.bytes < full.bytes / 50
     assert check_engine("layerwise", {"engine": "conditional"}) == {"engine": "conditional"}
+    for name in ("power_iteration", "one_step"):  # the same estimate: they inherit the cost
+        other = estimate(name, {**hyper, "engine": "conditional"}, **big)
+        assert other.parts == cond.parts and other.bytes == cond.bytes
 
 
 @pytest.mark.slow

@@ -152,7 +152,9 @@ class LayerwiseGD(TransformerMixin, RegressorMixin, Learner):
     parts of ``y``, as in DLS22) or ``"square"`` (stage 1 on ``y²``, an even label transform;
     stage 2 still fits ``y``); stage1_bias: ``"zero"`` or ``"normal"``; seed;
     engine: ``"full"`` or ``"conditional"`` (exact Gaussian conditioning, targets only, no
-    ``d``-dimensional weights: :meth:`_fit_conditional`, docs/conditional.md).
+    ``d``-dimensional weights, every other hyperparameter value supported:
+    :meth:`_fit_conditional`, docs/conditional.md, section 8; also for
+    :class:`PowerIteration` and :class:`OneStepGD`).
     """
 
     r: int | None = None
@@ -386,8 +388,12 @@ class LayerwiseGD(TransformerMixin, RegressorMixin, Learner):
         """``engine="conditional"`` (docs/conditional.md): both stages and the test error from
         the latents ``z = U x`` and the Gram form, never forming ``X (n, d)``.
 
-        Stage 1: :func:`~indexlab.learners.conditional.stage_one` on ``(Z1, y1)`` gives
-        ``[W∥, C]``, the law of ``W`` in the basis ``[Uᵀ, V]``. Stage 2: rows normalised,
+        Stage 1 on ``(Z1, y1)``: the initial neurons
+        (:func:`~indexlab.learners.conditional.initial_neurons`), with ``preprocess="dls"``
+        the revealed ``β̂`` (:func:`~indexlab.learners.conditional.dls_labels`), then the
+        learner's steps (:meth:`_conditional_steps`: gradient steps here, power iteration in
+        :class:`PowerIteration`, docs/conditional.md, section 5) give ``[W∥, C]``, the law of
+        ``W`` in the basis ``[Uᵀ, V]``. Stage 2: rows normalised,
         ``w_j/‖w_j‖`` with ``‖w_j‖² = ‖w∥_j‖² + ‖c_j‖²``; on fresh samples
         ``X₂ Wᵀ = Z₂ W∥ᵀ + Ξ R_c`` with ``R_cᵀ R_c = C Cᵀ`` and ``Ξ (n₂ × m')`` fresh
         i.i.d. ``N(0, 1)`` (:func:`~indexlab.learners.conditional.fresh_preactivations`), so
