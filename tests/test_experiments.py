@@ -89,12 +89,17 @@ def test_example_specs_are_valid(path):
     # both exponents have a CI narrower than 0.35 — and its sweep took 80 s of CPU, 205 s
     # wall on a busy 2-core machine; adaptive runs are not counted here, they add ~1e8); a
     # chain run (engine = "chain") draws O(width) numbers per sample whatever d: at most 6e9
-    # samples (the chain examples, docs/chain.md)
+    # samples (the chain examples, docs/chain.md); a conditional run (engine =
+    # "conditional") holds O(width·T1) numbers per sample whatever d: at most 1e8 samples
+    # (the conditional examples, docs/conditional.md: 6.6e7 each)
     assert 0 < len(runs) <= 200
-    chain = [r for r in runs if r["learner"]["hyper"].get("engine") == "chain"]
-    full = [r for r in runs if r["learner"]["hyper"].get("engine") != "chain"]
+    engine = [r["learner"]["hyper"].get("engine", "full") for r in runs]
+    chain = [r for r, e in zip(runs, engine, strict=True) if e == "chain"]
+    conditional = [r for r, e in zip(runs, engine, strict=True) if e == "conditional"]
+    full = [r for r, e in zip(runs, engine, strict=True) if e not in ("chain", "conditional")]
     assert sum(r["n"] * r["target"]["d"] * r["replicas"] for r in full) <= 1e10
     assert sum(r["n"] * r["replicas"] for r in chain) <= 6e9
+    assert sum(r["n"] * r["replicas"] for r in conditional) <= 1e8
     assert len({run_key(r) for r in runs}) == len(runs)
 
 
@@ -110,6 +115,20 @@ def test_spec_errors_name_value_and_allowed():
     with pytest.raises(SpecError, match=r"learners\[0\]\.trace=true .* success="):
         parse_spec(_spec_dict(success="test_mse <= 0.5",
                               learners=[{"name": "online_sgd", "trace": True}]))
+
+
+def test_budget_formulas_in_d():
+    """``n = ["16*d*log(d)"]``: a budget per d from a formula, next to integers; a formula
+    that gives no sample is refused naming the value."""
+    spec = parse_spec(_spec_dict(budget={"n": ["16*d*log(d)", 100]}))
+    runs = expand(spec)
+    by_d = {}
+    for r in runs:
+        by_d.setdefault(r["target"]["d"], []).append(r["n"])
+    assert {d: sorted(set(ns)) for d, ns in by_d.items()} == {
+        d: sorted({100, round(16 * d * math.log(d))}) for d in by_d}
+    with pytest.raises(SpecError, match=r"budget.n='d - 100' gives -92 at d=8"):
+        parse_spec(_spec_dict(budget={"n": ["d - 100"]}))
 
 
 def test_expansion_formulas_budgets_and_seeds():

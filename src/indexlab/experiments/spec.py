@@ -19,7 +19,7 @@ allowed, raised before any run starts. Layout (see ``examples/`` for complete fi
     success_probability = 0.5       # n*(d): where P(success) crosses this level
 
     [budget]                        # default budget of every learner: either a list ...
-    n = [256, 512, 1024]
+    n = [256, 512, 1024]            # integers, or formulas in d: n = ["16*d*log(d)"]
     # ... or a grid n = round(c · d^p), p a number or "theory" (the learner's predicted
     # exponent from indexlab.theory, in k = sparsity for the sparse learners)
     # c = [0.5, 1, 2, 4]; p = "theory"
@@ -111,11 +111,13 @@ class Success:
 
 @dataclass(frozen=True)
 class Budget:
-    """Sample budgets: the list ``n``, the grid ``round(c · base^p)`` (``p`` may be
+    """Sample budgets: the list ``n`` (integers, and ``formulas`` in ``d`` such as
+    ``"16*d*log(d)"``, rounded), the grid ``round(c · base^p)`` (``p`` may be
     ``"theory"``), or an adaptive ``search`` between the formulas ``(low, high)`` in ``d``
     until the relative width of the ``n*`` interval is ``<= rel_width``."""
 
     n: tuple[int, ...] = ()
+    formulas: tuple[str, ...] = ()
     c: tuple[float, ...] = ()
     p: float | str | None = None
     search: tuple[str, str] | None = None
@@ -240,7 +242,8 @@ def parse_success(value: Any, probability: Any = 0.5) -> Success:
 
 
 def parse_budget(where: str, value: Any) -> Budget:
-    """A budget table: ``n = [...]`` or ``c = [...]`` with ``p`` (number or ``"theory"``)."""
+    """A budget table: ``n = [...]`` (integers or formulas in ``d``) or ``c = [...]`` with
+    ``p`` (number or ``"theory"``)."""
     table = _table(where, value, _BUDGET_KEYS)
     if "search" in table:
         extra = sorted(set(table) - {"search", "rel_width"})
@@ -262,8 +265,11 @@ def parse_budget(where: str, value: Any) -> Budget:
     if "n" in table:
         if "p" in table:
             raise SpecError(f"{where}.p: only allowed with c = [...] (n = c · d^p)")
-        ns = [_int(f"{where}.n[{i}]", v, 1) for i, v in enumerate(_list(f"{where}.n", table["n"]))]
-        return Budget(n=tuple(sorted(set(ns))))
+        values = _list(f"{where}.n", table["n"])
+        formulas = tuple(dict.fromkeys(v for v in values if isinstance(v, str)))
+        ns = [_int(f"{where}.n[{i}]", v, 1) for i, v in enumerate(values)
+              if not isinstance(v, str)]
+        return Budget(n=tuple(sorted(set(ns))), formulas=formulas)
     cs = [_number(f"{where}.c[{i}]", v, 0.0, strict=True)
           for i, v in enumerate(_list(f"{where}.c", table["c"]))]
     p = table.get("p")
@@ -449,8 +455,15 @@ def budgets(spec: Spec, learner: LearnerSpec, target: TargetSpec, d: int) -> lis
         # adaptive: the runs are chosen while the sweep runs (indexlab.experiments.adaptive);
         # a traced learner needs only its run at the upper bound
         return [budget.bounds(d)[1]] if learner.trace else []
-    if budget.n:
+    if budget.n or budget.formulas:
         ns = list(budget.n)
+        for text in budget.formulas:
+            value = round(evaluate_formula(text, d, "budget.n"))
+            if value < 1:
+                raise SpecError(f"budget.n={text!r} gives {value} at d={d}: use a formula "
+                                "that gives at least 1 sample")
+            ns.append(value)
+        ns = sorted(set(ns))
     else:
         p, base = budget.p, float(d)
         if p == "theory":

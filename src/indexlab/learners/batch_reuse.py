@@ -48,7 +48,9 @@ class BatchReuseSGD(SphericalLearner):
     Full engine only (``engines``): the second gradient is taken at ``w̃ = w + η_in P_w^⊥ g1``,
     which needs the ``b × b`` Gram matrix of the minibatch (the overlap chain could carry it,
     ``docs/chain.md``), and the default ``σ = relu`` is not a polynomial; neither is
-    implemented in the chain.
+    implemented in the chain. Nor has it the conditional form of the full-batch learners
+    (docs/conditional.md, section 5): its ``n/B`` minibatches would each add ``2m`` explored
+    directions, more than ``d`` long before ``n = d``.
     """
 
     activation: str | Activation = "relu"
