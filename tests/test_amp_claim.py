@@ -76,10 +76,10 @@ def test_the_report_shows_a_claims_tables(tmp_path):
     """A claim's tables (not judged) appear in summary.md and index.html after its checks."""
     claim = Claim(name="fake", title="t", source="s", measures="m", theory="th", rule="r",
                   build=lambda mode: {}, evaluate=lambda ctx: [])
-    check = Check("x", 1.0, 0.5, 1.5, 1.0, "1", "pass", "holds 1")
+    check = Check("x", math.nan, math.nan, math.nan, 1.0, "1", "inconclusive", "none")  # no figure
     table = Table("α_c of the links", ["link", "α_c ± error"], [["z1*z2", "0.59383 ± 0.00042"]],
                   "from the quadrature")
-    result = ClaimResult(claim, "tiny", [check], "pass", tables=[table])
+    result = ClaimResult(claim, "tiny", [check], "inconclusive", tables=[table])
     with Store(tmp_path / "s.db") as store:
         write_claims_report([result], store, tmp_path / "out", "tiny")
     md = (tmp_path / "out" / "summary.md").read_text()
@@ -100,3 +100,35 @@ def test_the_random_level_bound_is_the_geometric_mean_of_r_over_d_and_one():
     assert amp.random_bound(500, 2) == pytest.approx(math.sqrt(2 / 500))
     below = amp.judge_below("r=2", np.full(8, 0.05), 500, n_boot=100, r=2)  # 0.05 < 0.063
     assert below.verdict == "pass" and below.theory == pytest.approx(0.0632, abs=1e-4)
+
+
+class _FakeContext:
+    """A Context stand-in: the runs of each part at the claim's budgets (no store)."""
+
+    mode, n_boot, store = "quick", 200, None
+
+    def __init__(self, d: int):
+        self.d = d
+
+    def runs(self, part):
+        return [{"n": round(a * self.d), "d": self.d, "part": part} for a in amp.alphas(part)]
+
+
+@pytest.mark.parametrize(("shift", "verdict"), [(0.0, "pass"), (-0.4, "fail")])
+def test_the_claim_fails_on_runs_far_from_state_evolution(monkeypatch, shift, verdict):
+    """The claim's evaluation end to end on fake replica overlaps: at SE (and at the random
+    level below α_c) every check passes; 0.4 below SE above α_c, the claim fails."""
+    from indexlab.experiments.judge import combine
+
+    se_value = {"pr": 0.6, "z1z2": 0.5}
+    monkeypatch.setattr(amp, "se_overlap", lambda part, alpha, steps=500: se_value[part])
+
+    def overlaps(store, run, r):
+        if run["n"] / run["d"] < amp.part_alpha_c(run["part"]):
+            return np.abs(_replicas(2 / run["d"], 1 / run["d"]))
+        return np.clip(_replicas(se_value[run["part"]] + shift, 0.03), 0, 1)
+
+    monkeypatch.setattr(amp, "squared_overlaps", overlaps)
+    checks = amp._evaluate(_FakeContext(2000))
+    assert len(checks) == len(amp.PARTS) * len(amp.FACTORS)
+    assert combine(c.verdict for c in checks) == verdict, [c.reason for c in checks]
