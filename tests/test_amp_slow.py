@@ -22,7 +22,8 @@ from indexlab.links import get_link
 from indexlab.targets import MultiIndex, SingleIndex
 
 D = 2000
-# z1 z2 + 0.5ε at d = 2000 takes 161 s on one core: the r = 2 check is at d = 500 below
+# z1 z2 + 0.5ε at d = 2000 takes 161 s on one core (200 channel nodes): the r = 2 checks
+# below are at d = 500 (σ = 0.5) and at d = 2000 on the noisier z1 z2 + 1.0ε (30 nodes)
 CASES = [("phase_retrieval", 1, 0.3, 400)]
 
 
@@ -67,6 +68,27 @@ def test_r2_gamp_follows_state_evolution_on_z1z2():
                                                 n=round(alpha * d))
     overlap = torch.as_tensor(fit.trace_["overlap"][-1])
     predicted = se.state_evolution(channel, alpha, q0=0.29, tol=1e-4).overlap
+    err = max(overlap.std().item() / 2, 1 / math.sqrt(d))
+    assert not fit.diverged_.any() and predicted > 0.2
+    assert abs(overlap.mean().item() - predicted) < 4 * err, (overlap, predicted)
+
+
+@pytest.mark.slow
+def test_r2_gamp_follows_state_evolution_on_z1z2_at_d_2000():
+    """z1 z2 + 1.0ε at d = 2000 (channel nodes 30, the coarsest grid that resolves σ = 1, and
+    float32 data, so that it fits the slow tier's 15 s: ≈ 12 s of CPU), R = 4, α = 2α_c, 25
+    iterations from the uninformed start: the replica mean of ‖Û Uᵀ‖_F²/2 is within 4
+    standard errors (over replicas, floor 1/√d) of state evolution on the same grid (from
+    q₀ = 10⁻³). Measured: 0.28, 0.29, 0.28, 0.19 after 30 iterations (mean 0.254 after 24),
+    SE 0.2697."""
+    link = get_link("z1*z2", noise=1.0)
+    channel = se.output_channel(link, nodes=30)
+    alpha = 2 * se.channel_threshold(link).value
+    d = 2000
+    target = MultiIndex(link, d, replicas=4, seed=11, dtype=torch.float32)
+    fit = GAMP(r=2, nodes=30, max_iter=25).fit(target, n=round(alpha * d))
+    overlap = torch.as_tensor(fit.trace_["overlap"][-1])
+    predicted = se.state_evolution(channel, alpha, tol=1e-5).overlap
     err = max(overlap.std().item() / 2, 1 / math.sqrt(d))
     assert not fit.diverged_.any() and predicted > 0.2
     assert abs(overlap.mean().item() - predicted) < 4 * err, (overlap, predicted)

@@ -10,8 +10,9 @@ those runs are computed, and the old ones are never read (they stay in the file)
 
 :func:`write_claims_report` writes ``summary.md`` and ``index.html`` (a claims table: claim,
 source, measured figure with its 95% CI, theory, verdict, figure; then one section per claim
-with all its checks) and one figure per claim: each check's estimate and interval beside the
-value or bound it is judged against.
+with all its checks and the claim's tables, :class:`~indexlab.experiments.claims.Table`,
+which are shown and not judged) and one figure per claim: each check's estimate and interval
+beside the value or bound it is judged against.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ import os
 import platform
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from indexlab import __version__
-from indexlab.experiments.claims import Claim, Context, get_claims
+from indexlab.experiments.claims import Claim, Context, Table, get_claims
 from indexlab.experiments.judge import Check, combine, interval, unavailable
 from indexlab.experiments.store import Store
 
@@ -45,6 +46,7 @@ class ClaimResult:
     runs: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     figure: str | None = None
+    tables: list[Table] = field(default_factory=list)
 
     def measured(self, most: int = 4) -> str:
         """The checks' figures with their intervals; beyond ``most`` checks, the counts by
@@ -71,7 +73,8 @@ class ClaimResult:
                 "theory": c.theory, "rule": c.rule, "mode": self.mode,
                 "verdict": self.verdict, "note": self.note,
                 "checks": [k.as_dict() for k in self.checks], "runs": self.runs,
-                "seconds": round(self.seconds, 2), "figure": self.figure}
+                "seconds": round(self.seconds, 2), "figure": self.figure,
+                "tables": [asdict(t) for t in self.tables]}
 
 
 def claim_listing(claims: list[Claim]) -> list[dict[str, Any]]:
@@ -155,13 +158,15 @@ def run_claim(claim: Claim, mode: str, store: Store, executor: str = "local",
     ctx = Context(store, {part: stored[spec.name] for part, spec in specs.items()}, mode,
                   n_boot)
     checks = claim.evaluate(ctx)
+    tables = claim.tables(ctx)
     note = f"{counts['failed']} run(s) failed (see `indexlab status`)" if counts["failed"] else ""
     if mode == "tiny":
         note = (note + "; " if note else "") + "tiny mode: checks the wiring, not the science"
     verdict = combine(c.verdict for c in checks)
     if counts["failed"] and verdict == "pass":  # a pass on partial data is no pass
         verdict = "inconclusive"
-    return ClaimResult(claim, mode, checks, verdict, note, counts, time.perf_counter() - start)
+    return ClaimResult(claim, mode, checks, verdict, note, counts, time.perf_counter() - start,
+                       tables=tables)
 
 
 def reproduce(names: list[str] | None, mode: str, store: Store, executor: str = "local",
@@ -316,6 +321,9 @@ def write_claims_report(results: list[ClaimResult], store: Store, out: str | Pat
                f"- measured: {c.measures}", f"- theory: {c.theory}", f"- pass rule: {c.rule}",
                f"- verdict: **{r.verdict}**" + (f" ({r.note})" if r.note else ""), "",
                *_md_table(*check_table(r))]
+        for t in r.tables:
+            md += [f"**{t.title}**", "", *_md_table(t.head, t.rows)] + ([t.note, ""] if t.note
+                                                                       else [])
         if r.figure:
             md += [f"![{c.name}]({r.figure}.png)", ""]
     e = html.escape
@@ -344,6 +352,10 @@ def write_claims_report(results: list[ClaimResult], store: Store, out: str | Pat
                   f"<li>theory: {e(c.theory)}</li><li>pass rule: {e(c.rule)}</li>",
                   f"<li>verdict: <b>{e(r.verdict)}</b> {e(r.note)}</li></ul>",
                   table(*check_table(r))]
+        for t in r.tables:
+            parts += [f"<h3>{e(t.title)}</h3>", table(t.head, t.rows)]
+            if t.note:
+                parts.append(f"<p>{e(t.note)}</p>")
         if r.figure:
             parts.append(f"<figure><img src='{e(r.figure)}.png' alt='{e(c.name)}'>"
                          f"<figcaption>{e(c.name)} (<a href='{e(r.figure)}.pdf'>PDF</a>)"

@@ -11,7 +11,8 @@ module, each with its calibration and sizes as data beside it (``{family}.toml``
   ``loss-matters``;
 * :mod:`~indexlab.experiments.claims.hardness` — ``hard-instances`` (and the standalone
   hard-family experiment);
-* :mod:`~indexlab.experiments.claims.baselines` — ``baselines``.
+* :mod:`~indexlab.experiments.claims.baselines` — ``baselines``;
+* :mod:`~indexlab.experiments.claims.amp` — ``amp-threshold``.
 
 The specs are built in Python (so ``pip install`` users have them; ``indexlab reproduce
 --list --json`` prints them) and run through the ordinary sweep engine, so every run is
@@ -35,12 +36,13 @@ from an installed package, as an entry point of the group ``indexlab.claims``
 from __future__ import annotations
 
 import indexlab.learners.plugins as plugins
-from indexlab.experiments.claims import baselines, exponents, hardness, layerwise, sparse
+from indexlab.experiments.claims import amp, baselines, exponents, hardness, layerwise, sparse
 from indexlab.experiments.claims.base import (
     CAPABILITIES,
     MODES,
     Claim,
     Context,
+    Table,
     load_data,
     sizes,
     sweep_name,
@@ -54,7 +56,7 @@ from indexlab.experiments.claims.exponents import (
 )
 
 __all__ = ["CAPABILITIES", "CLAIMS", "EXPONENT_C", "EXPONENT_SUCCESS", "MODES",
-           "SINGLE_LEARNERS", "Claim", "Context", "exponent_log_factor", "get_claims",
+           "SINGLE_LEARNERS", "Claim", "Context", "Table", "exponent_log_factor", "get_claims",
            "load_data", "load_plugins", "register", "sizes", "spec_lr_formula", "sweep_name"]
 
 CLAIMS: dict[str, Claim] = {}
@@ -70,7 +72,7 @@ def register(claim: Claim) -> Claim:
     return claim
 
 
-for _family in (exponents, sparse, layerwise, hardness, baselines):
+for _family in (exponents, sparse, layerwise, hardness, baselines, amp):
     for _claim in _family.CLAIMS:
         register(_claim)
 

@@ -53,8 +53,26 @@ class Context:
 
 
 @dataclass(frozen=True)
+class Table:
+    """A table a claim's report shows beside its checks, not judged (e.g. the theory values a
+    claim's figures are read against): ``title``, ``head``, ``rows`` (strings) and a ``note``
+    saying where the numbers come from."""
+
+    title: str
+    head: list[str]
+    rows: list[list[str]]
+    note: str = ""
+
+
+def no_tables(ctx: Context) -> list[Table]:
+    """The ``tables`` of a claim that shows none."""
+    return []
+
+
+@dataclass(frozen=True)
 class Claim:
-    """A named reproduction: see the module docstring."""
+    """A named reproduction: see the module docstring. ``tables`` (optional) turns the
+    stored runs into :class:`Table` objects that the report shows after the checks."""
 
     name: str
     title: str
@@ -65,6 +83,7 @@ class Claim:
     build: Callable[[str], dict[str, dict[str, Any]]]
     evaluate: Callable[[Context], list[Check]]
     requires: Callable[[str], tuple[str, ...]] = field(default=lambda mode: ())
+    tables: Callable[[Context], list[Table]] = no_tables
 
     def specs(self, mode: str) -> dict[str, dict[str, Any]]:
         """``{part: spec dict}`` of ``mode``, each named ``{claim}-{mode}-{part}``."""
