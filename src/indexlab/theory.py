@@ -584,13 +584,12 @@ _MAX_BREAKS = 16
 def _local_extremum_values(link: Link) -> tuple[float, ...]:
     """Values ``g(z₀)`` of the strict local minima and maxima of ``g = E[y|z]`` in
     ``[−4.5, 4.5]^r``: found on a grid (81 or 31 nodes per axis, strict against all
-    ``3^r − 1`` neighbours) and polished by Nelder–Mead. At a local extremum inside the range of
+    ``3^r − 1`` neighbours) and polished by a compass search (:func:`_polish_extremum`). At a
+    local extremum inside the range of
     ``y`` a new component of the level set ``{g = y}`` appears, so for ``r = 2`` the density
     of ``y`` and ``G(y)`` jump there (for ``r = 3`` they have a square-root kink); the spline
     basis gets a break at each such value. More than 16 extrema (an oscillating link): none."""
     from itertools import product
-
-    from scipy.optimize import minimize
 
     r = link.r
     m = _EXTREMA_GRID[r]
@@ -611,11 +610,29 @@ def _local_extremum_values(link: Link) -> tuple[float, ...]:
         if len(found) + len(points) > _MAX_BREAKS:
             return ()
         for index in points:
-            res = minimize(lambda v, s=sign: s * float(link.mean_numpy(v[None])[0]),
-                           x[index + 1], method="Nelder-Mead",
-                           options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000})
-            found.append(float(link.mean_numpy(res.x[None])[0]))
+            found.append(_polish_extremum(link, x[index + 1], sign, float(x[1] - x[0])))
     return tuple(sorted(set(np.round(found, 12).tolist())))
+
+
+def _polish_extremum(link: Link, start: np.ndarray, sign: float, step: float) -> float:
+    """``g`` at a local minimum (``sign = 1``) or maximum (``−1``) near ``start``: a compass
+    search on the ``3^r`` stencil, moving to its best node and halving the step when the
+    centre is best, down to a step of ``1e-9`` (the value is then exact to ``O(1e-18)``)."""
+    from itertools import product
+
+    stencil = np.array(list(product((-1.0, 0.0, 1.0), repeat=link.r)))
+    centre = stencil.tolist().index([0.0] * link.r)
+    point = np.asarray(start, dtype=np.float64)
+    for _ in range(400):
+        values = sign * link.mean_numpy(point + step * stencil)
+        best = int(np.argmin(values))
+        if values[best] >= values[centre]:
+            step /= 2
+            if step < 1e-9:
+                break
+        else:
+            point = point + step * stencil[best]
+    return float(link.mean_numpy(point[None])[0])
 
 
 _OFFSETS = (math.sqrt(2.0) % 1 - 0.5, math.sqrt(3.0) % 1 - 0.5, math.sqrt(5.0) % 1 - 0.5)
@@ -674,9 +691,8 @@ def _spline_knots(y: np.ndarray, w: np.ndarray, count: int,
     k = SPLINE_DEGREE
     order = np.argsort(y, kind="stable")
     cw = np.cumsum(w[order])
-    from scipy.special import ndtr
-
-    knots = np.interp(ndtr(np.linspace(-SPLINE_SCORE, SPLINE_SCORE, count)),
+    scores = np.linspace(-SPLINE_SCORE, SPLINE_SCORE, count)
+    knots = np.interp(np.array([0.5 * math.erfc(-t / math.sqrt(2.0)) for t in scores]),
                       cw - w[order] / 2, y[order])
     lo, hi = float(y[order[0]]), float(y[order[-1]])
     inner = [c for c in breaks if lo < c < hi]
@@ -687,6 +703,29 @@ def _spline_knots(y: np.ndarray, w: np.ndarray, count: int,
         knots = np.concatenate([knots[far], np.repeat(inner, k + 1)])
     knots = np.sort(knots[(knots > lo) & (knots < hi)])
     return np.concatenate([[lo] * (k + 1), knots, [hi] * (k + 1)])
+
+
+def _bspline_basis(x: np.ndarray, knots: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(i, B)``: for each ``x`` the knot interval ``t_i ≤ x < t_{i+1}`` (the last one closed)
+    and the ``k + 1`` B-splines of degree ``k`` that do not vanish there, ``B[:, m]`` being
+    basis function ``i − k + m`` (Cox–de Boor recursion; Piegl & Tiller, *The NURBS Book*,
+    algorithm A2.2). Breaks of multiplicity ``k + 1`` make the basis discontinuous there."""
+    n = len(knots) - k - 1
+    i = np.clip(np.searchsorted(knots, x, side="right") - 1, k, n - 1)
+    B = np.zeros((len(x), k + 1))
+    B[:, 0] = 1.0
+    left = np.zeros((len(x), k + 1))
+    right = np.zeros((len(x), k + 1))
+    for j in range(1, k + 1):
+        left[:, j] = x - knots[i + 1 - j]
+        right[:, j] = knots[i + j] - x
+        saved = np.zeros(len(x))
+        for m in range(j):
+            temp = B[:, m] / (right[:, m + 1] + left[:, j - m])
+            B[:, m] = saved + right[:, m + 1] * temp
+            saved = left[:, j - m] * temp
+        B[:, j] = saved
+    return i, B
 
 
 def _spline_rho(link: Link, z: np.ndarray, w: np.ndarray, y: np.ndarray,
@@ -701,12 +740,16 @@ def _spline_rho(link: Link, z: np.ndarray, w: np.ndarray, y: np.ndarray,
     the binning loss of the old scheme becomes a spline approximation error, which is
     ``O(Δ⁴)`` in the knot spacing where ``G`` is smooth. ``ρ`` is the top eigenvalue of
     ``F(M) = E_y[PG M PG]`` on symmetric matrices."""
-    from scipy.interpolate import BSpline
+    from scipy.sparse import csr_matrix  # not scipy.interpolate: it loads scipy.optimize
 
     r = link.r
-    lo, hi = knots[0], knots[-1]
-    D = BSpline.design_matrix(np.clip(y, lo, hi), knots, SPLINE_DEGREE).tocsr()
-    Dw = D.multiply(w[:, None]).tocsr()
+    nb = len(knots) - SPLINE_DEGREE - 1
+    index, B = _bspline_basis(np.clip(y, knots[0], knots[-1]), knots, SPLINE_DEGREE)
+    cols = (index - SPLINE_DEGREE)[:, None] + np.arange(SPLINE_DEGREE + 1)[None]
+    D = csr_matrix((B.ravel(), cols.ravel(), np.arange(0, B.size + 1, SPLINE_DEGREE + 1)),
+                   shape=(len(y), nb))
+    Dw = csr_matrix(((B * w[:, None]).ravel(), cols.ravel(),
+                     np.arange(0, B.size + 1, SPLINE_DEGREE + 1)), shape=(len(y), nb))
     A = (Dw.T @ D).toarray()
     feats = np.concatenate([z, (z[:, :, None] * z[:, None, :] - np.eye(r)).reshape(-1, r * r)],
                            axis=1)
