@@ -35,9 +35,10 @@ How the numbers are computed (docs/theory.md has the full account):
   equal-probability label bins; the error is twice the change between ``(10⁶ atoms, 1000 bins)``
   and ``(2·10⁶, 2000)`` (binning is biased low, roughly like ``1/B``). The weak-recovery
   threshold of noiseless continuous labels with ``r = 2, 3`` uses a deterministic scheme
-  instead (:func:`_lattice_threshold`: shifted trapezoid lattice, two interleaved half-lattices,
-  equal-mass bins with a first-order correction of the binning loss; ``z1 z2``: ``α_c =
-  0.59383 ± 0.00042`` against the exact 19/32). Exact zeros are kept exact
+  instead (:func:`_lattice_threshold`: the conditional means are ``L²`` projections onto
+  cubic splines in ``y`` with knots at normal-score quantiles and breaks at the local extremum
+  values of ``E[y|z]``, the expectations sums over a shifted trapezoid lattice; ``z1 z2``:
+  ``α_c = 0.593769 ± 7.1e-5`` against the exact 19/32). Exact zeros are kept exact
   by the link's sign-flip symmetries: a feature odd under a flip ``z_i ↦ −z_i, i ∈ F`` that
   leaves ``E[y|z]`` unchanged has conditional mean zero, and is set to zero
   (:func:`sign_symmetries`); permutations create no zeros and are not needed.
@@ -538,7 +539,13 @@ def _symmetric_operator(p, GA, GB) -> np.ndarray:
     F = np.einsum("b,bij,bkl->ikjl", p, GA, GB)  # F(M)_il = Σ G_A[i,j] M[j,k] G_B[k,l]
     F = F.reshape(r * r, r * r)
     F = (F + F.T) / 2
-    sym = np.zeros((r * r, r * (r + 1) // 2))  # orthonormal basis of symmetric matrices
+    sym = _symmetric_basis(r)
+    return sym.T @ F @ sym
+
+
+def _symmetric_basis(r: int) -> np.ndarray:
+    """``(r², r(r+1)/2)``: an orthonormal basis of the symmetric ``r × r`` matrices."""
+    sym = np.zeros((r * r, r * (r + 1) // 2))
     col = 0
     for i in range(r):
         for j in range(i, r):
@@ -546,7 +553,7 @@ def _symmetric_operator(p, GA, GB) -> np.ndarray:
             E[i, j] = E[j, i] = 1.0 if i == j else 1.0 / math.sqrt(2.0)
             sym[:, col] = E.ravel()
             col += 1
-    return sym.T @ F @ sym
+    return sym
 
 
 def _threshold_rho(r: int):
@@ -559,104 +566,259 @@ def _threshold_rho(r: int):
     return fn
 
 
-LATTICE_MAX_R = 3  # noiseless continuous labels: the lattice scheme below for r = 2, 3
-LATTICE_NODES = {2: (2000, 1400), 3: (200, 140)}  # nodes per axis, fine and coarse
-LATTICE_BINS = (800, 400)  # equal-mass label bins, fine and coarse
+LATTICE_MAX_R = 3  # noiseless continuous labels: the spline-projection scheme below for r = 2, 3
+LATTICE_NODES = {2: (1130, 800), 3: (120, 84)}  # nodes per axis, fine and coarse
+SPLINE_KNOTS = {2: (80, 57), 3: (40, 28)}  # interior knots (normal-score quantiles of y)
+LATTICE_ACCEPT = 0.01  # relative error of ρ above which the Monte Carlo scheme is used
+_CHANGE_FACTOR = 2.5  # knots: remainder ≤ 2.5 × the change after a √2 refinement (first order)
+SPLINE_FLOOR = 1e-4  # relative: the slow 1/log cusp of G at a saddle value (z1 z2: 3e-5)
+SPLINE_SCORE = 3.5  # knots at the quantiles Φ(t), t uniform on [−3.5, 3.5]
+SPLINE_DEGREE = 3
 LATTICE_BOUND = 9.0
+_REFINE = {2: 16, 3: 6}  # sub-nodes per axis in the cells that straddle a break
+_EXTREMA_GRID = {2: 81, 3: 31}
+_MAX_BREAKS = 16
+
+
+@lru_cache(maxsize=64)
+def _local_extremum_values(link: Link) -> tuple[float, ...]:
+    """Values ``g(z₀)`` of the strict local minima and maxima of ``g = E[y|z]`` in
+    ``[−4.5, 4.5]^r``: found on a grid (81 or 31 nodes per axis, strict against all
+    ``3^r − 1`` neighbours) and polished by a compass search (:func:`_polish_extremum`). At a
+    local extremum inside the range of
+    ``y`` a new component of the level set ``{g = y}`` appears, so for ``r = 2`` the density
+    of ``y`` and ``G(y)`` jump there (for ``r = 3`` they have a square-root kink); the spline
+    basis gets a break at each such value. More than 16 extrema (an oscillating link): none."""
+    from itertools import product
+
+    r = link.r
+    m = _EXTREMA_GRID[r]
+    x = np.linspace(-4.5, 4.5, m)
+    grid = np.stack([g.ravel() for g in np.meshgrid(*([x] * r), indexing="ij")], axis=1)
+    Y = link.mean_numpy(grid).reshape((m,) * r)
+    centre = Y[(slice(1, -1),) * r]
+    is_max = np.ones(centre.shape, dtype=bool)
+    is_min = np.ones(centre.shape, dtype=bool)
+    for step in product((-1, 0, 1), repeat=r):
+        if any(step):
+            other = Y[tuple(slice(1 + s, m - 1 + s) for s in step)]
+            is_max &= centre > other
+            is_min &= centre < other
+    found: list[float] = []
+    for mask, sign in ((is_max, -1.0), (is_min, 1.0)):
+        points = np.argwhere(mask)
+        if len(found) + len(points) > _MAX_BREAKS:
+            return ()
+        for index in points:
+            found.append(_polish_extremum(link, x[index + 1], sign, float(x[1] - x[0])))
+    return tuple(sorted(set(np.round(found, 12).tolist())))
+
+
+def _polish_extremum(link: Link, start: np.ndarray, sign: float, step: float) -> float:
+    """``g`` at a local minimum (``sign = 1``) or maximum (``−1``) near ``start``: a compass
+    search on the ``3^r`` stencil, moving to its best node and halving the step when the
+    centre is best, down to a step of ``1e-9`` (the value is then exact to ``O(1e-18)``)."""
+    from itertools import product
+
+    stencil = np.array(list(product((-1.0, 0.0, 1.0), repeat=link.r)))
+    centre = stencil.tolist().index([0.0] * link.r)
+    point = np.asarray(start, dtype=np.float64)
+    for _ in range(400):
+        values = sign * link.mean_numpy(point + step * stencil)
+        best = int(np.argmin(values))
+        if values[best] >= values[centre]:
+            step /= 2
+            if step < 1e-9:
+                break
+        else:
+            point = point + step * stencil[best]
+    return float(link.mean_numpy(point[None])[0])
+
+
 _OFFSETS = (math.sqrt(2.0) % 1 - 0.5, math.sqrt(3.0) % 1 - 0.5, math.sqrt(5.0) % 1 - 0.5)
 
 
-def _lattice_atoms(r: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Atoms ``(z, w, half)`` of the standard Gaussian on ``R^r``: the uniform grid of ``n``
-    nodes per axis on ``[−9, 9]`` shifted by irrational fractions of the step (so that no
-    quadratic form of the link takes a value on many atoms at once, as ``‖z‖²`` would on an
-    unshifted grid), weights ``∝ φ(z)`` (the trapezoid rule, spectrally accurate for smooth
-    integrands), and the checkerboard parity of each node, which splits the atoms into two
-    interleaved half-lattices."""
-    x = np.linspace(-LATTICE_BOUND, LATTICE_BOUND, n)
-    h = x[1] - x[0]
-    index = np.stack([g.ravel() for g in np.meshgrid(*([np.arange(n)] * r), indexing="ij")],
-                     axis=1)
-    z = x[index] + h * np.asarray(_OFFSETS[:r])
-    w = np.exp(-0.5 * np.sum(z * z, axis=1))
-    keep = w > 1e-16
-    z, w, half = z[keep], w[keep], index[keep].sum(axis=1) % 2
-    return z, w / w.sum(), half
+def _lattice_atoms(link: Link, n: int, breaks: tuple[float, ...] = ()):
+    """Atoms ``(z, w)`` of the standard Gaussian on ``R^r`` for the link's label.
 
-
-def _lattice_rho(link: Link, n: int, bins: tuple[int, ...]) -> list[tuple[float, float]] | None:
-    """``(Σ_i E_y[E[z_i|y]²], ρ)`` for each number of label bins ``B`` in ``bins``, on the
-    lattice of ``n`` nodes per axis (:func:`_lattice_atoms`).
-
-    The label is binned into ``B`` equal-mass bins. Each half-lattice gives its own
-    conditional means ``G_A(b), G_B(b)`` of ``zzᵀ − I`` (and ``m_A, m_B`` of ``z``), so that
-    ``Σ_b p_b G_A M G_B`` carries no bias from the granularity of the atoms (the two halves
-    are nearly independent quadratures of each bin, as two Monte Carlo halves would be).
-    Binning loses the variation of ``G`` inside a bin; to first order that loss is
-    ``Σ_b p_b Var(y | b) G'_A(b) M G'_B(b)`` (``G'`` by finite differences against the bin
-    means of ``y``), which is added back. ``ρ`` is the top eigenvalue of the symmetrised
-    operator on symmetric matrices, as in :func:`_threshold_rho`."""
+    The uniform grid of ``n`` nodes per axis on ``[−9, 9]^r`` shifted by irrational fractions
+    of the step (so that no quadratic form of the link takes one value on many atoms, as
+    ``‖z‖²`` would on an unshifted grid: the label law on the lattice would be lumpy at the
+    scale the knots resolve), weights ``∝ φ(z)`` (the trapezoid rule, spectrally accurate for
+    smooth integrands). Cells that straddle a level set ``{g = c}`` of a break ``c``
+    (``|g − c| ≤ 0.75 √r h |∇g|``) are replaced by a midpoint sub-grid (16 or 6 nodes per
+    axis): the spline basis jumps there, and the trapezoid rule of a jump is only ``O(h)``."""
     r = link.r
-    z, w, half = _lattice_atoms(r, n)
+    x = np.linspace(-LATTICE_BOUND, LATTICE_BOUND, n)
+    h = float(x[1] - x[0])
+    z = np.stack([g.ravel() for g in np.meshgrid(*([x] * r), indexing="ij")], axis=1)
+    z = z + h * np.asarray(_OFFSETS[:r])
+    w = np.exp(-0.5 * np.sum(z * z, axis=1))
+    keep = w > 1e-18
+    z, w = z[keep], w[keep]
     y = link.mean_numpy(z)
-    _, counts = np.unique(y, return_counts=True)
-    if counts.max() * max(bins) * 8 > y.size:  # one label value on many atoms
-        return None
+    breaks = tuple(c for c in breaks if y.min() < c < y.max())  # a global extremum is no break
+    if breaks:
+        spread = math.sqrt(float(np.average((y - np.average(y, weights=w)) ** 2, weights=w)))
+        near = np.nonzero(np.min(np.abs(y[:, None] - np.array(breaks)[None]), axis=1)
+                          < 0.2 * spread)[0]
+        grad2 = np.zeros(near.size)
+        for i in range(r):
+            e = np.zeros(r)
+            e[i] = 1e-6
+            grad2 += ((link.mean_numpy(z[near] + e) - link.mean_numpy(z[near] - e)) / 2e-6) ** 2
+        gap = np.min(np.abs(y[near, None] - np.array(breaks)[None]), axis=1)
+        cells = near[gap <= 0.75 * math.sqrt(r) * h * np.sqrt(grad2) + 1e-12]
+        m = _REFINE[r]
+        sub = ((np.arange(m) + 0.5) / m - 0.5) * h
+        offsets = np.stack([g.ravel() for g in np.meshgrid(*([sub] * r), indexing="ij")],
+                           axis=1)
+        zs = (z[cells][:, None, :] + offsets[None]).reshape(-1, r)
+        rest = np.ones(len(z), dtype=bool)
+        rest[cells] = False
+        z = np.concatenate([z[rest], zs])
+        w = np.concatenate([w[rest], np.exp(-0.5 * np.sum(zs * zs, axis=1)) / m**r])
+    return z, w / w.sum()
+
+
+def _spline_knots(y: np.ndarray, w: np.ndarray, count: int,
+                  breaks: tuple[float, ...]) -> np.ndarray:
+    """Clamped cubic knot vector on ``[min y, max y]``: ``count`` interior knots at the
+    quantiles ``Φ(t_j)`` of ``y`` (``t_j`` uniform on ``[−6, 6]``: equal steps in the normal
+    score, so the tails get knots too), and each break inside the range with multiplicity 4
+    (the spline may jump there); quantile knots closer to a break than a quarter of their
+    neighbours' spacing are dropped."""
+    k = SPLINE_DEGREE
     order = np.argsort(y, kind="stable")
-    centre = np.cumsum(w[order]) - w[order] / 2
-    out = []
-    for B in bins:
-        index = np.empty(y.size, dtype=np.int64)
-        index[order] = np.minimum(centre * B, B - 1).astype(np.int64)
-        p = np.bincount(index, weights=w, minlength=B)
-        ok = p > 0
-        y_mean = np.bincount(index, weights=w * y, minlength=B)[ok] / p[ok]
-        y_var = np.maximum(np.bincount(index, weights=w * y * y, minlength=B)[ok] / p[ok]
-                           - y_mean**2, 0.0)
-        means = []
-        for h in (0, 1):
-            sel = half == h
-            ws, ii, zz = w[sel], index[sel], z[sel]
-            ph = np.bincount(ii, weights=ws, minlength=B)[ok]
-            feats = [zz[:, i] for i in range(r)] + [zz[:, i] * zz[:, j] - (i == j)
-                                                    for i in range(r) for j in range(r)]
-            means.append(np.stack([np.bincount(ii, weights=ws * f, minlength=B)[ok]
-                                   for f in feats], axis=1) / np.maximum(ph, 1e-300)[:, None])
-        mA, mB = means
-        pb = p[ok]
-        first = float(_first_order(r)(pb, mA, mB))
-        F = _symmetric_operator(pb, _split(mA, r)[1], _split(mB, r)[1])
-        if y_mean.size > 2 and np.all(np.diff(y_mean) > 0):
-            dA, dB = (np.gradient(m, y_mean, axis=0) for m in (mA, mB))
-            F = F + _symmetric_operator(pb * y_var, _split(dA, r)[1], _split(dB, r)[1])
-        out.append((first, float(np.linalg.eigvalsh(F)[-1])))
-    return out
+    cw = np.cumsum(w[order])
+    scores = np.linspace(-SPLINE_SCORE, SPLINE_SCORE, count)
+    knots = np.interp(np.array([0.5 * math.erfc(-t / math.sqrt(2.0)) for t in scores]),
+                      cw - w[order] / 2, y[order])
+    lo, hi = float(y[order[0]]), float(y[order[-1]])
+    inner = [c for c in breaks if lo < c < hi]
+    if inner:
+        spacing = np.gradient(knots)
+        far = np.all(np.abs(knots[:, None] - np.array(inner)[None]) > spacing[:, None] / 4,
+                     axis=1)
+        knots = np.concatenate([knots[far], np.repeat(inner, k + 1)])
+    knots = np.sort(knots[(knots > lo) & (knots < hi)])
+    return np.concatenate([[lo] * (k + 1), knots, [hi] * (k + 1)])
+
+
+def _bspline_basis(x: np.ndarray, knots: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(i, B)``: for each ``x`` the knot interval ``t_i ≤ x < t_{i+1}`` (the last one closed)
+    and the ``k + 1`` B-splines of degree ``k`` that do not vanish there, ``B[:, m]`` being
+    basis function ``i − k + m`` (Cox–de Boor recursion; Piegl & Tiller, *The NURBS Book*,
+    algorithm A2.2). Breaks of multiplicity ``k + 1`` make the basis discontinuous there."""
+    n = len(knots) - k - 1
+    i = np.clip(np.searchsorted(knots, x, side="right") - 1, k, n - 1)
+    B = np.zeros((len(x), k + 1))
+    B[:, 0] = 1.0
+    left = np.zeros((len(x), k + 1))
+    right = np.zeros((len(x), k + 1))
+    for j in range(1, k + 1):
+        left[:, j] = x - knots[i + 1 - j]
+        right[:, j] = knots[i + j] - x
+        saved = np.zeros(len(x))
+        for m in range(j):
+            temp = B[:, m] / (right[:, m + 1] + left[:, j - m])
+            B[:, m] = saved + right[:, m + 1] * temp
+            saved = left[:, j - m] * temp
+        B[:, j] = saved
+    return i, B
+
+
+def _spline_rho(link: Link, z: np.ndarray, w: np.ndarray, y: np.ndarray,
+                knots: np.ndarray) -> tuple[float, float]:
+    """``(Σ_i E_y[E[z_i|y]²], ρ)`` with the conditional expectations replaced by the
+    ``L²`` projection onto the cubic splines ``T_a(y)`` of ``knots``.
+
+    With the Gram matrix ``A_ab = E[T_a T_b]`` and ``C_a = E[T_a(y) φ(z)]`` for the features
+    ``φ = (z_i, z_i z_j − δ_ij)``, the projection of ``E[φ|y]`` has ``E_y[Pφ Pφᵀ] = Cᵀ A⁻¹ C``
+    (all sums over the atoms, whose integrands are now ``C²`` functions of ``z`` away from the
+    breaks). It increases to ``E_y[E[φ|y] E[φ|y]ᵀ]`` as knots are added (nested spans), so
+    the binning loss of the old scheme becomes a spline approximation error, which is
+    ``O(Δ⁴)`` in the knot spacing where ``G`` is smooth. ``ρ`` is the top eigenvalue of
+    ``F(M) = E_y[PG M PG]`` on symmetric matrices."""
+    from scipy.sparse import csr_matrix  # not scipy.interpolate: it loads scipy.optimize
+
+    r = link.r
+    nb = len(knots) - SPLINE_DEGREE - 1
+    index, B = _bspline_basis(np.clip(y, knots[0], knots[-1]), knots, SPLINE_DEGREE)
+    cols = (index - SPLINE_DEGREE)[:, None] + np.arange(SPLINE_DEGREE + 1)[None]
+    D = csr_matrix((B.ravel(), cols.ravel(), np.arange(0, B.size + 1, SPLINE_DEGREE + 1)),
+                   shape=(len(y), nb))
+    Dw = csr_matrix(((B * w[:, None]).ravel(), cols.ravel(),
+                     np.arange(0, B.size + 1, SPLINE_DEGREE + 1)), shape=(len(y), nb))
+    A = (Dw.T @ D).toarray()
+    feats = np.concatenate([z, (z[:, :, None] * z[:, None, :] - np.eye(r)).reshape(-1, r * r)],
+                           axis=1)
+    C = np.asarray(Dw.T @ feats)
+    eye = np.eye(r, dtype=int)
+    parities = np.concatenate([eye, ((eye[:, None, :] + eye[None]) % 2).reshape(r * r, r)])
+    C[:, _odd_under_symmetry(link, parities)] = 0.0  # exact zeros (:func:`sign_symmetries`)
+    scale = np.sqrt(np.diag(A))
+    ok = scale > 0
+    A = A[np.ix_(ok, ok)] / np.outer(scale[ok], scale[ok])
+    C = C[ok] / scale[ok, None]
+    vals, vecs = np.linalg.eigh(A)
+    keep = vals > 1e-13 * vals.max()
+    Q = (vecs[:, keep] / np.sqrt(vals[keep])).T @ C  # coefficients on an orthonormal basis
+    first = float(np.sum(Q[:, :r] ** 2))
+    GG = Q[:, r:]
+    F = np.einsum("aij,akl->ikjl", GG.reshape(-1, r, r), GG.reshape(-1, r, r))
+    F = F.reshape(r * r, r * r)
+    F = (F + F.T) / 2
+    sym = _symmetric_basis(r)
+    return first, float(np.linalg.eigvalsh(sym.T @ F @ sym)[-1])
 
 
 @lru_cache(maxsize=64)
 def _lattice_threshold(link: Link) -> tuple[tuple[float, float], tuple[float, float]] | None:
     """``(first, error), (ρ, error)`` of a noiseless continuous-label link with ``r = 2, 3``.
 
-    Value: the lattice scheme (:func:`_lattice_rho`) with the fine lattice and ``B = 800``.
-    Error: ``2|fine − coarse lattice| + |B = 800 − B = 400| + ROUND_OFF``. Measured against
-    exact values: ``z1 z2`` ρ = 1.68444 (exact 32/19 = 1.68421,
-    Defilippis et al. 2025: α_c = 19/32), ``‖z‖²/3`` 0.66820 (exact 2/3), ``z1 z2 z3``
-    0.3964 (spec [C] 1/2.56 = 0.3906). The scheme converges slowly where ``G(y)`` varies
-    fast (``h_4 + h_4``: 0.6896, error estimate 1.9e-2), and the error says so. ``None`` when
-    one label value sits on more than ``1/(8B)`` of the atoms (a link that is constant along
-    lattice lines, e.g. ``hard2_relu`` ``∝ min(|z1|, |z2|) sign(z1 z2)``: equal-mass bins would
-    split such a level set by the atoms' order); the Monte Carlo scheme is used then.
-    """
+    Value: :func:`_spline_rho` on the fine lattice (:func:`_lattice_atoms`, ``1130`` or ``120``
+    nodes per axis) with ``80`` or ``40`` quantile knots (:func:`_spline_knots`) and breaks at
+    the local extremum values (:func:`_local_extremum_values`). Error:
+    ``2.5 |fine − coarse knots (57, 28)| + |fine − coarse lattice (800, 84)| + 10⁻⁴ ρ +
+    ROUND_OFF``: the factor 2.5 bounds the remainder after a ``√2`` refinement of a first-order
+    method; the lattice sums converge faster (measured: ``h₃ z2`` moves by ``3e-4`` from 800 to
+    1130 nodes and by ``6e-6`` from 1130 to 1600); the relative floor covers the slow
+    convergence at a saddle value, where ``G`` has a ``1/log`` cusp (``z1 z2``: ``3e-5``).
+    Measured against exact values (docs/theory.md has the table): ``z1 z2`` ``α_c =
+    0.593769 ± 7.1e-5`` (19/32 = 0.59375), ``‖z‖²/3`` ``1.499996 ± 7.4e-4`` (3/2; ``G`` is
+    linear in ``y``, inside the spline space). ``None`` when one label value sits on more than
+    ``1/640`` of the atoms (a link constant on a set of positive measure, e.g. ``hard2_relu``,
+    whose label atom a spline cannot carry); the Monte Carlo scheme is used then."""
+    breaks = _local_extremum_values(link)
     fine_n, coarse_n = LATTICE_NODES[link.r]
-    fine = _lattice_rho(link, fine_n, LATTICE_BINS)
-    coarse = _lattice_rho(link, coarse_n, LATTICE_BINS[:1])
-    if fine is None or coarse is None:
+    z, w = _lattice_atoms(link, fine_n, breaks)
+    y = link.mean_numpy(z)
+    _, counts = np.unique(y, return_counts=True)
+    fine_k, coarse_k = SPLINE_KNOTS[link.r]
+    if counts.max() * fine_k * 8 > y.size:
         return None
-    (f0, r0), (f1, r1) = fine
-    fc, rc = coarse[0]
-    first_err = 2 * abs(f0 - fc) + abs(f0 - f1) + ROUND_OFF
-    rho_err = 2 * abs(r0 - rc) + abs(r0 - r1) + ROUND_OFF
+    knots = _spline_knots(y, w, fine_k, breaks)
+    f0, r0 = _spline_rho(link, z, w, y, knots)
+    f1, r1 = _spline_rho(link, z, w, y, _spline_knots(y, w, coarse_k, breaks))
+    del z, w, y
+    zc, wc = _lattice_atoms(link, coarse_n, breaks)
+    fc, rc = _spline_rho(link, zc, wc, link.mean_numpy(zc), knots)
+    first_err = _CHANGE_FACTOR * abs(f0 - f1) + abs(f0 - fc) + SPLINE_FLOOR * f0 + ROUND_OFF
+    rho_err = _CHANGE_FACTOR * abs(r0 - r1) + abs(r0 - rc) + SPLINE_FLOOR * r0 + ROUND_OFF
     return (f0, first_err), (r0, rho_err)
+
+
+def _lattice_usable(link: Link) -> bool:
+    """The spline scheme applies (no label atom) and is accurate: either ``E[z|y] ≠ 0`` is
+    certain, or ``ρ`` has a relative error below ``LATTICE_ACCEPT``. Links whose level sets
+    pinch where ``G(y)`` varies fastest (``z1 z2 z3``, ``hard3_tanh``: ``y = 0`` on the
+    coordinate planes) converge slowly on the lattice; they go to the Monte Carlo scheme."""
+    result = _lattice_threshold(link)
+    if result is None:
+        return False
+    (first, first_err), (rho, rho_err) = result
+    return is_nonzero(first, first_err) or rho_err <= LATTICE_ACCEPT * rho
 
 
 @dataclass(frozen=True)
@@ -685,7 +847,7 @@ def weak_recovery_estimate(link: str | Link) -> Threshold:
             return Threshold(0.0, 0.0, math.inf, 0.0)
         rho, rho_err = 2.0 * float(est.value[2]), 2.0 * float(est.error[2])
     elif (link.r <= LATTICE_MAX_R and not link.is_random and not _is_discrete(link)
-          and _lattice_threshold(link) is not None):
+          and _lattice_usable(link)):
         (first, first_err), (rho, rho_err) = _lattice_threshold(link)
         if is_nonzero(first, first_err):
             return Threshold(0.0, 0.0, math.inf, 0.0)
