@@ -100,44 +100,97 @@ def initial_neurons(Z: torch.Tensor, m: int, d: int, scale: float,
     return torch.cat([W_par, W_par], 1), torch.cat([C, C], 1), A
 
 
-def stage_one(Z: torch.Tensor, y: torch.Tensor, d: int, *, width: int, t1: int,
-              lr: torch.Tensor, decay: torch.Tensor, offset: torch.Tensor,
-              activation="logcosh", loss="huber", init_scale: float = 1e-3,
-              generator: torch.Generator):
-    """``T1`` steps of ``W ← W − η (diag(a/m) Gᵀ X + β W)`` (LayerwiseGD stage 1 with zero
-    biases, ``a = (+1, −1)`` pairs) in conditional form. ``Z (R, n, r)``: latents of the
-    stage-1 data; ``lr, decay, offset (R,)``. Returns ``(W∥ (R, m, r), C (R, m, k),
-    diverged (R,))``; ``[W∥, C]`` has the law of ``W`` in the basis ``[Uᵀ, V]``, so
-    ``W Wᵀ = W∥W∥ᵀ + C Cᵀ`` and the principal angles to ``U`` are those of ``[W∥, C]`` to
-    ``[I_r, 0]``. A replica that turns non-finite is flagged and carried as zeros."""
-    act, lossf = get_activation(activation), get_loss(loss)
-    R, n, r = Z.shape
-    m = width
-    a = torch.cat([torch.ones(m // 2), -torch.ones(m // 2)]).to(Z)
-    W_par, C, A = initial_neurons(Z, m, d, init_scale, generator)
-    k, B = A.shape[2], None
+def left_product(G: torch.Tensor, A: torch.Tensor, B: torch.Tensor | None, p: int,
+                 generator: torch.Generator):
+    """``Gᵀ X⊥`` in the explored frame for ``G (R, n, m')``: returns ``(coeff (R, m', k + m'),
+    A_new (R, n, k + m'), B_new)`` with ``Gᵀ X⊥ = coeff · [V, V_new]ᵀ`` (steps 1–2 of the
+    module docstring: ``coeff = [Gᵀ A, Sᵀ T]``), ``A_new = [A, X⊥ V_new]`` and
+    ``B_new = [B, Q]``. ``p = d − r``; refuses (``ValueError``, with the numbers) when
+    ``p − k < m'``."""
+    k, m = A.shape[2], G.shape[2]
+    if p - k < m:
+        raise ValueError(f"d - r = {p} is smaller than the explored dimension {k + m} after "
+                         "this step: use a larger d or engine='full'")
+    new, A_add, B = reveal(B, G, p - k, generator)
+    coeff = torch.cat([G.transpose(1, 2) @ A, new], dim=2)
+    return coeff, torch.cat([A, A_add], dim=2), B
+
+
+def dls_labels(Z: torch.Tensor, y: torch.Tensor, C: torch.Tensor, A: torch.Tensor,
+               B: torch.Tensor | None, p: int, generator: torch.Generator):
+    """The DLS preprocessing ``ỹ = y − ȳ − X β̂``, ``β̂ = Xᵀ y/n`` (Damian, Lee,
+    Soltanolkotabi 2022), in conditional form: ``β̂ = (Zᵀ y/n, X⊥ᵀ y/n)`` and ``X⊥ᵀ (y/n)`` is
+    one left product (:func:`left_product` with ``m' = 1``), so ``X⊥ β̂⊥ = A_new cᵀ``
+    (``c`` its coefficients). Returns ``(ỹ, C padded by one zero column, A_new, B_new)``."""
+    n = y.shape[1]
+    g = (y / n).unsqueeze(-1)
+    coeff, A, B = left_product(g, A, B, p, generator)
+    beta_par = Z.transpose(1, 2) @ g  # (R, r, 1)
+    fitted = (Z @ beta_par + A @ coeff.transpose(1, 2)).squeeze(-1)
+    labels = y - y.mean(dim=1, keepdim=True) - fitted
+    return labels, torch.cat([C, torch.zeros_like(C[:, :, :1])], dim=2), A, B
+
+
+def iterate(Z: torch.Tensor, W_par: torch.Tensor, C: torch.Tensor, A: torch.Tensor,
+            B: torch.Tensor | None, d: int, t1: int, left, update,
+            generator: torch.Generator):
+    """``T1`` steps of ``W ← update(W, Gᵀ X)`` with ``G = left(X Wᵀ) (R, n, m)``, in
+    conditional form (module docstring): ``X Wᵀ = Z W∥ᵀ + A Cᵀ`` and
+    ``Gᵀ X = [Gᵀ Z, coeff]`` (:func:`left_product`). ``update`` must be linear in its two
+    arguments (it is applied block by block: to ``W∥`` and ``Gᵀ Z``, to ``[C, 0]`` and
+    ``coeff``). Layer-wise GD: ``left`` is the backpropagated ``σ'(H) ⊙ ℓ'(f, y)/n ⊙ a/m``,
+    ``update(W, P) = W − η (P + β W)``; power iteration: ``left(H) = ρ ⊙ H/n``
+    (``Gᵀ X = W Σ̂``). Returns ``(W∥, C, diverged (R,))``; a replica that turns non-finite
+    is flagged and carried as zeros."""
+    R, _, r = Z.shape
     diverged = torch.zeros(R, dtype=torch.bool, device=Z.device)
-    lr_, dec_ = lr[:, None, None].to(Z), decay[:, None, None].to(Z)
     for _ in range(t1):
-        if d - r - k < m:
-            raise ValueError(f"d - r = {d - r} is smaller than the explored dimension "
-                             f"{k + m} after this step: use a larger d or engine='full'")
-        pre = Z @ W_par.transpose(1, 2) + A @ C.transpose(1, 2)
-        f = act(pre) @ a / m + offset.to(Z)[:, None]
-        G = act.df(pre) * (lossf.grad(f, y) / n).unsqueeze(-1) * (a / m)
-        new, A_new, B = reveal(B, G, d - r - k, generator)
-        W_par = W_par - lr_ * (G.transpose(1, 2) @ Z + dec_ * W_par)
-        C = torch.cat([C - lr_ * (G.transpose(1, 2) @ A + dec_ * C), -lr_ * new], dim=2)
-        A = torch.cat([A, A_new], dim=2)
-        k += m
+        G = left(Z @ W_par.transpose(1, 2) + A @ C.transpose(1, 2))
+        coeff, A, B = left_product(G, A, B, d - r, generator)
+        W_par = update(W_par, G.transpose(1, 2) @ Z)
+        C = update(torch.cat([C, torch.zeros_like(coeff[:, :, C.shape[2]:])], dim=2), coeff)
         bad = ~(torch.isfinite(W_par).all(2).all(1) & torch.isfinite(C).all(2).all(1))
         if bool(bad.any()):
             diverged |= bad
-            W_par = torch.where(diverged[:, None, None], 0.0, W_par)
-            C = torch.where(diverged[:, None, None], 0.0, C)
-            A = torch.where(diverged[:, None, None], 0.0, A)
-            B = torch.where(diverged[:, None, None], 0.0, B)
+            W_par, C, A, B = (torch.where(diverged[:, None, None], 0.0, t)
+                              for t in (W_par, C, A, B))
     return W_par, C, diverged
+
+
+def gd_step(lr: torch.Tensor, decay: torch.Tensor):
+    """``update`` of :func:`iterate` for ``W ← W − η (P + β W)`` (``lr, decay (R,)``)."""
+    lr_, dec_ = lr[:, None, None], decay[:, None, None]
+    return lambda W, P: W - lr_.to(W) * (P + dec_.to(W) * W)
+
+
+def backprop(y: torch.Tensor, offset: torch.Tensor, act, loss, m: int,
+             bias: torch.Tensor | None = None):
+    """``left`` of :func:`iterate` for layer-wise GD: ``G = σ'(H + b) ⊙ ℓ'(f, y)/n ⊙ a/m``
+    with ``f = σ(H + b) a/m + t0`` and ``a = (+1, −1)`` pairs."""
+    n = y.shape[1]
+    a = torch.cat([torch.ones(m // 2), -torch.ones(m // 2)]).to(y)
+
+    def left(H):
+        pre = H if bias is None else H + bias.unsqueeze(1).to(H)
+        f = act(pre) @ a / m + offset.to(H)[:, None]
+        return act.df(pre) * (loss.grad(f, y) / n).unsqueeze(-1) * (a / m)
+    return left
+
+
+def stage_one(Z: torch.Tensor, y: torch.Tensor, d: int, *, width: int, t1: int,
+              lr: torch.Tensor, decay: torch.Tensor, offset: torch.Tensor,
+              activation="logcosh", loss="huber", init_scale: float = 1e-3,
+              bias: torch.Tensor | None = None, generator: torch.Generator):
+    """``T1`` steps of ``W ← W − η (diag(a/m) Gᵀ X + β W)`` (LayerwiseGD stage 1, ``a = (+1,
+    −1)`` pairs, biases ``bias (R, m)`` or zero) in conditional form: :func:`initial_neurons`
+    then :func:`iterate`. ``Z (R, n, r)``: latents of the stage-1 data; ``lr, decay, offset
+    (R,)``. Returns ``(W∥ (R, m, r), C (R, m, k), diverged (R,))``; ``[W∥, C]`` has the law
+    of ``W`` in the basis ``[Uᵀ, V]``, so ``W Wᵀ = W∥W∥ᵀ + C Cᵀ`` and the principal angles
+    to ``U`` are those of ``[W∥, C]`` to ``[I_r, 0]``."""
+    act, lossf = get_activation(activation), get_loss(loss)
+    W_par, C, A = initial_neurons(Z, width, d, init_scale, generator)
+    return iterate(Z, W_par, C, A, None, d, t1, backprop(y, offset, act, lossf, width, bias),
+                   gd_step(lr, decay), generator)
 
 
 def subspace_metrics(W_par: torch.Tensor, C: torch.Tensor, r: int):

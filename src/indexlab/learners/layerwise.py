@@ -234,23 +234,14 @@ class LayerwiseGD(TransformerMixin, RegressorMixin, Learner):
         return layerwise_cost(h, d, n, replicas, r)
 
     def _validate_combination(self) -> None:
-        """``engine="conditional"`` (docs/conditional.md) runs stage 1 with zero biases on
-        labels that depend on ``y`` alone: ``stage1_bias="zero"``, ``preprocess`` ``"none"``
-        or ``"square"`` (``"dls"`` subtracts ``β̂·x``, a product of the data with ``y``);
-        any loss and activation, constant ``lr``."""
+        """``engine`` must be one of the class's ``engines``; ``engine="conditional"``
+        (docs/conditional.md, section 8) supports every other hyperparameter value (any
+        loss, activation, ``preprocess``, ``stage1_bias``, constant ``lr``), and a fit on a
+        target only (checked by :meth:`fit`)."""
         if self.engine not in self.engines:
             raise ValueError(f"engine={self.engine!r} is not available for "
                              f"{type(self).__name__}: it has engine "
                              f"{' or '.join(repr(e) for e in self.engines)}")
-        if self.engine != "conditional":
-            return
-        if self.stage1_bias != "zero":
-            raise ValueError(f"engine='conditional' supports stage1_bias='zero' only, not "
-                             f"{self.stage1_bias!r}: use stage1_bias='zero' or engine='full'")
-        if self.preprocess not in ("none", "square"):
-            raise ValueError(f"engine='conditional' supports preprocess='none' or 'square', "
-                             f"not {self.preprocess!r} (it subtracts β̂·x, a product of the "
-                             "data with y): use engine='full'")
 
     # -------------------------------------------------------------- data
     def _budgets(self, y, n, n1, n2) -> tuple[int, int]:
@@ -420,27 +411,24 @@ class LayerwiseGD(TransformerMixin, RegressorMixin, Learner):
         y1, y2 = (torch.where(bad[:, None], 0.0, t) for t in (y1, y2))
         act, loss = get_activation(self.activation), get_loss(self.loss)
         R, r = Z1.shape[0], data.r
-        labels = y1 * y1 if self.preprocess == "square" else y1
+        gen = replica_generator(self.seed, ids[0], 5)
+        W_par, C, A = conditional.initial_neurons(Z1, self.width, d, self.init_scale, gen)
+        B = None
+        if self.preprocess == "dls":  # β̂ = Xᵀy/n: one more left product (conditional.dls_labels)
+            labels, C, A, B = conditional.dls_labels(Z1, y1, C, A, B, d - r, gen)
+        else:
+            labels = y1 * y1 if self.preprocess == "square" else y1
         t0 = (output_offset(labels, loss) if self.center
               else torch.zeros(R, dtype=Z1.dtype, device=Z1.device))
         rho = loss.grad(t0.unsqueeze(1).expand_as(labels), labels)
         spectrum = functools.cache(lambda: conditional.spectrum_equivalent(Z1, rho, d))
         t1 = self.t1 if self.t1 is not None else t1_from_spectrum(spectrum(), rho, n1, d,
                                                                   self.r_)
-        if self.lr is None:
-            lr = (self.width / spectrum()[:, 0].clamp_min(1e-12)).to(Z1.dtype)
-        else:
-            lr = torch.full((R,), float(self.lr), dtype=Z1.dtype, device=Z1.device)
-        decay = (1.0 / lr) if self.weight_decay is None else torch.full_like(lr,
-                                                                             self.weight_decay)
-        gen = replica_generator(self.seed, ids[0], 5)
-        W_par, C, diverged = conditional.stage_one(
-            Z1, labels, d, width=self.width, t1=t1, lr=lr, decay=decay, offset=t0,
-            activation=act, loss=loss, init_scale=self.init_scale, generator=gen)
+        W_par, C, diverged = self._conditional_steps(
+            Z1, labels, d, (W_par, C, A, B), t1=t1, offset=t0, rho=rho, spectrum=spectrum,
+            act=act, loss=loss, bias=self._conditional_bias(ids, Z1), generator=gen)
         diverged = diverged | bad
-        self.hyper_ = {"t1": t1, "lr": float(lr.mean()), "weight_decay": float(decay.mean()),
-                       "activation": act.name, "loss": loss.name, "width": self.width,
-                       "engine": "conditional"}
+        self.hyper_["engine"] = "conditional"
         self.distance_trace_ = []
         U = data.directions.to(torch.float64)
         self.subspace_ = self._representative_subspace(W_par, C, U, self.r_, gen)
@@ -469,6 +457,34 @@ class LayerwiseGD(TransformerMixin, RegressorMixin, Learner):
             values["overlap"] = Wn_par[:, :, 0].abs().max(dim=1).values
         self.trace_.record(self.samples_, **values)
         return self
+
+    def _conditional_bias(self, ids, like: torch.Tensor) -> torch.Tensor | None:
+        """Stage-1 biases ``(R, m)`` as :meth:`_init` draws them (pairs equal), or ``None``."""
+        if self.stage1_bias != "normal":
+            return None
+        half = torch.stack([torch.randn(self.width // 2, dtype=torch.float64,
+                                        generator=replica_generator(self.seed, j, 3))
+                            for j in ids])
+        return torch.cat([half, half], dim=1).to(like)
+
+    def _conditional_steps(self, Z, labels, d, state, *, t1, offset, rho, spectrum, act,
+                           loss, bias, generator):
+        """Stage 1 in conditional form (:func:`~indexlab.learners.conditional.iterate`):
+        ``T1`` steps of ``W ← W − η1 (∇_W L̂ + β1 W)``, the gradient backpropagated from
+        ``H = X Wᵀ`` (:func:`~indexlab.learners.conditional.backprop`); sets ``hyper_`` as
+        :meth:`stage_one`. Returns ``(W∥, C, diverged)``."""
+        R = Z.shape[0]
+        if self.lr is None:
+            lr = (self.width / spectrum()[:, 0].clamp_min(1e-12)).to(Z.dtype)
+        else:
+            lr = torch.full((R,), float(self.lr), dtype=Z.dtype, device=Z.device)
+        decay = (1.0 / lr) if self.weight_decay is None else torch.full_like(lr,
+                                                                             self.weight_decay)
+        self.hyper_ = {"t1": t1, "lr": float(lr.mean()), "weight_decay": float(decay.mean()),
+                       "activation": act.name, "loss": loss.name, "width": self.width}
+        left = conditional.backprop(labels, offset, act, loss, self.width, bias)
+        return conditional.iterate(Z, *state, d, t1, left, conditional.gd_step(lr, decay),
+                                   generator)
 
     @staticmethod
     def _representative_subspace(W_par, C, U, rows, generator) -> torch.Tensor:
@@ -582,10 +598,15 @@ class PowerIteration(LayerwiseGD):
     """The explicit counterpart of stage 1: ``Σ̂ = (1/n) Σ_i ℓ'(t0, y_i) x_i x_iᵀ`` and ``T1``
     steps of ``W ← (I + η Σ̂) W`` — or, with ``lr=None``, of pure power iteration
     ``W ← Σ̂ W / ‖Σ̂‖_op`` (the ``η1β1 = 1`` regime of :class:`LayerwiseGD`). Same
-    initialisation, offset ``t0`` and second stage as :class:`LayerwiseGD`."""
+    initialisation, offset ``t0`` and second stage as :class:`LayerwiseGD`.
+
+    ``engine="conditional"`` (docs/conditional.md, section 5): ``Σ̂ Wᵀ = Xᵀ G`` with
+    ``G = diag(ρ) X Wᵀ/n``, the same reduction as layer-wise GD with a linear left factor
+    (:meth:`_conditional_steps`); the default ``‖Σ̂‖_op`` then comes from the deterministic
+    equivalent of the spectrum (section 7), which scales ``W`` only and so changes neither
+    the subspace nor the normalised second stage."""
 
     theory_key: ClassVar[str | None] = None  # no prediction of its own
-    engines: ClassVar[tuple[str, ...]] = ("full",)  # conditional form: docs/conditional.md §5
 
     def stage_one(self, X, y, replica_ids=None, reference=None, r=None):
         loss = get_loss(self.loss)
@@ -602,14 +623,35 @@ class PowerIteration(LayerwiseGD):
         self.hyper_ = {"t1": t1, "lr": self.lr, "width": self.width, "loss": loss.name}
         return W, a, b, t0
 
+    def _conditional_steps(self, Z, labels, d, state, *, t1, offset, rho, spectrum, act,
+                           loss, bias, generator):
+        """``T1`` steps of ``W ← W Σ̂/‖Σ̂‖`` (or ``W + η W Σ̂``) in conditional form:
+        ``W Σ̂ = Gᵀ X`` with the left factor ``G = ρ ⊙ H/n``, ``H = X Wᵀ``
+        (:func:`~indexlab.learners.conditional.iterate`)."""
+        n = Z.shape[1]
+        weight = (rho / n).unsqueeze(-1).to(Z)
+        if self.lr is None:
+            top = spectrum()[:, 0].clamp_min(1e-12).to(Z)[:, None, None]
+
+            def update(W, P):
+                return P / top
+        else:
+            def update(W, P):
+                return W + self.lr * P
+        self.hyper_ = {"t1": t1, "lr": self.lr, "width": self.width, "loss": loss.name}
+        return conditional.iterate(Z, *state, d, t1, lambda H: weight * H, update, generator)
+
 
 @dataclass
 class OneStepGD(LayerwiseGD):
     """One large gradient step, then ridge (Damian, Lee, Soltanolkotabi 2022): ``T1 = 1``,
-    ReLU, unit-norm init, biases ``N(0, 1)``, DLS label preprocessing, square loss."""
+    ReLU, unit-norm init, biases ``N(0, 1)``, DLS label preprocessing, square loss.
+
+    ``engine="conditional"`` (docs/conditional.md, section 5): the step of
+    :class:`LayerwiseGD` with biases, and ``β̂ = Xᵀy/n`` of the DLS preprocessing revealed
+    as one more left product (:func:`~indexlab.learners.conditional.dls_labels`)."""
 
     theory_key: ClassVar[str | None] = "one_step"
-    engines: ClassVar[tuple[str, ...]] = ("full",)  # DLS preprocessing: docs/conditional.md §5
 
     activation: str = "relu"
     loss: str = "square"

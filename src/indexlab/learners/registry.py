@@ -247,13 +247,17 @@ def learner_defaults(name: str | type[Learner], target: Any, seed: int) -> dict[
 def check_engine(name: str | type[Learner], hyper: dict[str, Any]) -> dict[str, Any]:
     """``hyper`` for a learner with an ``engine`` it offers (its ``engines``):
     for a learner without an ``engine`` hyperparameter, ``engine="full"`` is dropped and any
-    other value is a ``ValueError`` naming the learner and its engines."""
+    other value is a ``ValueError`` naming the learner, its engines and the learners that
+    offer the engine asked for."""
     cls = learner_class(name)
     if "engine" not in hyper or "engine" in cls.hyperparameter_names():
         return hyper
     if hyper["engine"] not in cls.engines:
+        offered = [key for key, other in LEARNERS.items() if hyper["engine"] in other.engines]
+        where = (f"; engine={hyper['engine']!r} is offered by {', '.join(offered)}"
+                 if offered else "")
         raise ValueError(f"engine={hyper['engine']!r} is not available for {cls.__name__}: "
-                         f"it has engine {' or '.join(repr(e) for e in cls.engines)}")
+                         f"it has engine {' or '.join(repr(e) for e in cls.engines)}{where}")
     return {k: v for k, v in hyper.items() if k != "engine"}
 
 
