@@ -89,6 +89,23 @@ def _slug(link: str) -> str:
     return link.replace("*", "x").replace("+", "p")
 
 
+def exponent_dims(mode: str, link: str) -> tuple[list[int], list[int]]:
+    """``(full_d, conditional_d)`` of ``link`` in ``mode``: tiny mode's lists, else the powers
+    of 2 of :func:`~indexlab.experiments.exponent_fit.d_range` under the mode's cost cap
+    (``c·d·ln d·replicas`` replica-samples at the calibrated ``n*``), split at
+    ``conditional_min_d``."""
+    from indexlab.experiments.exponent_fit import d_range
+
+    size = EXPONENT[mode]
+    if "full_d" in size:
+        return list(size["full_d"]), list(size["conditional_d"])
+    c, R = EXPONENT["c"][link], size["replicas"]
+    ds = d_range(lambda d: c * d * math.log(d) * R, size["cap"], size["d_min"],
+                 size["d_max"], size["stretch"], EXPONENT["decades"])
+    split = EXPONENT["conditional_min_d"]
+    return [d for d in ds if d < split], [d for d in ds if d >= split]
+
+
 def _exponent_build(mode: str) -> dict[str, dict[str, Any]]:
     size = EXPONENT[mode]
     width, rel = EXPONENT["width"], size["rel_width"]
@@ -103,16 +120,23 @@ def _exponent_build(mode: str) -> dict[str, dict[str, Any]]:
     specs = {}
     for link in _exponent_links(mode):
         budget = _search(EXPONENT["c"][link], EXPONENT["bracket"], "d*log(d)", rel)
-        for kind, key, engine in (("full", "full_d", {}),
-                                  ("conditional", "conditional_d", {"engine": "conditional"}),
-                                  ("crosscheck", "crosscheck_d", {})):
-            if size[key]:
-                specs[f"{kind}-{_slug(link)}"] = part(link, size[key], "layerwise",
+        full_d, conditional_d = exponent_dims(mode, link)
+        for kind, ds, engine in (("full", full_d, {}),
+                                 ("conditional", conditional_d, {"engine": "conditional"}),
+                                 ("crosscheck", size["crosscheck_d"], {})):
+            if ds:
+                specs[f"{kind}-{_slug(link)}"] = part(link, ds, "layerwise",
                                                       {"width": width, **engine}, budget)
     for link in ONE_STEP_LINKS:
-        specs[f"one_step-{_slug(link)}"] = part(
-            link, size["one_step_d"], "one_step", {"width": width},
-            _search(EXPONENT["one_step_c"], EXPONENT["one_step_bracket"], "d**2", rel))
+        split = EXPONENT["one_step_conditional_min_d"]
+        small = [d for d in size["one_step_d"] if d < split]
+        large = [d for d in size["one_step_d"] if d >= split]
+        budget = _search(EXPONENT["one_step_c"], EXPONENT["one_step_bracket"], "d**2", rel)
+        for kind, ds, engine in (("one_step", small, {}),
+                                 ("one_step_conditional", large, {"engine": "conditional"})):
+            if ds:
+                specs[f"{kind}-{_slug(link)}"] = part(link, ds, "one_step",
+                                                      {"width": width, **engine}, budget)
     return specs
 
 
@@ -141,26 +165,33 @@ def _thresholds(ctx: Context, part: str, link: str, cache: dict[str, Any]):
 
 
 def _coarse(curve, threshold, rel_width: float) -> bool:
-    """Grid-limited, with a gap between consecutive budgets inside its interval wider than
-    ``×(1 + rel_width)`` (the search splits every such gap wider than ``×(1 + rel_width/2)``:
-    :func:`indexlab.experiments.adaptive.next_budget`, so a search that ran to its end never
-    is): the interval is the grid's, not the replicas'."""
+    """The search ended before pinning ``n*`` down: the interval is wider than asked,
+    ``(hi − lo)/n* > rel_width``, and holds a budget cell (consecutive budgets) that the
+    search would still split, wider than ``×(1 + rel_width/2)``
+    (:func:`indexlab.experiments.adaptive.next_budget`; ``MAX_ROUNDS`` or an integer
+    bracket stopped it), or it is not finite (``n*`` at an end of the search's bracket). A
+    search that ran to its end is replica-limited, never coarse."""
     import itertools
 
-    if not threshold.grid_limited or threshold.censored:
+    if threshold.censored:
+        return False  # judge_exponent says so
+    if not (math.isfinite(threshold.lo) and math.isfinite(threshold.hi)) or threshold.lo <= 0:
+        return True
+    if (threshold.hi - threshold.lo) / threshold.n_star <= rel_width:
         return False
     ns = sorted({int(n) for n in curve.ns})
-    return any(math.log(b / a) > math.log1p(rel_width) for a, b in itertools.pairwise(ns)
-               if not (b < threshold.lo or a > threshold.hi))
+    lo, hi = threshold.lo * (1 + 1e-9), threshold.hi * (1 - 1e-9)
+    return any(math.log(b / a) > math.log1p(rel_width / 2)
+               for a, b in itertools.pairwise(ns) if a < hi and b > lo)
 
 
 def _judged(label: str, curves, thresholds, theory: float, alternative: float, failed: int,
             rel_width: float, decades: float | None) -> Check:
     """:func:`~indexlab.experiments.exponent_fit.judge_exponent` (one log factor allowed,
-    ``decades`` of fitted ``d``), then inconclusive when a fitted threshold is grid-limited
-    in a cell coarser than the search asked (:func:`_coarse`) where it would pass (a
-    grid-limited threshold's bootstrap is spread over its cell, so the interval only widens:
-    a fail stands); the failed or diverged runs are said."""
+    ``decades`` of fitted ``d``), then inconclusive when a fitted threshold is not pinned down
+    (:func:`_coarse`: grid-limited or at the bracket's end) where it would pass (such a
+    threshold only widens the fit's interval, so a fail stands); the failed or diverged runs
+    are said."""
     from dataclasses import replace
 
     from indexlab.experiments.exponent_fit import judge_exponent
@@ -171,8 +202,9 @@ def _judged(label: str, curves, thresholds, theory: float, alternative: float, f
               if c.d in judged.used and _coarse(c, t, rel_width)]
     if coarse and decades is not None and check.verdict == PASS:
         check = replace(check, verdict=INCONCLUSIVE,
-                        reason=f"grid-limited at d = {', '.join(map(str, coarse))} (a budget "
-                               f"cell at n* wider than ×{1 + rel_width:g}): would be "
+                        reason=f"n* not pinned down at d = {', '.join(map(str, coarse))} "
+                               f"(interval wider than rel_width = {rel_width:g} with budget "
+                               "cells left to split, or at the search bracket's end): would be "
                                f"{check.verdict} ({check.reason})")
     if failed:
         check = replace(check, reason=f"{check.reason}; {failed} failed or diverged "
@@ -223,7 +255,10 @@ def _exponent_evaluate(ctx: Context) -> list[Check]:
         if cross is not None:
             checks.append(cross)
     for link in ONE_STEP_LINKS:
-        curves, thresholds, failed = _thresholds(ctx, "one_step", link, cache)
+        curves, thresholds, failed = [], [], 0
+        for part in ("one_step", "one_step_conditional"):
+            c, t, f = _thresholds(ctx, part, link, cache)
+            curves, thresholds, failed = curves + c, thresholds + t, failed + f
         label = f"one_step on {link}: p̂"
         checks.append(_judged(label, curves, thresholds, 2.0, 1.0, failed, rel, decades)
                       if curves else unavailable(label, "not run"))
@@ -340,8 +375,9 @@ CLAIMS = [
         theory="layerwise d·polylog d (p = 1), one-step d² (p = 2)",
         rule="layerwise: the 95% CI of p̂ meets [1, 1 + s] (s the slope one factor log d "
              "adds over the fitted d) and excludes 2; one-step: meets [2, 2 + s] and excludes "
-             f"1; fitted d spanning ≥ {EXPONENT['decades']:g} decades, no threshold censored "
-             "or grid-limited wider than the search's rel_width (else inconclusive); the full "
+             f"1; fitted d spanning ≥ {EXPONENT['decades']:g} decades, no threshold censored, "
+             "at the search bracket's end, or wider than the search's rel_width with budget "
+             "cells left to split (else inconclusive); the full "
              f"engine's n* equals the conditional one's within ×{EXPONENT['crosscheck_factor']:g}",
         build=_exponent_build, evaluate=_exponent_evaluate),
     Claim(
