@@ -142,7 +142,7 @@ def test_stage_one_matrix_reproduces_the_spec_table():
 def test_registry_holds_the_claims_of_the_issue_with_specs_in_every_mode():
     names = set(CLAIMS)
     assert {"exponents-he3", "exponents-he4", "exponents-genexp3", "exponents-genexp4",
-            "sparse-k", "layerwise-dlogd", "t1-superconstant", "loss-matters",
+            "sparse-k", "layerwise-exponent", "layerwise-dlogd", "t1-superconstant", "loss-matters",
             "hard-instances", "baselines"} <= names
     for claim in CLAIMS.values():
         assert claim.source and claim.measures and claim.theory and claim.rule

@@ -7,8 +7,8 @@ module, each with its calibration and sizes as data beside it (``{family}.toml``
 
 * :mod:`~indexlab.experiments.claims.exponents` — ``exponents-{he3,he4,genexp3,genexp4}``;
 * :mod:`~indexlab.experiments.claims.sparse` — ``sparse-k``;
-* :mod:`~indexlab.experiments.claims.layerwise` — ``layerwise-dlogd``, ``t1-superconstant``,
-  ``loss-matters``;
+* :mod:`~indexlab.experiments.claims.layerwise` — ``layerwise-exponent``, ``layerwise-dlogd``,
+  ``t1-superconstant``, ``loss-matters``;
 * :mod:`~indexlab.experiments.claims.hardness` — ``hard-instances`` (and the standalone
   hard-family experiment);
 * :mod:`~indexlab.experiments.claims.baselines` — ``baselines``;
