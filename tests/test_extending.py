@@ -61,7 +61,7 @@ def test_claim_families_keep_their_data_beside_them_and_it_ships():
 
     folder = ROOT / "src" / "indexlab" / "experiments" / "claims"
     files = sorted(folder.glob("*.toml"))
-    assert [f.stem for f in files] == ["baselines", "exponents", "hardness", "layerwise",
+    assert [f.stem for f in files] == ["amp", "baselines", "exponents", "hardness", "layerwise",
                                        "sparse"]
     for path in files:
         assert (folder / f"{path.stem}.py").exists()
