@@ -54,7 +54,8 @@ import torch
 from indexlab.learners.online_setup import online_setup, update_slopes
 from indexlab.links import Link
 
-Z_NODES, G_NODES, CHI_POINTS = 64, 24, 6
+Z_NODES, G_NODES, CHI_POINTS = 64, 16, 4
+GRID_CHUNK = 16
 
 
 def _grid() -> np.ndarray:
@@ -82,14 +83,15 @@ def slope_tables(psi, link: Link, transform, d: int, grid: np.ndarray,
     y = link(z[:, None], torch.Generator().manual_seed(seed)).to(torch.float64)
     t = transform(y).to(torch.float64).reshape(z.shape)
     F, G, H = (np.empty(grid.size) for _ in range(3))
-    for i, m in enumerate(grid):
-        a = m * z + math.sqrt(max(0.0, 1.0 - m * m)) * g
+    for lo in range(0, grid.size, GRID_CHUNK):  # GRID_CHUNK overlaps per batched evaluation
+        m = torch.as_tensor(grid[lo:lo + GRID_CHUNK], dtype=torch.float64)[:, None]
+        a = m * z + torch.sqrt(torch.clamp(1.0 - m * m, min=0.0)) * g
         R = z * z + g * g + c - a * a
-        p = psi(a, R, t)
+        p = psi(a, R, t.expand_as(a))
         along = z - a * m
-        F[i] = float((w * p * along).sum())
-        G[i] = float((w * p * p * R).sum())
-        H[i] = float((w * p * p * along * along).sum())
+        F[lo:lo + GRID_CHUNK] = (w * p * along).sum(dim=1).numpy()
+        G[lo:lo + GRID_CHUNK] = (w * p * p * R).sum(dim=1).numpy()
+        H[lo:lo + GRID_CHUNK] = (w * p * p * along * along).sum(dim=1).numpy()
     return F, G, H
 
 
