@@ -489,3 +489,27 @@ def test_mean_field_branches_are_told_apart_by_the_symmetry_of_the_problem():
         L = get_link(link)
         pair = _branches(psi, L, lambda y: y, 64, grid)  # c_2, c_3 > 0: the identity
         assert _agree(*pair) is symmetric, link
+
+
+def test_fit_plot_draws_the_theory_beside_a_traced_online_learner(tmp_path):
+    """`fit --plot` (plot_overlap_traces): the traced online learner gets its mean-field ODE
+    dashed beside its band, exactly overlap_ode at its hyperparameters and trace; SIR (no
+    overlap theory, no trace) gets its point and no dashed curve."""
+    from indexlab import SingleIndex
+    from indexlab.experiments.compare import plot_overlap_traces
+    from indexlab.learners import SIR, Unified
+    from indexlab.learners.mean_field import overlap_ode
+
+    target = SingleIndex("he2", 16, replicas=4, seed=1)
+    unified = Unified(width=2, engine="chain", ridge_samples=0).fit(target, n=512)
+    X, y = SingleIndex("he2", 16, replicas=4, seed=1).sample(512)
+    sir = SIR().fit(X, y)
+    fig = plot_overlap_traces([unified, sir], ["unified", "sir"], str(tmp_path / "f.png"),
+                              target=target)
+    lines = _theory_lines(fig)
+    assert len(lines) == 1 and lines[0].get_label() == "theory: mean-field overlap ODE"
+    samples = np.asarray(unified.trace_.samples)
+    want = overlap_ode(Unified(**unified.get_params()), target.link, 16, samples,
+                       int(samples.max()))
+    np.testing.assert_array_equal(lines[0].get_ydata(), want)
+    assert_drawn(fig, tmp_path / "f.png")
