@@ -513,39 +513,39 @@ def fit_flags(curves: list[Curve], thresholds: list[Threshold], success: Success
 
 
 def step_shift(name: str, curves: list[Curve]) -> float | None:
-    """How much the step actually used moves the theory's exponent, for an online learner:
-    ``slope of log(η_theory(d)/η_used(d))`` in ``log d`` over the curves' ``d``.
+    """How much the step actually used moves the theory's exponent:
+    ``slope of log(η_theory(d)/η_used(d))`` in ``log d`` over the curves' ``d``, with
+    ``(η_theory, η_used)`` from the learner's
+    :meth:`~indexlab.learners.base.Learner.theory_step` on each run's stored hyperparameters.
 
-    The rates of docs/algorithms.md §2.1–§2.2, §4.3 are for the learner's search step
-    ``η_theory = default_lr(s, d, λ, λ_s)`` (before the hold caps). In the drift-limited
-    regime the escape from the equator is an ODE in ``η·t``, so at a smaller step
-    ``η_used`` it takes ``η_theory/η_used`` times as many samples: the exponent becomes
-    ``p + shift``. E.g. vanilla SGD on He₃ at its hold-capped default step ``∝ 1/d`` (spec
-    ``d^{−3/2}``): ``shift = −1/2``, ``n ≍ d^{1.5}`` instead of ``d²``. ``None`` when the
-    runs do not say their step, the learner has no ``default_lr``, or the step used is ever
-    *larger* than the theory's (noise-limited: no prediction); ``0.0`` when they agree."""
+    In the drift-limited regime the escape from the equator is an ODE in ``η·t`` (Ben Arous,
+    Gheissari and Jagannath, JMLR 2021), so at a smaller step ``η_used`` it takes
+    ``η_theory/η_used`` times as many samples: the exponent becomes ``p + shift``. E.g.
+    vanilla SGD on He₃ at its hold-capped default step ``∝ 1/d`` (spec ``d^{−3/2}``):
+    ``shift = −1/2``, ``n ≍ d^{1.5}`` instead of ``d²``. Learners that declare a step: the
+    online spherical learners (unified, sparse unified, smoothed and vanilla online SGD, both
+    engines) and batch-reuse SGD; for the others (full-batch and one-step GD, spectral, SIR,
+    SAVE, PHD, power iteration, GAMP, kernels) the rate has no step and no shift applies
+    (``theory_step`` is ``None``). ``None`` also when the runs do not say their step, or the
+    step used is ever *larger* than the theory's (noise-limited: no prediction); ``0.0``
+    when they agree."""
     from indexlab.learners.registry import learner_class
 
     try:
         cls = learner_class(name)
     except (KeyError, ValueError):
         return None
-    if not hasattr(cls, "default_lr") or len(curves) < 2:
+    if len(curves) < 2:
         return None
     log_d, log_ratio = [], []
     for c in curves:
-        h = c.resolved
-        if not all(isinstance(h.get(k), (int, float)) for k in
-                   ("lr", "lr_constant", "exponent", "smoothing", "signal")):
+        steps = cls.theory_step(c.resolved, c.d)
+        if steps is None:
             return None
-        try:
-            spec = cls(lr_constant=h["lr_constant"]).default_lr(
-                int(h["exponent"]), c.d, float(h["smoothing"]), float(h["signal"]))
-        except (TypeError, ValueError):
+        spec, used = steps
+        if not (spec > 0 and used > 0 and math.isfinite(spec) and math.isfinite(used)):
             return None
-        if not (spec > 0 and h["lr"] > 0):
-            return None
-        ratio = spec / h["lr"]
+        ratio = spec / used
         if ratio < 1 - 1e-9:  # a step above the theory's: noise-limited, no prediction
             return None
         log_d.append(math.log(c.d))

@@ -128,14 +128,18 @@ def plot_overlap_traces(learners: list, labels: list[str], path: str, title: str
     construction), Okabe–Ito colours. A learner without an overlap curve (SIR, spectral, a
     batch learner: no trace, or one checkpoint) is drawn as one point at the samples it used
     — its final overlap on ``target`` (median, with the same band as an error bar) — and a
-    note says so; an error if no learner gives a point or a trace. Returns the (closed) Figure."""
+    note says so; an error if no learner gives a point or a trace. Beside each traced band,
+    dashed in its colour, the theory's prediction of the overlap where the learner has one
+    (:meth:`~indexlab.learners.base.Learner.overlap_theory`: the mean-field overlap ODE of
+    online SGD, :mod:`indexlab.learners.mean_field`, for the learner's hyperparameters on
+    ``target``). Returns the (closed) Figure."""
     import numpy as np
 
     from indexlab.experiments.style import BAND, BAND_TEXT, OKABE_ITO, SAMPLES, pyplot
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.8, 3.9), layout="constrained")
-    drawn, untraced = 0, []
+    drawn, untraced, theories = 0, [], 0
     for i, (learner, label) in enumerate(zip(learners, labels, strict=True)):
         colour = OKABE_ITO[i % len(OKABE_ITO)]
         trace = getattr(learner, "trace_", None)
@@ -147,6 +151,11 @@ def plot_overlap_traces(learners: list, labels: list[str], path: str, title: str
                 low, med, high = np.nanquantile(values, [BAND[0], 0.5, BAND[1]], axis=1)
             ax.plot(samples, med, color=colour, lw=1.8, label=label)
             ax.fill_between(samples, low, high, color=colour, alpha=0.2, lw=0)
+            predicted = _theory_curve(learner, target, samples)
+            if predicted is not None:
+                ax.plot(samples, predicted[1], color=colour, ls=(0, (4, 2)), lw=1.1,
+                        gid="theory", label=None if theories else f"theory: {predicted[0]}")
+                theories += 1
             drawn += 1
             continue
         final = _final_overlap(learner, target)
@@ -177,6 +186,19 @@ def plot_overlap_traces(learners: list, labels: list[str], path: str, title: str
     fig.savefig(path, dpi=150)
     plt.close(fig)
     return fig
+
+
+def _theory_curve(learner, target, samples):
+    """``(name, values at samples)`` of the learner's overlap theory on the single-index
+    ``target`` for its traced run (budget: the trace's last sample count), or ``None``."""
+    if target is None or getattr(target, "r", 1) != 1:
+        return None
+    try:
+        return type(learner).overlap_theory(learner.get_params(), target.link, target.d,
+                                            samples, int(max(samples)),
+                                            getattr(target, "sparsity", None))
+    except (KeyError, ValueError, TypeError):
+        return None
 
 
 def _final_overlap(learner, target):

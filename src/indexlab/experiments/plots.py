@@ -3,7 +3,9 @@
 * :func:`plot_curves`: the criterion's metric vs ``n`` (samples per replica, log axis), one
   curve per ``d``, the replicas' median with the band of :data:`~indexlab.experiments.style.
   BAND` (their 10% to 90% quantiles; quantiles of values in the metric's range stay in it,
-  unlike mean ± sd);
+  unlike mean ± sd), and for the overlap the theory's deterministic prediction beside it
+  (:func:`theory_curves`: the mean-field overlap ODE of the online learners; a note where a
+  learner has none);
 * :func:`plot_collapse`: the same curves against ``n / d^p``, side by side at the theoretical
   ``p`` and at the fitted ``p̂`` (the curves fall on each other when the scaling holds);
 * :func:`plot_thresholds`: ``n*(d)`` on log-log axes with bootstrap intervals, the fitted line
@@ -124,10 +126,41 @@ def quantile_band(values: np.ndarray, band: tuple[float, float] = BAND
     return out[0], out[1], out[2]
 
 
+THEORY_METRIC = "overlap"  # the metric the learners' overlap_theory predicts
+
+
+def theory_curves(curves: list[Curve], metric: str) -> tuple[str | None, list | None]:
+    """The theory's deterministic prediction of ``metric`` beside each curve
+    (:meth:`indexlab.learners.base.Learner.overlap_theory` of the curve's learner, with the
+    run's spec hyperparameters, at the curve's ``n``; a traced curve as one run of its
+    largest ``n``): ``(name of the theory, [values or None per curve])``, or ``(None,
+    None)`` when there is none for this metric or learner."""
+    from indexlab.learners.registry import learner_class
+    from indexlab.links import get_link
+
+    if metric != THEORY_METRIC or not curves:
+        return None, None
+    name, out = None, []
+    for curve in curves:
+        t, learner = curve.target_config, curve.learner_config
+        try:
+            link = get_link(t["link"], noise=t.get("noise") or 0.0)
+            got = learner_class(learner["name"]).overlap_theory(
+                dict(learner.get("hyper", {})), link, curve.d, curve.ns,
+                int(curve.ns.max()) if curve.source == "trace" else None, t.get("sparsity"))
+        except (KeyError, ValueError):
+            got = None
+        out.append(None if got is None else np.asarray(got[1], dtype=float))
+        name = name or (got[0] if got is not None else None)
+    return (name, out) if name is not None else (None, None)
+
+
 def _draw_curves(ax, curves: list[Curve], success: Success, p: float | None,
-                 base: str | None) -> None:
+                 base: str | None, theory: tuple[str | None, list | None] = (None, None)
+                 ) -> None:
     colours = sequential(len(curves))
-    for colour, curve in zip(colours, curves, strict=False):
+    name, predicted = theory
+    for i, (colour, curve) in enumerate(zip(colours, curves, strict=False)):
         mid, low, high = quantile_band(curve.values)
         scale = 1.0
         if p is not None:
@@ -137,22 +170,49 @@ def _draw_curves(ax, curves: list[Curve], success: Success, p: float | None,
         marker = None if curve.source == "trace" else "o"
         ax.plot(x, mid, marker=marker, ms=3, color=colour, label=f"d = {curve.d}")
         ax.fill_between(x, low, high, color=colour, alpha=0.18)
+        if predicted is not None and predicted[i] is not None:
+            first = all(v is None for v in predicted[:i])
+            ax.plot(x, predicted[i], color=colour, ls=(0, (4, 2)), lw=1.1, gid="theory",
+                    label=f"theory: {name}" if first else None)
     ax.axhline(success.value, color="0.4", ls="--", lw=0.8, label=success.text())
     ax.set_xscale("log")
     _log_axis(ax.xaxis)
     ax.set_xlabel(f"{SAMPLES} n" if p is None else f"$n\\,/\\,{base}^{{{p:.3g}}}$")
     ax.set_ylabel(f"{success.metric}\n({BAND_TEXT})")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+
+
+def _outside_legend(ax) -> None:
+    """The legend right of the axes, so that it never covers a curve; the theory's and the
+    criterion's entries after the curves'."""
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("theory:"))
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=7,
+              loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
 
 
 def plot_curves(curves: list[Curve], success: Success, out: Path, stem: str,
-                p_theory: float | None = None, base: str | None = "d"):
+                p_theory: float | None = None, base: str | None = "d",
+                theory: bool | tuple = True):
     """Metric vs ``n`` per ``d`` (median and :data:`BAND` quantile band over replicas), or
-    vs ``n/base^p`` (``p_theory``); returns the Figure."""
+    vs ``n/base^p`` (``p_theory``); with ``theory``, the theory's deterministic prediction
+    beside each band (dashed, :func:`theory_curves`, against ``n`` only), or a note that
+    the learner has none for the overlap (``theory`` may be :func:`theory_curves`'s result,
+    computed by the caller). Returns the Figure."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.6, 3.9))
-    _draw_curves(ax, curves, success, p_theory, base)
+    fig, ax = plt.subplots(figsize=(7.6, 3.9))
+    if isinstance(theory, tuple):
+        predicted = theory
+    else:
+        predicted = (theory_curves(curves, success.metric) if theory and p_theory is None
+                     else (None, None))
+    _draw_curves(ax, curves, success, p_theory, base, predicted)
+    _outside_legend(ax)
+    if theory and p_theory is None and success.metric == THEORY_METRIC and curves \
+            and predicted[0] is None:
+        ax.text(0.99, 0.01, f"no theory curve: none for {curves[0].learner}",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4",
+                gid="theory-note")
     if curves:
         title = f"{curves[0].learner} on {curves[0].target}"
         ax.set_title(title + (" — collapse at the theoretical exponent" if p_theory is not None
@@ -168,15 +228,15 @@ def plot_collapse(curves: list[Curve], success: Success, out: Path, stem: str,
     plt = _pyplot()
     panels = [("theory", p_theory)] + ([("fit", p_fit)] if p_fit is not None
                                         and math.isfinite(p_fit) else [])
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 3.9), squeeze=False,
-                             sharey=True)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels) + 2.0, 3.9),
+                             squeeze=False, sharey=True)
     for ax, (kind, p) in zip(axes[0], panels, strict=True):
         _draw_curves(ax, curves, success, p, base)
         name = "theoretical p" if kind == "theory" else "fitted p̂"
         ax.set_title(f"collapse at the {name} = {p:.3g}", fontsize=9)
         if kind == "fit":
             ax.set_ylabel("")
-            ax.get_legend().remove()
+    _outside_legend(axes[0][-1])  # one legend, right of the last panel
     if curves:
         fig.suptitle(f"{curves[0].learner} on {curves[0].target}", fontsize=9)
     return _save(fig, out, stem)

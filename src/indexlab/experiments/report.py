@@ -20,11 +20,13 @@ from pathlib import Path
 
 from indexlab.experiments.analysis import N_BOOT, Analysis, analyse
 from indexlab.experiments.plots import (
+    THEORY_METRIC,
     plot_collapse,
     plot_curves,
     plot_phase,
     plot_thresholds,
     slug,
+    theory_curves,
 )
 from indexlab.experiments.results import fit_check, lower_bounds, results_document
 from indexlab.experiments.store import Store
@@ -116,8 +118,12 @@ def _figures(analysis: Analysis, out: Path, prefix: str) -> list[tuple[str, str]
         thresholds = [analysis.thresholds[i] for i in idx]
         fit = fits[(target, learner)]
         name = slug(prefix, target, learner)
-        plot_curves(curves, analysis.success, out, f"curves_{name}")
-        figures.append((f"{analysis.success.metric} vs n: {learner} on {target}",
+        predicted = theory_curves(curves, analysis.success.metric)
+        plot_curves(curves, analysis.success, out, f"curves_{name}", theory=predicted)
+        said = (f" (dashed: theory, {predicted[0]})" if predicted[0] is not None
+                else " (no theory curve: none for this learner)"
+                if analysis.success.metric == THEORY_METRIC else "")
+        figures.append((f"{analysis.success.metric} vs n: {learner} on {target}{said}",
                         f"curves_{name}"))
         if fit.theory is not None:
             fitted = fit.p if fit.theory_base == "d" and math.isfinite(fit.p) else None

@@ -16,7 +16,6 @@ target's fixed test set (``null`` without a predictor);
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -156,33 +155,3 @@ def fit_and_summarise(target: Target, learner, n: int | None, n_test: int = 10_0
     out["diverged_count"] = int(diverged.sum())
     out.update(provenance(target, learner))  # version, seed, device, ..., hyperparameters
     return out
-
-
-def plot_overlap_trace(learner, path: str, title: str = "") -> None:
-    """Overlap vs samples (log x), replicas' mean ± sd, saved to ``path`` (PNG/PDF by suffix)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    trace = learner.trace_
-    if "overlap" not in trace:
-        raise ValueError("the trace has no overlaps (fit a target with known directions)")
-    samples = trace.samples
-    values = trace["overlap"]  # (T, R)
-    mean = [math.nan if not len(row) else float(torch.tensor(row).nanmean()) for row in values]
-    sd = [float(torch.tensor(row)[torch.isfinite(torch.tensor(row))].std())
-          if torch.isfinite(torch.tensor(row)).sum() > 1 else 0.0 for row in values]
-    fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
-    ax.plot(samples, mean, marker="o", ms=3, label="best neuron, mean over replicas")
-    ax.fill_between(samples, [m - s for m, s in zip(mean, sd, strict=True)],
-                    [m + s for m, s in zip(mean, sd, strict=True)], alpha=0.25, label="± sd")
-    ax.set_xscale("log")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("samples n")
-    ax.set_ylabel("overlap |⟨w, θ*⟩|")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)

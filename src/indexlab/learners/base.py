@@ -527,6 +527,37 @@ class Learner(BaseEstimator):
         except ValueError:
             return None
 
+    @classmethod
+    def theory_step(cls, resolved: dict[str, Any], d: int) -> tuple[float, float] | None:
+        """``(η_theory, η_used)``: the per-sample step that the theory's rate
+        (:meth:`prediction`) assumes and the step the run used, from the run's stored
+        resolved hyperparameters ``resolved`` at dimension ``d``; ``None`` (the default)
+        where the rate has no step or the run does not say it.
+
+        The report moves the theory exponent by the slope of ``log(η_theory/η_used)`` in
+        ``log d`` (:func:`indexlab.experiments.analysis.step_shift`): in the drift-limited
+        regime of online SGD the escape from the equator is an ODE in ``η·n`` (Ben Arous,
+        Gheissari and Jagannath, JMLR 2021), so a smaller step needs proportionally more
+        samples. The online spherical learners and batch-reuse SGD declare it; full-batch
+        and one-step gradient descent (a number of iterations on a fixed sample: the step
+        changes the iterations, not the samples the rate counts), the spectral and
+        sufficient-dimension-reduction estimators, GAMP and the fixed-feature regressions
+        have no step in their rate, so no shift applies to them."""
+        return None
+
+    @classmethod
+    def overlap_theory(cls, hyper: dict[str, Any], link: Any, d: int, ns: Any,
+                       budget: int | None = None,
+                       sparsity: int | None = None) -> tuple[str, Any] | None:
+        """The theory's deterministic prediction of the ``overlap`` metric (best direction,
+        ``max_j |cos(w_j, θ*)|``) of this learner with hyperparameters ``hyper`` on ``link``
+        at dimension ``d`` (``sparsity``: of ``θ*``, ``None`` dense): ``(name of the theory,
+        values at each n of ns)``, or ``None``
+        where there is none (the default). ``budget``: one traced run of that budget read at
+        every ``n``; ``None``: one run per ``n``. The report's overlap-vs-n figure draws it
+        beside the measured band."""
+        return None
+
     def fit_note(self) -> str | None:
         """What a summary of this fitted learner should say is missing and why (e.g. the
         overlap chain has no ``d``-dimensional weights), or ``None``."""

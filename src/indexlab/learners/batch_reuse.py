@@ -75,6 +75,17 @@ class BatchReuseSGD(SphericalLearner):
 
     theory_key: ClassVar[str | None] = "batch_reuse_sgd"
 
+    @classmethod
+    def theory_step(cls, resolved, d):
+        """``(c_out/(d log d), the run's outer step lr)``: the rate ``d^{(s*−1) ∨ 1}`` of
+        Lee et al. (2024) is for the outer step ``η_out ∝ 1/(d log d)`` (module docstring);
+        the inner step ``η_in = c_in B/d`` must stay ``Θ(B/d)`` for the rate at all, so it
+        moves no exponent. ``None`` when the run does not store them."""
+        lr, c = resolved.get("lr"), resolved.get("lr_constant", 2.0)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lr, c)):
+            return None
+        return float(c) / (d * math.log(max(d, 3))), float(lr)
+
     def _sources(self, data, y, n):
         if y is None or self.epochs == 1:
             return super()._sources(data, y, n)

@@ -47,7 +47,8 @@ CAPABILITIES: dict[str, tuple[type, ...]] = {
 }
 # class attributes that are not capabilities: the hyperparameter tables and the registry's
 _DECLARATIONS = {"constraints", "hyperparameter_docs", "registry_name",
-                 "auto_smoothing_from"}  # the last: a default of the online learners
+                 # defaults of the online learners: the smoothing rule, the overlap theory
+                 "auto_smoothing_from", "overlap_theory_name"}
 EXPONENT_KINDS = ("generative", "information")
 
 _BUILTIN: dict[str, type[Learner]] = {

@@ -330,6 +330,42 @@ class SphericalSGD(SphericalLearner):
                     "phd)")
         return super().compatible(hyper, link, sparsity)
 
+    overlap_theory_name: ClassVar[str | None] = "mean-field overlap ODE"
+
+    @classmethod
+    def overlap_theory(cls, hyper, link, d, ns, budget=None, sparsity=None):
+        """The mean-field overlap of :func:`indexlab.learners.mean_field.overlap_ode` (the
+        same for both engines: the chain has the full engine's law; the law of the overlap
+        does not depend on ``θ*``, so neither on its sparsity); ``None`` for a
+        multi-index link, the agnostic transform (built from the data) or a subclass that
+        sets ``overlap_theory_name = None``."""
+        from indexlab.learners.mean_field import overlap_ode
+
+        learner = cls(**hyper)
+        if (cls.overlap_theory_name is None or link.r != 1
+                or learner.label_transform == "agnostic"):
+            return None
+        learner.validate()
+        return cls.overlap_theory_name, overlap_ode(learner, link, d, ns, budget)
+
+    @classmethod
+    def theory_step(cls, resolved, d):
+        """``(default_lr at the run's exponent, smoothing and signal, the run's search
+        step lr)``: the rates of docs/algorithms.md §2.1–§2.2, §4.3 are for the default
+        search step before the hold caps (:meth:`default_lr`); ``None`` when the run does
+        not store them."""
+        keys = ("lr", "lr_constant", "exponent", "smoothing", "signal")
+        if not all(isinstance(resolved.get(k), (int, float)) and not isinstance(
+                resolved.get(k), bool) for k in keys):
+            return None
+        try:
+            theory = cls(lr_constant=resolved["lr_constant"]).default_lr(
+                int(resolved["exponent"]), d, float(resolved["smoothing"]),
+                float(resolved["signal"]))
+        except (TypeError, ValueError):
+            return None
+        return float(theory), float(resolved["lr"])
+
     def _learns_directions(self) -> bool:
         """``directions_`` exists unless ``engine="chain"`` (the chain has no d-vectors)."""
         return self.engine != "chain"

@@ -90,6 +90,8 @@ class SparseUnified(Unified):
 
     engines: ClassVar[tuple[str, ...]] = ("full",)
     theory_key: ClassVar[str] = "sparse_unified"
+    # the screening stage is not an online update: the mean-field overlap ODE does not apply
+    overlap_theory_name: ClassVar[str | None] = None
 
     sparsity: int | None = None
     screen_fraction: float = 0.5
