@@ -31,6 +31,17 @@ def test_exponents_table_and_infinite_threshold():
     assert as_json["weak_recovery_threshold"] == "inf"  # JSON has no ∞ (issue 14)
 
 
+def test_exponents_transition_flag_reports_the_first_order_transition():
+    """genexp3: α_c = ∞ (q = 0 always stable), informative fixed point from α_sp ≈ 2.4
+    (tests/test_state_evolution.py); without the flag the key is absent."""
+    out = runner.invoke(app, ["exponents", "genexp3", "--json", "--transition"])
+    assert out.exit_code == 0, out.output
+    t = json.loads(out.output)["transition"]
+    assert t["kind"] == "first order" and t["alpha_c"] == "inf" and 1 < t["alpha_sp"] < 8
+    text = runner.invoke(app, ["exponents", "genexp3", "--transition"]).output
+    assert "first order" in text and "α_sp" in text
+
+
 def test_exponents_accepts_multi_index_expressions():
     result = runner.invoke(app, ["exponents", "z1**2 * tanh(z2)", "--json"])
     assert result.exit_code == 0, result.output

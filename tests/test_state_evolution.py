@@ -175,6 +175,30 @@ def test_generative_exponent_three_has_only_a_first_order_transition():
     assert se.state_evolution("genexp3", alpha, tol=1e-6).overlap < 1e-3
 
 
+def _door_and_genexp3(eps: float):
+    """Binary link P(y = 1|z) = (1 + f)/2, f = (1 − eps)·genexp3 + eps·sign(|z| − 0.6745):
+    only the symmetric door (Barbier et al. 2019) gives E[z² − 1|y] ≠ 0, weakly (α_c ∝
+    1/eps²), while the genexp3 part carries an informative fixed point at α ≈ 2.4/(1 − eps)²."""
+    from dataclasses import replace
+
+    g3 = REGISTRY["genexp3"]
+    return replace(g3, name=f"door+genexp3({eps})",
+                   mean=lambda z: (1 - eps) * g3.mean(z) + eps * np.sign(np.abs(z[:, 0]) - 0.6745),
+                   breakpoints=(*g3.breakpoints, -0.6745, 0.6745), information_exponent=None,
+                   generative_exponent=None)
+
+
+def test_a_constructed_channel_has_a_first_order_transition_below_a_finite_alpha_c():
+    """The mixture above with eps = 0.2: α_c = 33.7 (linear stability), but from the informed
+    start an informative fixed point exists from α_sp ≈ 4 (measured 3.998 at the old 2%-of-α_c
+    resolution); from the uninformed side the overlap jumps at 1.05 α_c past 0.3 (measured
+    0.336). The library's threshold stays α_c: GAMP from q ≈ 0 needs it."""
+    t = se.transition(_door_and_genexp3(0.2))
+    assert t.kind == "first order" and 20 < t.alpha_c < 50
+    assert 2.5 < t.alpha_sp < t.alpha_c / 4 and t.algorithmic == t.alpha_c
+    assert t.uninformed[0][1] > 0.3
+
+
 def test_transition_classification_can_fail():
     """Controls: the criteria matter. (a) One SE step per run counts every unconverged
     informed run as informative, so the continuous z² + 0.3ε is called first order.

@@ -462,7 +462,8 @@ def transition(link: str | Link, channel_noise: float | None = None, nodes: int 
     * **first order**: that run stays above ``level`` at ``α = (1 − delta) α_c`` (an
       informative fixed point coexists with the stable ``q = 0``), or the run from the
       uninformed start at ``(1 + delta) α_c`` jumps above ``jump``; the
-      spinodal ``α_sp`` is then bisected on ``[0, (1 − delta) α_c]`` to ``resolution · α_c``.
+      spinodal ``α_sp`` is then bisected on ``[0, (1 − delta) α_c]`` to the relative width
+      ``resolution`` (the returned value is the informative end of the last bracket).
       GAMP from an informed start stays informed for ``α > α_sp``; from the uninformed start
       it needs ``α > α_c``; the information-theoretic threshold lies in ``[α_sp, α_c]`` and is
       not computed (Barbier, Krzakala, Macris, Miolane, Zdeborová 2019, *Optimal errors and
@@ -484,7 +485,7 @@ def transition(link: str | Link, channel_noise: float | None = None, nodes: int 
     once it crosses ``level`` (informed start) or ``jump`` (uninformed): by monotonicity it
     cannot cross back. A run still above ``level`` after ``max_iter`` steps counts as
     informative, so near ``α_sp`` (critical slowing down) ``α_sp`` may come out low by
-    about the bisection resolution. Cost: ``2`` runs plus ``⌈log₂(1/resolution)⌉ ≈ 6``
+    about the bisection resolution. Cost: ``2`` runs plus ``≈ log₂(α_c/(resolution·α_sp))``
     bisection runs when first order, each up to ``max_iter`` :func:`se_step` calls — a step
     takes about 2 ms on a binary ``r = 1`` channel, 0.2 s on noiseless phase retrieval's
     regularised channel, 0.1–3 s for ``r = 2`` and more for ``r = 3`` (docs/theory.md has the
@@ -518,8 +519,8 @@ def transition(link: str | Link, channel_noise: float | None = None, nodes: int 
         informed.append((alpha, m))
         return m > level
 
-    def bisect(lo: float, hi: float, width: float) -> float:
-        while hi - lo > width:
+    def bisect(lo: float, hi: float) -> float:
+        while hi - lo > resolution * hi:
             mid = (lo + hi) / 2
             lo, hi = (lo, mid) if informative(mid) else (mid, hi)
         return hi
@@ -532,7 +533,7 @@ def transition(link: str | Link, channel_noise: float | None = None, nodes: int 
         kind, lo, alpha = "none", 0.0, 0.125
         while alpha <= alpha_max:
             if informative(alpha):
-                alpha_sp, kind = bisect(lo, alpha, resolution * alpha), "first order"
+                alpha_sp, kind = bisect(lo, alpha), "first order"
                 break
             lo, alpha = alpha, 2 * alpha
     else:
@@ -543,7 +544,7 @@ def transition(link: str | Link, channel_noise: float | None = None, nodes: int 
         steps += it
         uninformed.append(((1 + delta) * alpha_c, m))
         if coexist:
-            alpha_sp, kind = bisect(0.0, below, resolution * alpha_c), "first order"
+            alpha_sp, kind = bisect(0.0, below), "first order"
         elif m > jump:
             alpha_sp, kind = below, "first order"  # jump within (1 ± delta) α_c
         else:
