@@ -51,7 +51,9 @@ computes it for the (possibly regularised) channel on two grids; the threshold o
 stability threshold: where the transition is first order (another, informative fixed point
 exists below ``α_c`` but is not reached from ``q ≈ 0``), it is still the algorithmic threshold
 of GAMP from an uninformed start, and :func:`state_evolution` from ``q_0 = ε I`` shows which
-fixed point is reached; the information-theoretic threshold is not computed.
+fixed point is reached; :func:`transition` searches for such an informative fixed point from
+an informed start (the spinodal ``α_sp``) and classifies the transition as continuous or first
+order (docs/theory.md); the information-theoretic threshold is not computed.
 """
 
 from __future__ import annotations
