@@ -31,6 +31,21 @@ def test_exponents_table_and_infinite_threshold():
     assert as_json["weak_recovery_threshold"] == "inf"  # JSON has no ∞ (issue 14)
 
 
+def test_exponents_transition_flag_reports_the_first_order_transition():
+    """genexp3: α_c = ∞ (q = 0 always stable), informative fixed point from α_sp ≈ 2.4
+    (tests/test_state_evolution.py); without the flag the key is absent."""
+    out = runner.invoke(app, ["exponents", "genexp3", "--json", "--transition"])
+    assert out.exit_code == 0, out.output
+    t = json.loads(out.output)["transition"]
+    assert t["kind"] == "first order" and t["alpha_c"] == "inf" and 1 < t["alpha_sp"] < 8
+    from indexlab.cli import _print_transition
+    from indexlab.experiments.terminal import console
+
+    with console.capture() as captured:  # the text line, without a second run
+        _print_transition(t)
+    assert "first order" in captured.get() and "α_sp" in captured.get()
+
+
 def test_exponents_accepts_multi_index_expressions():
     result = runner.invoke(app, ["exponents", "z1**2 * tanh(z2)", "--json"])
     assert result.exit_code == 0, result.output

@@ -148,3 +148,72 @@ def test_links_the_quadrature_cannot_handle_are_refused():
         se.output_channel("exp(z**2/4)")
     with pytest.raises(se.ChannelError, match="below what the channel grid resolves"):
         se.output_channel("z1*z2", channel_noise=1e-3)
+
+
+def test_phase_retrieval_transition_is_continuous_at_one_half():
+    """Mondelli & Montanari 2018: z² has weak recovery at α_c = 1/2, the overlap growing
+    from 0. From the informed start q₀ = 0.999 state evolution at 0.95 α_c falls to the
+    level 0.05 (no informative fixed point), and just above α_c the run from the uninformed
+    side stays below the level (measured 0.049 and 0.044). The channel grid has 200 nodes
+    (for time), so the assumed noise is σ = 0.16 and α_c = 0.5051 (0.5004 at 800 nodes)."""
+    t = se.transition("phase_retrieval", nodes=200)
+    assert t.kind == "continuous" and t.alpha_sp is None
+    assert abs(t.alpha_c - 0.5) < 1e-2 and t.algorithmic == t.alpha_c
+    assert all(m <= t.level for _, m in t.informed + t.uninformed)
+
+
+def test_generative_exponent_three_has_only_a_first_order_transition():
+    """genexp3 has E[z|y] = 0 and E[z² − 1|y] = 0: q = 0 is stable at every α (α_c = ∞),
+    yet from the informed start an informative fixed point exists from α_sp on (measured
+    2.375 at resolution 2%, 2.5 at 5%). At 2 α_sp it coexists with the stable q = 0: GAMP
+    from the uninformed start stays at q = 0, from the informed one it stays informed."""
+    t = se.transition("genexp3", resolution=0.05)
+    assert math.isinf(t.alpha_c) and t.kind == "first order"
+    assert 1.0 < t.alpha_sp < 8.0
+    alpha = 2 * t.alpha_sp
+    assert se.state_evolution("genexp3", alpha, q0=0.999, tol=1e-6).overlap > 0.5
+    assert se.state_evolution("genexp3", alpha, tol=1e-6).overlap < 1e-3
+
+
+def _door_and_genexp3(eps: float):
+    """Binary link P(y = 1|z) = (1 + f)/2, f = (1 − eps)·genexp3 + eps·sign(|z| − 0.6745):
+    only the symmetric door (Barbier et al. 2019) gives E[z² − 1|y] ≠ 0, weakly (α_c ∝
+    1/eps²), while the genexp3 part carries an informative fixed point at α ≈ 2.4/(1 − eps)²."""
+    from dataclasses import replace
+
+    g3 = REGISTRY["genexp3"]
+    return replace(g3, name=f"door+genexp3({eps})",
+                   mean=lambda z: (1 - eps) * g3.mean(z) + eps * np.sign(np.abs(z[:, 0]) - 0.6745),
+                   breakpoints=(*g3.breakpoints, -0.6745, 0.6745), information_exponent=None,
+                   generative_exponent=None)
+
+
+def test_a_constructed_channel_has_a_first_order_transition_below_a_finite_alpha_c():
+    """The mixture above with eps = 0.2: α_c = 33.7 (linear stability), but from the informed
+    start an informative fixed point exists from α_sp ≈ 4 (measured 3.998 at the old 2%-of-α_c
+    resolution); from the uninformed side the overlap jumps at 1.05 α_c past 0.3 (measured
+    0.336). The library's threshold stays α_c: GAMP from q ≈ 0 needs it."""
+    t = se.transition(_door_and_genexp3(0.2))
+    assert t.kind == "first order" and 20 < t.alpha_c < 50
+    assert 2.5 < t.alpha_sp < t.alpha_c / 4 and t.algorithmic == t.alpha_c
+    assert t.uninformed[0][1] > 0.3
+
+
+def test_transition_classification_can_fail():
+    """Controls: the criteria matter. (a) One SE step per run counts every unconverged
+    informed run as informative, so the continuous z² + 0.3ε is called first order.
+    (b) An 'informed' start at q₀ = 0.06, below the informative fixed point's basin, misses
+    genexp3's first-order transition up to α = 8 (it decays from 0.06 at α = 8 too)."""
+    noisy = get_link("phase_retrieval", noise=0.3)
+    assert se.transition(noisy).kind == "continuous"
+    assert se.transition(noisy, max_iter=1).kind == "first order"
+    assert se.transition("genexp3", q_informed=0.06, alpha_max=8.0).kind == "none"
+
+
+def test_transition_without_a_threshold_and_bad_input():
+    t = se.transition("sign")  # E[z|y] ≠ 0: α_c = 0, nothing searched
+    assert t.alpha_c == 0 and t.kind == "none" and t.steps == 0
+    with pytest.raises(ValueError, match=r"level=0 is not allowed"):
+        se.transition("sign", level=0)
+    with pytest.raises(ValueError, match=r"q_informed=0.01 is not allowed"):
+        se.transition("genexp3", q_informed=0.01)

@@ -125,11 +125,17 @@ def exponents(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     plot: Annotated[str | None, typer.Option(help="also draw the card (c_k and λ_k² bars with "
                                              "their zero levels) to this PNG/PDF/SVG")] = None,
+    transition: Annotated[bool, typer.Option(
+        "--transition", help="also classify the weak-recovery transition of the GAMP channel "
+        "(continuous or first order, spinodal α_sp; seconds for r = 1, minutes for r = 2)")
+    ] = False,
 ) -> None:
     """Hermite coefficients, information/generative exponents, α_c and predicted n of LINK."""
     try:
         check_counts(d=d, sparsity=sparsity)
         report = exponents_report(link, d, noise=noise, sparsity=sparsity)
+        if transition:
+            report["transition"] = transition_report(link, noise)
     except ValueError as exc:
         _fail(str(exc))
         return
@@ -137,6 +143,8 @@ def exponents(
         typer.echo(json.dumps(report, indent=2))
     else:
         _print_report(report)
+        if transition:
+            _print_transition(report["transition"])
     if plot:
         from indexlab.experiments.theory_card import plot_theory_card
 
@@ -146,6 +154,27 @@ def exponents(
             _fail(f"could not write the plot {plot!r}: {exc}")
         if not as_json:
             console.print(f"theory card saved to {escape(plot)}")
+
+
+def transition_report(link_text: str, noise: float = 0.0) -> dict:
+    """:func:`indexlab.state_evolution.transition` of the link's GAMP channel, JSON-ready
+    (``alpha_c`` of that channel, ``"inf"`` when infinite; ``alpha_sp`` ``None`` when none)."""
+    from indexlab.state_evolution import transition
+
+    t = transition(get_link(link_text, noise=noise))
+    return {"kind": t.kind, "alpha_c": threshold_json(t.alpha_c), "alpha_c_error": t.alpha_c_error,
+            "alpha_sp": t.alpha_sp, "level": t.level,
+            "informed": [list(p) for p in t.informed],
+            "uninformed": [list(p) for p in t.uninformed], "seconds": t.seconds}
+
+
+def _print_transition(t: dict) -> None:
+    alpha_c = "∞" if t["alpha_c"] == "inf" else f"{t['alpha_c']:.4g}"
+    sp = "none" if t["alpha_sp"] is None else f"{t['alpha_sp']:.4g}"
+    console.print(escape(
+        f"GAMP channel transition: {t['kind']}   α_c (uninformed start, returned) = {alpha_c}   "
+        f"spinodal α_sp (informed start stays above overlap {t['level']:g}) = {sp}   "
+        f"({t['seconds']:.1f} s)"))
 
 
 def _print_report(report: dict) -> None:
