@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from indexlab.experiments.judge import INCONCLUSIVE, Check, log_slope, separate, unavailable
+from indexlab.experiments.judge import INCONCLUSIVE, Check, log_slope, separate, unavailable, within
 
 DECADES = 1.5  # the span of d a pass or a fail needs (the claims' exponents.toml says the same)
 
@@ -96,3 +96,25 @@ def judge_exponent(label: str, curves: Sequence, thresholds: Sequence, theory: f
         check = replace(check, reason=f"{check.reason}; n* censored at d = "
                                       f"{', '.join(map(str, censored))}")
     return ExponentJudgement(check, tuple(used), censored, span)
+
+
+def same_threshold(label: str, first: dict, second: dict, factor: float) -> Check:
+    """Two engines' thresholds (``d → Threshold``, finite ones only) equivalent at the largest
+    shared ``d``: ``log n*₁ − log n*₂`` with the 95% interval of the difference of their
+    independent bootstraps, within ``± log factor``."""
+    import numpy as np
+
+    from indexlab.experiments.measures import LEVEL
+
+    shared = sorted(set(first) & set(second))
+    if not shared:
+        return unavailable(label, "no d with a finite n* in both engines")
+    d = shared[-1]
+    a, b = first[d], second[d]
+    diff = a.boot - b.boot
+    diff = diff[np.isfinite(diff)]
+    if diff.size == 0:
+        return unavailable(label, "no finite bootstrap values")
+    lo, hi = np.quantile(diff, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return within(f"{label} at d={d}", math.log(a.n_star) - math.log(b.n_star), float(lo),
+                  float(hi), 0.0, math.log(factor), f"0 ± log {factor:g} (same threshold)")

@@ -18,8 +18,13 @@ from collections.abc import Callable
 from typing import Any
 
 from indexlab.experiments.claims.base import Claim, Context, chain_in, load_data, sizes
-from indexlab.experiments.exponent_fit import d_range, divided_by_log_d, judge_exponent
-from indexlab.experiments.judge import Check, unavailable, within
+from indexlab.experiments.exponent_fit import (
+    d_range,
+    divided_by_log_d,
+    judge_exponent,
+    same_threshold,
+)
+from indexlab.experiments.judge import Check, unavailable
 
 __all__ = ["CLAIMS", "EXPONENT_C", "SINGLE_LEARNERS", "divided_by_log_d", "exponent_log_factor",
            "smoothed_on", "spec_lr_formula"]
@@ -164,10 +169,7 @@ def _crosscheck(ctx: Context) -> Check | None:
     """``log n*`` of the full engine minus that of the chain (the parts ``crosscheck`` and
     ``crosscheck-chain``: Unified at ``d = 16–64``, 4× the claim's replicas) at the largest
     ``d`` both have (independent bootstraps), judged equivalent within a factor 1.5."""
-    import numpy as np
-
     from indexlab.experiments.analysis import analyse
-    from indexlab.experiments.measures import LEVEL
 
     if "crosscheck" not in ctx.sweeps or "crosscheck-chain" not in ctx.sweeps:
         return None
@@ -176,21 +178,8 @@ def _crosscheck(ctx: Context) -> Check | None:
         a = analyse(ctx.store, ctx.sweeps[part], n_boot=ctx.n_boot)
         found.append({c.d: t for c, t in zip(a.curves, a.thresholds, strict=True)
                       if 0 < t.n_star < math.inf})
-    shared = sorted(set(found[0]) & set(found[1]))
-    label = "unified: log n*(full engine) − log n*(chain)"
-    tol = math.log(CROSSCHECK_FACTOR)
-    text = f"0 ± log {CROSSCHECK_FACTOR:g} (same threshold)"
-    if not shared:
-        return unavailable(label, "no d with a finite n* in both engines")
-    d = shared[-1]
-    full, chain = found[0][d], found[1][d]
-    diff = full.boot - chain.boot
-    diff = diff[np.isfinite(diff)]
-    if diff.size == 0:
-        return unavailable(label, "no finite bootstrap values")
-    lo, hi = np.quantile(diff, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
-    est = math.log(full.n_star) - math.log(chain.n_star)
-    return within(f"{label} at d={d}", est, float(lo), float(hi), 0.0, tol, text)
+    return same_threshold("unified: log n*(full engine) − log n*(chain)", found[0], found[1],
+                          CROSSCHECK_FACTOR)
 
 
 def _exponent_evaluate(link: str) -> Callable[[Context], list[Check]]:

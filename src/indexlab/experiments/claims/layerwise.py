@@ -28,7 +28,7 @@ import numpy as np
 
 import indexlab.experiments.measures as ms
 from indexlab.experiments.claims.base import Claim, Context, Table, load_data, sizes
-from indexlab.experiments.judge import INCONCLUSIVE, PASS, Check, at_most, side, unavailable, within
+from indexlab.experiments.judge import INCONCLUSIVE, PASS, Check, at_most, side, unavailable
 
 _DATA = load_data("layerwise")
 EXPONENT = _DATA["layerwise-exponent"]
@@ -214,25 +214,15 @@ def _judged(label: str, curves, thresholds, theory: float, alternative: float, f
 def _engine_crosscheck(ctx: Context, link: str, cache: dict[str, Any]) -> Check | None:
     """``log n*(full) − log n*(conditional)`` at the largest ``d`` of the ``crosscheck`` part
     (independent bootstraps), equivalent within ``crosscheck_factor``."""
+    from indexlab.experiments.exponent_fit import same_threshold
+
     full, cond = (_thresholds(ctx, part, link, cache)[:2] for part in ("crosscheck", "conditional"))
     if not full[0]:
         return None
     label = f"{link}: log n*(full engine) − log n*(conditional)"
     found = [{c.d: t for c, t in zip(*pair, strict=True) if not t.censored}
              for pair in (full, cond)]
-    shared = sorted(set(found[0]) & set(found[1]))
-    if not shared:
-        return unavailable(label, "no d with a finite n* in both engines")
-    d = shared[-1]
-    a, b = found[0][d], found[1][d]
-    diff = a.boot - b.boot
-    diff = diff[np.isfinite(diff)]
-    if diff.size == 0:
-        return unavailable(label, "no finite bootstrap values")
-    lo, hi = np.quantile(diff, [(1 - ms.LEVEL) / 2, (1 + ms.LEVEL) / 2])
-    factor = EXPONENT["crosscheck_factor"]
-    return within(f"{label} at d={d}", math.log(a.n_star) - math.log(b.n_star), float(lo),
-                  float(hi), 0.0, math.log(factor), f"0 ± log {factor:g} (same threshold)")
+    return same_threshold(label, found[0], found[1], EXPONENT["crosscheck_factor"])
 
 
 def _exponent_evaluate(ctx: Context) -> list[Check]:
