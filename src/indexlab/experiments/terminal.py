@@ -28,7 +28,7 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(code=2)
 
 
-def interrupted(store: Any, sweep_name: str | None, command: str) -> NoReturn:
+def _interrupted(store: Any, sweep_name: str | None, command: str) -> NoReturn:
     """After Ctrl-C: what the store holds (finished runs of the sweep, or of the whole store)
     and the command that resumes; exits with 130 (the shell's code for SIGINT)."""
     finished = store.finished_keys()
@@ -51,7 +51,7 @@ def run_on_store(store: Any, work: Callable[[], T], resume: str,
     try:
         return work()
     except KeyboardInterrupt:
-        interrupted(store, sweep_name, resume)
+        _interrupted(store, sweep_name, resume)
     except ValueError as exc:
         fail(str(exc))
     except sqlite3.DatabaseError as exc:
