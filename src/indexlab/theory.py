@@ -684,10 +684,10 @@ def _lattice_atoms(link: Link, n: int, breaks: tuple[float, ...] = ()):
 def _spline_knots(y: np.ndarray, w: np.ndarray, count: int,
                   breaks: tuple[float, ...]) -> np.ndarray:
     """Clamped cubic knot vector on ``[min y, max y]``: ``count`` interior knots at the
-    quantiles ``Φ(t_j)`` of ``y`` (``t_j`` uniform on ``[−6, 6]``: equal steps in the normal
-    score, so the tails get knots too), and each break inside the range with multiplicity 4
-    (the spline may jump there); quantile knots closer to a break than a quarter of their
-    neighbours' spacing are dropped."""
+    quantiles ``Φ(t_j)`` of ``y`` (``t_j`` uniform on ``[−SPLINE_SCORE, SPLINE_SCORE]``:
+    equal steps in the normal score, so the tails get knots too), and each break inside the
+    range with multiplicity 4 (the spline may jump there); quantile knots closer to a break
+    than a quarter of their neighbours' spacing are dropped."""
     k = SPLINE_DEGREE
     order = np.argsort(y, kind="stable")
     cw = np.cumsum(w[order])
@@ -865,6 +865,7 @@ def _product_rho(panels: int, nodes: int = 16) -> float:
     return float(2.0 * np.sum(g * g * p * weights))
 
 
+@lru_cache(maxsize=1)
 def _product_threshold() -> tuple[float, float]:
     """``(ρ, error)`` of ``y = z1 z2 z3`` (:func:`_product_rho`): the error is the change
     from 24 to 48 panels (geometric convergence: the finer value is far closer) plus a

@@ -168,9 +168,11 @@ def multi_index_links() -> list[str]:
     return [name for name, link in REGISTRY.items() if link.r >= 2]
 
 
+@lru_cache(maxsize=32)
 def alpha_c_text(link: str, mode: str) -> str:
     """``α_c ± error`` of a noiseless link (:func:`indexlab.theory.weak_recovery_estimate`;
-    a few seconds for ``r = 2, 3``), ``—`` in tiny mode (which checks the wiring only)."""
+    a few seconds for ``r = 2, 3``, so cached: the amp and layer-wise reports share it), ``—``
+    in tiny mode (which checks the wiring only)."""
     if mode == "tiny":
         return "— (tiny mode)"
     from indexlab.theory import weak_recovery_estimate
