@@ -217,6 +217,13 @@ def test_transition_without_a_threshold_and_bad_input():
         se.transition("sign", level=0)
     with pytest.raises(ValueError, match=r"q_informed=0.01 is not allowed"):
         se.transition("genexp3", q_informed=0.01)
+    with pytest.raises(ValueError, match=r"jump=0.05 is not allowed"):
+        se.transition("sign", level=0.1, jump=0.05)
+    for tol in (0, -1e-6, float("nan"), True):
+        with pytest.raises(ValueError, match=r"tol=.* is not allowed"):
+            se.transition("sign", tol=tol)
+    with pytest.raises(ValueError, match=r"max_iter=True is not allowed"):
+        se.transition("sign", max_iter=True)
 
 
 def test_the_product_of_three_coordinates_has_an_exact_threshold():

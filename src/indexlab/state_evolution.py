@@ -498,10 +498,17 @@ def transition(link: str | Link, channel_noise: float | None = None, nodes: int 
     start = time.perf_counter()
     for name, value, lo, hi in (("level", level, 0.0, 1.0), ("delta", delta, 0.0, 1.0),
                                 ("jump", jump, 0.0, 1.0), ("resolution", resolution, 0.0, 1.0)):
-        if not (isinstance(value, (int, float)) and lo < value < hi):
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and lo < value < hi):
             raise ValueError(f"{name}={value!r} is not allowed: use a number in ({lo:g}, {hi:g})")
-    if not (isinstance(max_iter, int) and max_iter >= 1):
+    if jump <= level:
+        raise ValueError(f"jump={jump!r} is not allowed: use a number above level={level!r} "
+                         "(a jump is a crossing from below level to above jump)")
+    if not (isinstance(max_iter, int) and not isinstance(max_iter, bool) and max_iter >= 1):
         raise ValueError(f"max_iter={max_iter!r} is not allowed: use an integer ≥ 1")
+    if not (isinstance(tol, (int, float)) and not isinstance(tol, bool)
+            and math.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol={tol!r} is not allowed: use a finite number > 0")
     alpha_max = check_alpha(alpha_max)
     channel = output_channel(link, channel_noise, nodes)
     threshold = channel_threshold(channel.link, channel.sigma if channel.regularised else None)
