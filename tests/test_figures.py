@@ -513,3 +513,17 @@ def test_fit_plot_draws_the_theory_beside_a_traced_online_learner(tmp_path):
                        int(samples.max()))
     np.testing.assert_array_equal(lines[0].get_ydata(), want)
     assert_drawn(fig, tmp_path / "f.png")
+
+
+def test_the_mean_field_ode_refuses_bad_sizes_before_work():
+    from indexlab.learners import make_learner
+    from indexlab.learners.mean_field import initial_overlap, overlap_ode
+    from indexlab.links import get_link
+
+    for bad in ({"width": 0, "d": 8}, {"width": 2, "d": 0}, {"width": 2.5, "d": 8}):
+        with pytest.raises(ValueError, match="is not allowed"):
+            initial_overlap(**bad)
+    learner, link = make_learner("online_sgd", exponent=3, width=1), get_link("he3")
+    for ns, budget in (([], None), ([0, 10], None), ([float("nan")], None), ([10], 0)):
+        with pytest.raises(ValueError, match="is not allowed"):
+            overlap_ode(learner, link, 16, ns, budget)

@@ -81,7 +81,7 @@ class BatchReuseSGD(SphericalLearner):
         Lee et al. (2024) is for the outer step ``η_out ∝ 1/(d log d)`` (module docstring);
         the inner step ``η_in = c_in B/d`` must stay ``Θ(B/d)`` for the rate at all, so it
         moves no exponent. ``None`` when the run does not store them."""
-        lr, c = resolved.get("lr"), resolved.get("lr_constant", 2.0)
+        lr, c = resolved.get("lr"), resolved.get("lr_constant", cls.lr_constant)
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lr, c)):
             return None
         return float(c) / (d * math.log(max(d, 3))), float(lr)

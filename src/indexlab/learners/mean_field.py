@@ -51,6 +51,7 @@ import math
 import numpy as np
 import torch
 
+from indexlab.learners._util import check_int
 from indexlab.learners.online_setup import online_setup, update_slopes
 from indexlab.links import Link
 
@@ -113,7 +114,8 @@ def _agree(plus, minus, tolerance: float = 0.05) -> bool:
 
 def initial_overlap(width: int, d: int) -> float:
     """``E max_j |g_j| / √d`` over ``width`` standard normals: ``∫_0^∞ 1 − erf(t/√2)^width dt``
-    (trapezoid rule), over ``√d``."""
+    (trapezoid rule), over ``√d``; ``width, d >= 1`` (``ValueError`` otherwise)."""
+    width, d = check_int("width", width, 1), check_int("d", d, 1)
     t = np.linspace(0.0, 12.0, 4001)
     tail = 1.0 - np.vectorize(math.erf)(t / math.sqrt(2)) ** width
     return float(np.sum((tail[1:] + tail[:-1]) / 2) * (t[1] - t[0])) / math.sqrt(d)
@@ -134,7 +136,12 @@ def overlap_ode(learner, link: Link, d: int, ns, budget: int | None = None) -> n
     if learner.label_transform == "agnostic":
         raise ValueError("label_transform='agnostic' is built from the run's labels: no "
                          "prediction before the data")
+    d = check_int("d", d, 1)
     ns = np.asarray(ns, dtype=float)
+    if ns.size == 0 or not np.all(np.isfinite(ns) & (ns > 0)):
+        raise ValueError(f"ns={ns.tolist()!r} is not allowed: use sample counts > 0")
+    if budget is not None:
+        budget = check_int("budget", budget, 1)
     first = online_setup(learner, link, d, n=int(budget or ns.max()))
     search_psi, descent_psi = update_slopes(first.activation, learner.loss,
                                             first.smoothing, d)
